@@ -1,0 +1,13 @@
+/*
+ * cmds: the verbs of the pyab command line. Each is implemented in the
+ * module it belongs to and returns a process exit code (util.h). main.c
+ * only dispatches; it holds no logic.
+ */
+#ifndef PYAB_CMDS_H
+#define PYAB_CMDS_H
+
+int pyab_cmd_version(int argc, char **argv);
+int pyab_cmd_run(int argc, char **argv);
+int pyab_cmd_child(int argc, char **argv);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * main: dispatches `pyab VERB ...` to the module that implements the verb.
+ * The parent verbs never initialise Python; only `__child` (one arm-rep,
+ * started by `run`) does.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "util.h"
+
+static const struct verb {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} verbs[] = {
+    {"run", pyab_cmd_run, "run SCENARIO [--out DIR] [--quiet]   replay a scenario's arms and reps"},
+    {"version", pyab_cmd_version, "version                             versions of Python, libuv, jansson"},
+    {"__child", pyab_cmd_child, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: pyab VERB [ARGS]\n\nverbs:\n");
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(verbs); i++)
+        if (verbs[i].help)
+            fprintf(f, "  %s\n", verbs[i].help);
+    fprintf(f, "\nexit codes: 0 ok, 1 check failed, 2 bad input or usage, 3 internal failure\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return PYAB_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return PYAB_EXIT_OK;
+    }
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(verbs); i++)
+        if (strcmp(argv[1], verbs[i].name) == 0)
+            return verbs[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "pyab: unknown verb '%s'\n", argv[1]);
+    usage(stderr);
+    return PYAB_EXIT_USAGE;
+}

@@ -1,0 +1,335 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int pyab_verbose;
+
+static void error_vset(pyab_error *err, int code, const char *fmt, va_list ap)
+{
+    if (err == NULL)
+        return;
+    err->exit_code = code;
+    vsnprintf(err->text, sizeof(err->text), fmt, ap);
+}
+
+int pyab_error_set(pyab_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_vset(err, PYAB_EXIT_USAGE, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+int pyab_error_internal(pyab_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_vset(err, PYAB_EXIT_INTERNAL, fmt, ap);
+    va_end(ap);
+    return -EIO;
+}
+
+void pyab_error_prefix(pyab_error *err, const char *fmt, ...)
+{
+    char prefix[512], old[sizeof(err->text)];
+    va_list ap;
+
+    if (err == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    memcpy(old, err->text, sizeof(old));
+    /* Keep the end of the old text when both do not fit: it names the place. */
+    size_t n = (size_t)snprintf(err->text, sizeof(err->text), "%s: ", prefix);
+    if (n < sizeof(err->text))
+        memcpy(err->text + n, old, sizeof(err->text) - n - 1);
+    err->text[sizeof(err->text) - 1] = '\0';
+}
+
+static PYAB_NORETURN void out_of_memory(size_t n)
+{
+    fprintf(stderr, "pyab: out of memory (allocating %zu bytes)\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        out_of_memory(n);
+    return p;
+}
+
+void *xcalloc(size_t count, size_t n)
+{
+    void *p = calloc(count ? count : 1, n ? n : 1);
+    if (p == NULL)
+        out_of_memory(count * n);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (p == NULL)
+        out_of_memory(n);
+    return p;
+}
+
+char *xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        out_of_memory(strlen(fmt));
+    va_end(ap);
+    return s;
+}
+
+void pyab_buf_init(pyab_buf *b)
+{
+    b->cap = 256;
+    b->len = 0;
+    b->data = xmalloc(b->cap);
+    b->data[0] = '\0';
+}
+
+void pyab_buf_finish(pyab_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+static void buf_reserve(pyab_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    while (b->len + extra + 1 > b->cap)
+        b->cap *= 2;
+    b->data = xrealloc(b->data, b->cap);
+}
+
+void pyab_buf_add(pyab_buf *b, const void *p, size_t n)
+{
+    buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void pyab_buf_adds(pyab_buf *b, const char *s)
+{
+    pyab_buf_add(b, s, strlen(s));
+}
+
+void pyab_buf_addf(pyab_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void pyab_buf_add_json_string(pyab_buf *b, const char *s)
+{
+    pyab_buf_add(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            pyab_buf_addf(b, "\\%c", c);
+        else if (c < 0x20)
+            pyab_buf_addf(b, "\\u%04x", c);
+        else
+            pyab_buf_add(b, s, 1);
+    }
+    pyab_buf_add(b, "\"", 1);
+}
+
+uint64_t pyab_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double pyab_now_s(void)
+{
+    return (double)pyab_now_ns() / 1e9;
+}
+
+void pyab_log(const char *fmt, ...)
+{
+    va_list ap;
+    char line[4096];
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "pyab: %s\n", line);
+}
+
+char *pyab_path_join(const char *dir, const char *name)
+{
+    if (name[0] == '/' || dir == NULL || dir[0] == '\0')
+        return xstrdup(name);
+    return xasprintf("%s/%s", dir, name);
+}
+
+char *pyab_path_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        return xstrdup(".");
+    if (slash == path)
+        return xstrdup("/");
+    return xstrndup(path, (size_t)(slash - path));
+}
+
+char *pyab_path_absolute(const char *path)
+{
+    char cwd[PATH_MAX];
+
+    if (path[0] == '/')
+        return xstrdup(path);
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return xstrdup(path);
+    return xasprintf("%s/%s", cwd, path);
+}
+
+int pyab_mkdirs(const char *dir)
+{
+    char *p = xstrdup(dir);
+    int rc = 0;
+
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+            rc = -errno;
+            goto out;
+        }
+        *s = '/';
+    }
+    if (mkdir(p, 0777) < 0 && errno != EEXIST)
+        rc = -errno;
+out:
+    free(p);
+    return rc;
+}
+
+int pyab_file_read(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    pyab_buf b;
+    char chunk[65536];
+    size_t n;
+
+    if (f == NULL)
+        return -errno;
+    pyab_buf_init(&b);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        pyab_buf_add(&b, chunk, n);
+    if (ferror(f)) {
+        int rc = -errno;
+        fclose(f);
+        pyab_buf_finish(&b);
+        return rc ? rc : -EIO;
+    }
+    fclose(f);
+    *out = b.data;
+    if (len)
+        *len = b.len;
+    return 0;
+}
+
+int pyab_file_write_atomic(const char *path, const void *data, size_t len)
+{
+    char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+    const char *p = data;
+    int fd, rc = 0;
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        rc = -errno;
+        goto out_free;
+    }
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            goto out_close;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    if (fsync(fd) < 0)
+        rc = -errno;
+out_close:
+    if (close(fd) < 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0)
+        unlink(tmp);
+out_free:
+    free(tmp);
+    return rc;
+}
+
+int pyab_parse_long(const char *s, long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0')
+        return -EINVAL;
+    return 0;
+}
+
+int pyab_parse_double(const char *s, double *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtod(s, &end);
+    if (errno || end == s || *end != '\0')
+        return -EINVAL;
+    return 0;
+}
