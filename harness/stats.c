@@ -1,0 +1,560 @@
+#include "stats.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* Above this many pairs, Theil–Sen samples pairs instead of taking them all. */
+#define TS_MAX_PAIRS ((size_t)1 << 20)
+/* Fixed seed of that sample, so a re-analysis gives the same slope. */
+#define TS_SEED 0x5eed5105e7ULL
+/* Residual autocorrelation is clipped here: beyond it the series is a random walk. */
+#define R1_MAX 0.95
+/* Exact rank test while the number of splits stays below this. */
+#define MW_MAX_SPLITS 200000.0
+#define PERIOD_MIN_ACF 0.3
+#define PERIOD_NEAR_BEST 0.8
+#define PERIOD_MIN_CYCLES 3
+
+/* splitmix64: small, fast, and identical on every platform. */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static size_t rng_below(uint64_t *s, size_t n)
+{
+    return (size_t)(rng_next(s) % n);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double pyab_stats_mean(const double *x, size_t n)
+{
+    double s = 0;
+    if (n == 0)
+        return NAN;
+    for (size_t i = 0; i < n; i++)
+        s += x[i];
+    return s / (double)n;
+}
+
+double pyab_stats_sd(const double *x, size_t n)
+{
+    double m = pyab_stats_mean(x, n), s = 0;
+    if (n < 2)
+        return NAN;
+    for (size_t i = 0; i < n; i++)
+        s += (x[i] - m) * (x[i] - m);
+    return sqrt(s / (double)(n - 1));
+}
+
+static double sorted_quantile(const double *s, size_t n, double q)
+{
+    double h = q * (double)(n - 1);
+    size_t i = (size_t)floor(h);
+    if (i + 1 >= n)
+        return s[n - 1];
+    return s[i] + (h - (double)i) * (s[i + 1] - s[i]);
+}
+
+double pyab_stats_quantile(const double *x, size_t n, double q)
+{
+    double *s, v;
+    if (n == 0)
+        return NAN;
+    s = xmalloc(n * sizeof(*s));
+    memcpy(s, x, n * sizeof(*s));
+    qsort(s, n, sizeof(*s), cmp_double);
+    v = sorted_quantile(s, n, q < 0 ? 0 : q > 1 ? 1 : q);
+    free(s);
+    return v;
+}
+
+double pyab_stats_median(const double *x, size_t n)
+{
+    return pyab_stats_quantile(x, n, 0.5);
+}
+
+double pyab_stats_z_quantile(double p)
+{
+    double lo = -40, hi = 40;
+    if (!(p > 0 && p < 1))
+        return p <= 0 ? -INFINITY : INFINITY;
+    /* Bisection on the CDF: 100 halvings reach double precision. */
+    for (int i = 0; i < 100; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (0.5 * erfc(-mid / M_SQRT2) < p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+/* P(0 < T < t) for Student's t, by Simpson's rule on the density. */
+static double t_half_cdf(double t, double df)
+{
+    const int steps = 2000;
+    double c = exp(lgamma((df + 1) / 2) - lgamma(df / 2)) / sqrt(df * M_PI);
+    double h = t / steps, s = 0;
+    for (int i = 0; i <= steps; i++) {
+        double u = i * h;
+        double f = c * pow(1 + u * u / df, -(df + 1) / 2);
+        s += f * (i == 0 || i == steps ? 1 : i % 2 ? 4 : 2);
+    }
+    return s * h / 3;
+}
+
+double pyab_stats_t_quantile(double p, double df)
+{
+    double target, lo = 0, hi = 1;
+    if (!(p > 0 && p < 1) || !(df > 0))
+        return NAN;
+    if (p < 0.5)
+        return -pyab_stats_t_quantile(1 - p, df);
+    target = p - 0.5;
+    while (t_half_cdf(hi, df) < target && hi < 1e6)
+        hi *= 2;
+    for (int i = 0; i < 60; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (t_half_cdf(mid, df) < target)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+void pyab_stats_acf(const double *y, size_t n, size_t maxlag, double *acf)
+{
+    double m = pyab_stats_mean(y, n), var = 0;
+    for (size_t i = 0; i < n; i++)
+        var += (y[i] - m) * (y[i] - m);
+    for (size_t k = 0; k <= maxlag; k++) {
+        double s = 0;
+        for (size_t i = 0; i + k < n; i++)
+            s += (y[i] - m) * (y[i + k] - m);
+        acf[k] = var > 0 ? s / var : (k == 0);
+    }
+}
+
+/* Lag-1 autocorrelation of the residuals from a line, clipped to [0, R1_MAX]. */
+static double residual_r1(const double *x, const double *y, size_t n, double a, double b)
+{
+    double *r, acf[2];
+    if (n < 3)
+        return 0;
+    r = xmalloc(n * sizeof(*r));
+    for (size_t i = 0; i < n; i++)
+        r[i] = y[i] - (a + b * x[i]);
+    pyab_stats_acf(r, n, 1, acf);
+    free(r);
+    return acf[1] < 0 ? 0 : acf[1] > R1_MAX ? R1_MAX : acf[1];
+}
+
+int pyab_stats_ols(const double *x, const double *y, size_t n, double conf, pyab_fit *out)
+{
+    double mx = pyab_stats_mean(x, n), my = pyab_stats_mean(y, n);
+    double sxx = 0, sxy = 0, sse = 0, se, t;
+
+    memset(out, 0, sizeof(*out));
+    out->n = n;
+    for (size_t i = 0; i < n; i++) {
+        sxx += (x[i] - mx) * (x[i] - mx);
+        sxy += (x[i] - mx) * (y[i] - my);
+    }
+    if (n < 2 || !(sxx > 0))
+        return -EINVAL;
+    out->slope = sxy / sxx;
+    out->intercept = my - out->slope * mx;
+    for (size_t i = 0; i < n; i++) {
+        double e = y[i] - out->intercept - out->slope * x[i];
+        sse += e * e;
+    }
+    out->r1 = residual_r1(x, y, n, out->intercept, out->slope);
+    out->n_eff = (double)n;
+    if (n < 3) {
+        out->lo = -INFINITY;
+        out->hi = INFINITY;
+        return 0;
+    }
+    se = sqrt(sse / (double)(n - 2) / sxx);
+    t = pyab_stats_t_quantile(0.5 + conf / 2, (double)(n - 2));
+    out->lo = out->slope - t * se;
+    out->hi = out->slope + t * se;
+    return 0;
+}
+
+/* Puts the k-th smallest of v[0..n) at v[k] (Hoare's selection); v holds no NaN. */
+static void select_kth(double *v, size_t n, size_t k)
+{
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = (ptrdiff_t)k;
+    while (lo < hi) {
+        double pivot = v[lo + (hi - lo) / 2];
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                double tmp = v[i];
+                v[i++] = v[j];
+                v[j--] = tmp;
+            }
+        }
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            return;
+    }
+}
+
+/* Slopes of all pairs with distinct x, or of a seeded sample of them. */
+static double *pair_slopes(const double *x, const double *y, size_t n, size_t *count)
+{
+    size_t total = n * (n - 1) / 2, m = 0;
+    double *v;
+
+    if (total <= TS_MAX_PAIRS) {
+        v = xmalloc((total ? total : 1) * sizeof(*v));
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                if (x[j] != x[i])
+                    v[m++] = (y[j] - y[i]) / (x[j] - x[i]);
+    } else {
+        uint64_t seed = TS_SEED;
+        v = xmalloc(TS_MAX_PAIRS * sizeof(*v));
+        for (size_t tries = 0; m < TS_MAX_PAIRS && tries < 4 * TS_MAX_PAIRS; tries++) {
+            size_t i = rng_below(&seed, n), j = rng_below(&seed, n);
+            if (x[j] != x[i])
+                v[m++] = (y[j] - y[i]) / (x[j] - x[i]);
+        }
+    }
+    *count = m;
+    return v;
+}
+
+static double kth(double *v, size_t m, size_t k)
+{
+    select_kth(v, m, k);
+    return v[k];
+}
+
+int pyab_stats_theil_sen(const double *x, const double *y, size_t n, double conf, pyab_fit *out)
+{
+    size_t m;
+    double *v, *r, infl, var_s, c, total, flo, fhi;
+
+    memset(out, 0, sizeof(*out));
+    out->n = n;
+    if (n < 2)
+        return -EINVAL;
+    v = pair_slopes(x, y, n, &m);
+    if (m == 0) {
+        free(v);
+        return -EINVAL;
+    }
+    out->slope = m % 2 ? kth(v, m, m / 2) : 0.5 * (kth(v, m, m / 2 - 1) + kth(v, m, m / 2));
+
+    /* The intercept: median of y - slope * x, the usual Theil–Sen companion. */
+    r = xmalloc(n * sizeof(*r));
+    for (size_t i = 0; i < n; i++)
+        r[i] = y[i] - out->slope * x[i];
+    out->intercept = pyab_stats_median(r, n);
+    free(r);
+
+    out->r1 = residual_r1(x, y, n, out->intercept, out->slope);
+    infl = (1 + out->r1) / (1 - out->r1);
+    out->n_eff = (double)n / infl;
+    var_s = (double)n * (double)(n - 1) * (2.0 * (double)n + 5) / 18.0 * infl;
+    c = pyab_stats_z_quantile(0.5 + conf / 2) * sqrt(var_s);
+    total = (double)n * (double)(n - 1) / 2;
+    /* Sen's ranks as fractions of all pairs, so they apply to a sample too. */
+    flo = (total - c) / (2 * total);
+    fhi = (total + c) / (2 * total);
+    out->lo = flo < 0 ? -INFINITY : kth(v, m, (size_t)floor(flo * (double)(m - 1)));
+    out->hi = fhi > 1 ? INFINITY : kth(v, m, (size_t)ceil(fhi * (double)(m - 1)));
+    free(v);
+    return 0;
+}
+
+static double stat_of(const double *x, size_t n, int stat)
+{
+    return stat == PYAB_STATS_MEAN ? pyab_stats_mean(x, n) : pyab_stats_median(x, n);
+}
+
+static void resample(const double *x, size_t n, double *out, uint64_t *seed)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = x[rng_below(seed, n)];
+}
+
+static int bootstrap(const double *a, size_t na, const double *b, size_t nb, int stat,
+                     size_t iters, uint64_t seed, double conf, double *lo, double *hi)
+{
+    double *ra, *rb = NULL, *vals;
+    if (na == 0 || iters == 0 || (b != NULL && nb == 0))
+        return -EINVAL;
+    ra = xmalloc(na * sizeof(*ra));
+    if (b)
+        rb = xmalloc(nb * sizeof(*rb));
+    vals = xmalloc(iters * sizeof(*vals));
+    for (size_t k = 0; k < iters; k++) {
+        resample(a, na, ra, &seed);
+        vals[k] = stat_of(ra, na, stat);
+        if (b) {
+            resample(b, nb, rb, &seed);
+            vals[k] = stat_of(rb, nb, stat) - vals[k];
+        }
+    }
+    qsort(vals, iters, sizeof(*vals), cmp_double);
+    *lo = sorted_quantile(vals, iters, (1 - conf) / 2);
+    *hi = sorted_quantile(vals, iters, (1 + conf) / 2);
+    free(vals);
+    free(rb);
+    free(ra);
+    return 0;
+}
+
+int pyab_stats_bootstrap(const double *x, size_t n, int stat, size_t iters, uint64_t seed,
+                         double conf, double *lo, double *hi)
+{
+    return bootstrap(x, n, NULL, 0, stat, iters, seed, conf, lo, hi);
+}
+
+int pyab_stats_bootstrap_diff(const double *a, size_t na, const double *b, size_t nb, int stat,
+                              size_t iters, uint64_t seed, double conf, double *lo, double *hi)
+{
+    return bootstrap(a, na, b, nb, stat, iters, seed, conf, lo, hi);
+}
+
+static double binomial(size_t n, size_t k)
+{
+    double r = 1;
+    for (size_t i = 1; i <= k; i++)
+        r = r * (double)(n - k + i) / (double)i;
+    return r;
+}
+
+double pyab_stats_mann_whitney_min_p(size_t na, size_t nb)
+{
+    double p = 2.0 / binomial(na + nb, na);
+    return p > 1 ? 1 : p;
+}
+
+/* Counts splits whose rank sum is at least as far from its mean as the observed one. */
+static void count_splits(const double *rank, size_t n, size_t start, size_t left, double sum,
+                         double mean, double dev, double *extreme, double *all)
+{
+    if (left == 0) {
+        *all += 1;
+        if (fabs(sum - mean) >= dev - 1e-9)
+            *extreme += 1;
+        return;
+    }
+    for (size_t i = start; i + left <= n; i++)
+        count_splits(rank, n, i + 1, left - 1, sum + rank[i], mean, dev, extreme, all);
+}
+
+/* Mid-ranks of the pooled sample: tied values share the mean of their ranks. */
+static double *mid_ranks(const double *a, size_t na, const double *b, size_t nb, double *ties)
+{
+    size_t n = na + nb, *idx = xmalloc(n * sizeof(*idx));
+    double *v = xmalloc(n * sizeof(*v)), *rank = xmalloc(n * sizeof(*rank));
+
+    memcpy(v, a, na * sizeof(*v));
+    memcpy(v + na, b, nb * sizeof(*v));
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    for (size_t i = 1; i < n; i++) /* insertion sort: groups are small */
+        for (size_t j = i; j > 0 && v[idx[j - 1]] > v[idx[j]]; j--) {
+            size_t t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    *ties = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && v[idx[j + 1]] == v[idx[i]])
+            j++;
+        for (size_t k = i; k <= j; k++)
+            rank[idx[k]] = (double)(i + j) / 2 + 1;
+        *ties += pow((double)(j - i + 1), 3) - (double)(j - i + 1);
+        i = j + 1;
+    }
+    free(idx);
+    free(v);
+    return rank;
+}
+
+double pyab_stats_mann_whitney(const double *a, size_t na, const double *b, size_t nb, double *u)
+{
+    size_t n = na + nb;
+    double ties, ra = 0, mean, p;
+    double *rank;
+
+    if (na == 0 || nb == 0)
+        return NAN;
+    rank = mid_ranks(a, na, b, nb, &ties);
+    for (size_t i = 0; i < na; i++)
+        ra += rank[i];
+    mean = (double)na * (double)(n + 1) / 2;
+    if (u)
+        *u = ra - (double)na * (double)(na + 1) / 2;
+    if (binomial(n, na) <= MW_MAX_SPLITS) {
+        double extreme = 0, all = 0;
+        count_splits(rank, n, 0, na, 0, mean, fabs(ra - mean), &extreme, &all);
+        p = extreme / all;
+    } else {
+        double var = (double)na * (double)nb / 12 *
+                     ((double)(n + 1) - ties / ((double)n * (double)(n - 1)));
+        double z = var > 0 ? (fabs(ra - mean) - 0.5) / sqrt(var) : 0;
+        p = z > 0 ? erfc(z / M_SQRT2) : 1;
+    }
+    free(rank);
+    return p > 1 ? 1 : p;
+}
+
+size_t pyab_stats_period(const double *y, size_t n, double *strength)
+{
+    size_t maxlag = n / PERIOD_MIN_CYCLES, zero = 0, best = 0, found = 0;
+    double *x, *d, *acf;
+    pyab_fit f;
+
+    if (strength)
+        *strength = 0;
+    if (n < 4 * PERIOD_MIN_CYCLES)
+        return 0;
+    x = xmalloc(n * sizeof(*x));
+    d = xmalloc(n * sizeof(*d));
+    acf = xmalloc((maxlag + 1) * sizeof(*acf));
+    for (size_t i = 0; i < n; i++)
+        x[i] = (double)i;
+    if (pyab_stats_ols(x, y, n, 0.95, &f) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        d[i] = y[i] - f.intercept - f.slope * x[i];
+    pyab_stats_acf(d, n, maxlag, acf);
+    /* Lags before the first zero crossing only say that neighbours are alike. */
+    for (size_t k = 1; k <= maxlag && !zero; k++)
+        if (acf[k] <= 0)
+            zero = k;
+    if (!zero)
+        goto out;
+    for (size_t k = zero + 1; k < maxlag; k++)
+        if (acf[k] >= acf[k - 1] && acf[k] >= acf[k + 1] && (!best || acf[k] > acf[best]))
+            best = k;
+    if (!best || acf[best] < PERIOD_MIN_ACF)
+        goto out;
+    /* The first peak nearly as high as the best: the best may be a multiple of it. */
+    for (size_t k = zero + 1; k <= best && !found; k++)
+        if (acf[k] >= acf[k - 1] && acf[k] >= acf[k + 1] &&
+            acf[k] >= PERIOD_NEAR_BEST * acf[best])
+            found = k;
+    if (strength)
+        *strength = acf[found];
+out:
+    free(acf);
+    free(d);
+    free(x);
+    return found;
+}
+
+int pyab_stats_step(const double *x, const double *y, size_t n, size_t min_seg, pyab_step *out)
+{
+    double sum = 0, sum2 = 0, ls = 0, ls2 = 0, best_sse = INFINITY, lin_sse = 0;
+    pyab_fit f;
+
+    memset(out, 0, sizeof(*out));
+    if (min_seg == 0)
+        min_seg = 1;
+    if (n < 2 * min_seg || pyab_stats_ols(x, y, n, 0.95, &f) < 0)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        double e = y[i] - f.intercept - f.slope * x[i];
+        lin_sse += e * e;
+        sum += y[i];
+        sum2 += y[i] * y[i];
+    }
+    /* Prefix sums make every split O(1): SSE = sum of squares - sum^2 / count. */
+    for (size_t k = 0; k + min_seg <= n; k++) {
+        if (k >= min_seg) {
+            double rs = sum - ls, rs2 = sum2 - ls2;
+            double sse = ls2 - ls * ls / (double)k + rs2 - rs * rs / (double)(n - k);
+            if (sse < best_sse) {
+                best_sse = sse;
+                out->at = k;
+                out->before = ls / (double)k;
+                out->after = rs / (double)(n - k);
+            }
+        }
+        ls += y[k];
+        ls2 += y[k] * y[k];
+    }
+    out->delta = out->after - out->before;
+    out->sse_ratio = lin_sse > 0 ? (best_sse < 0 ? 0 : best_sse) / lin_sse : 1;
+    return 0;
+}
+
+size_t pyab_stats_settle(const double *x, const double *y, size_t n)
+{
+    size_t half = n / 2, nb = n / 5, best = 0;
+    double *batch, best_score = INFINITY;
+    pyab_fit f;
+
+    if (n < 20 || pyab_stats_theil_sen(x + half, y + half, n - half, 0.95, &f) < 0)
+        return 0;
+    batch = xmalloc(nb * sizeof(*batch));
+    for (size_t b = 0; b < nb; b++) {
+        double s = 0;
+        for (size_t i = 5 * b; i < 5 * b + 5; i++)
+            s += y[i] - f.intercept - f.slope * x[i];
+        batch[b] = s / 5;
+    }
+    for (size_t d = 0; d <= nb / 2; d++) {
+        double m = pyab_stats_mean(batch + d, nb - d), sse = 0, score;
+        for (size_t b = d; b < nb; b++)
+            sse += (batch[b] - m) * (batch[b] - m);
+        score = sse / ((double)(nb - d) * (double)(nb - d));
+        /* Strictly better only: ties keep the earlier cut, discarding less. */
+        if (score < best_score) {
+            best_score = score;
+            best = d;
+        }
+    }
+    free(batch);
+    return best * 5;
+}
+
+void pyab_stats_resample(const double *x, const double *y, size_t n, double x0, double step,
+                         double *out, size_t m)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < m; i++) {
+        double t = x0 + (double)i * step;
+        while (j + 1 < n && x[j + 1] < t)
+            j++;
+        if (n == 0)
+            out[i] = NAN;
+        else if (j + 1 >= n || t <= x[j])
+            out[i] = t <= x[0] ? y[0] : y[j];
+        else if (x[j + 1] == x[j])
+            out[i] = y[j + 1];
+        else
+            out[i] = y[j] + (y[j + 1] - y[j]) * (t - x[j]) / (x[j + 1] - x[j]);
+    }
+}
