@@ -1,0 +1,260 @@
+#include "accesslog.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+typedef struct cursor {
+    const char *start, *p, *end;
+    const char *problem;
+} cursor;
+
+static const char *const month_names[] = {
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+};
+
+int64_t pyab_accesslog_days_from_civil(int64_t y, int m, int d)
+{
+    /* Howard Hinnant's days_from_civil: exact over the whole int range. */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int fail(cursor *c, const char *problem)
+{
+    c->problem = problem;
+    return -EINVAL;
+}
+
+static void skip_spaces(cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
+        c->p++;
+}
+
+/* A field up to the next blank; the field must not be empty. */
+static int skip_token(cursor *c, const char *problem)
+{
+    const char *s = c->p;
+
+    while (c->p < c->end && *c->p != ' ' && *c->p != '\t')
+        c->p++;
+    if (c->p == s)
+        return fail(c, problem);
+    skip_spaces(c);
+    return 0;
+}
+
+static int read_digits(cursor *c, int n, int *out)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++, c->p++) {
+        if (c->p >= c->end || *c->p < '0' || *c->p > '9')
+            return -EINVAL;
+        v = v * 10 + (*c->p - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int expect_char(cursor *c, char ch)
+{
+    if (c->p >= c->end || *c->p != ch)
+        return -EINVAL;
+    c->p++;
+    return 0;
+}
+
+/* [10/Oct/2000:13:55:36 -0700] */
+static int read_date(cursor *c, int64_t *epoch)
+{
+    int day, year, hh, mm, ss, off, month = -1;
+    int sign;
+
+    if (expect_char(c, '[') < 0)
+        return fail(c, "expected '[' before the date");
+    if (read_digits(c, 2, &day) < 0 || expect_char(c, '/') < 0)
+        return fail(c, "bad date: expected DD/Mon/YYYY:HH:MM:SS +ZZZZ");
+    for (int i = 0; i < 12; i++)
+        if (c->end - c->p >= 3 && memcmp(c->p, month_names[i], 3) == 0)
+            month = i + 1;
+    if (month < 0)
+        return fail(c, "bad date: unknown month name");
+    c->p += 3;
+    if (expect_char(c, '/') < 0 || read_digits(c, 4, &year) < 0 || expect_char(c, ':') < 0 ||
+        read_digits(c, 2, &hh) < 0 || expect_char(c, ':') < 0 || read_digits(c, 2, &mm) < 0 ||
+        expect_char(c, ':') < 0 || read_digits(c, 2, &ss) < 0 || expect_char(c, ' ') < 0)
+        return fail(c, "bad date: expected DD/Mon/YYYY:HH:MM:SS +ZZZZ");
+    if (c->p >= c->end || (*c->p != '+' && *c->p != '-'))
+        return fail(c, "bad date: expected a +ZZZZ or -ZZZZ offset");
+    sign = *c->p++ == '-' ? -1 : 1;
+    if (read_digits(c, 4, &off) < 0)
+        return fail(c, "bad date: expected a +ZZZZ or -ZZZZ offset");
+    if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || off % 100 > 59)
+        return fail(c, "bad date: a field is out of range");
+    if (expect_char(c, ']') < 0)
+        return fail(c, "expected ']' after the date");
+    *epoch = pyab_accesslog_days_from_civil(year, month, day) * 86400 + hh * 3600 + mm * 60 +
+             ss - sign * ((off / 100) * 3600 + (off % 100) * 60);
+    skip_spaces(c);
+    return 0;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/*
+ * A double-quoted field into a new string. Apache escapes a quote inside
+ * as \" and nginx as \x22, so both escapes are undone here.
+ */
+static int read_quoted(cursor *c, char **out, const char *what)
+{
+    pyab_buf b;
+
+    if (expect_char(c, '"') < 0)
+        return fail(c, what);
+    pyab_buf_init(&b);
+    while (c->p < c->end && *c->p != '"') {
+        char ch = *c->p++;
+        if (ch == '\\' && c->p < c->end) {
+            if (*c->p == 'x' && c->end - c->p >= 3 && hexval(c->p[1]) >= 0 &&
+                hexval(c->p[2]) >= 0) {
+                ch = (char)(hexval(c->p[1]) * 16 + hexval(c->p[2]));
+                c->p += 3;
+            } else {
+                ch = *c->p++;
+            }
+        }
+        pyab_buf_add(&b, &ch, 1);
+    }
+    if (c->p >= c->end) {
+        pyab_buf_finish(&b);
+        return fail(c, "unterminated quoted field (truncated line?)");
+    }
+    c->p++;
+    *out = b.data;
+    return 0;
+}
+
+/* "GET /a?x=1 HTTP/1.1" into method and target; anything else leaves them NULL. */
+static void split_request(char *req, pyab_accesslog_entry *e)
+{
+    char *sp = strchr(req, ' ');
+    char *target, *end;
+
+    if (sp == NULL || sp == req)
+        return;
+    for (char *m = req; m < sp; m++)
+        if (*m < 'A' || *m > 'Z')
+            return;
+    target = sp + 1;
+    end = strchr(target, ' ');
+    if (end == NULL)
+        end = target + strlen(target);
+    if (end == target || (target[0] != '/' && strncmp(target, "http", 4) != 0))
+        return;
+    e->method = xstrndup(req, (size_t)(sp - req));
+    e->target = xstrndup(target, (size_t)(end - target));
+}
+
+static char *dash_to_null(char *s)
+{
+    if (s && (s[0] == '\0' || strcmp(s, "-") == 0)) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int parse(cursor *c, pyab_accesslog_entry *e)
+{
+    char *req = NULL;
+    int rc;
+
+    if (skip_token(c, "expected the client address") < 0 ||
+        skip_token(c, "expected the ident field") < 0 || skip_token(c, "expected the user field") < 0)
+        return -EINVAL;
+    if ((rc = read_date(c, &e->epoch)) < 0)
+        return rc;
+    if ((rc = read_quoted(c, &req, "expected '\"' before the request line")) < 0)
+        return rc;
+    split_request(req, e);
+    free(req);
+    skip_spaces(c);
+    if (read_digits(c, 3, &e->status) < 0)
+        return fail(c, "expected a 3-digit status");
+    skip_spaces(c);
+    if (c->p >= c->end)
+        return fail(c, "expected the response size");
+    if (*c->p == '-')
+        c->p++;
+    else
+        while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
+            c->p++;
+    if (c->p < c->end && *c->p != ' ' && *c->p != '\t')
+        return fail(c, "bad response size");
+    skip_spaces(c);
+    if (c->p == c->end)
+        return 0; /* common format: no referer or user agent */
+    if ((rc = read_quoted(c, &e->referer, "expected '\"' before the referer")) < 0)
+        return rc;
+    skip_spaces(c);
+    if ((rc = read_quoted(c, &e->user_agent, "expected '\"' before the user agent")) < 0)
+        return rc;
+    e->referer = dash_to_null(e->referer);
+    e->user_agent = dash_to_null(e->user_agent);
+    return 0; /* fields after the user agent (nginx extras) are ignored */
+}
+
+int pyab_accesslog_parse(const char *line, size_t len, pyab_accesslog_entry *e,
+                         int *column, const char **problem)
+{
+    cursor c = {line, line, line + len, NULL};
+
+    memset(e, 0, sizeof(*e));
+    while (c.end > c.start && (c.end[-1] == '\r' || c.end[-1] == ' '))
+        c.end--;
+    if (parse(&c, e) < 0) {
+        pyab_accesslog_entry_finish(e);
+        *column = (int)(c.p - c.start) + 1;
+        *problem = c.problem;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int pyab_accesslog_matches(const char *line, size_t len)
+{
+    pyab_accesslog_entry e;
+    int column;
+    const char *problem;
+
+    if (pyab_accesslog_parse(line, len, &e, &column, &problem) < 0)
+        return 0;
+    pyab_accesslog_entry_finish(&e);
+    return 1;
+}
+
+void pyab_accesslog_entry_finish(pyab_accesslog_entry *e)
+{
+    free(e->method);
+    free(e->target);
+    free(e->referer);
+    free(e->user_agent);
+    memset(e, 0, sizeof(*e));
+}

@@ -1,0 +1,46 @@
+/*
+ * accesslog: parses one line of an nginx or Apache access log in the
+ * combined format (or the common format, which stops after the size):
+ *
+ *   127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /a?x=1 HTTP/1.1" 200 2326 "ref" "ua"
+ *
+ * `pyab trace import` turns each line into a trace request. Logs carry no
+ * request bodies and time only to the second, so the importer spreads the
+ * requests of one second itself; this module only reads what is there.
+ */
+#ifndef PYAB_ACCESSLOG_H
+#define PYAB_ACCESSLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pyab_accesslog_entry {
+    int64_t epoch;    /* seconds since 1970-01-01 UTC */
+    char *method;     /* NULL when the request line is "-" or not a request */
+    char *target;     /* as written: "/a?x=1", or absolute-form "http://h/a" */
+    char *referer;    /* NULL when absent or "-" */
+    char *user_agent; /* NULL when absent or "-" */
+    int status;
+} pyab_accesslog_entry;
+
+/*
+ * Parses `len` bytes of one line (no newline) into `e`, whose strings are
+ * new. On failure returns -EINVAL, sets *column (1-based) and *problem (a
+ * static string such as "expected '[' before the date") and leaves `e`
+ * empty. A line whose request is "-" or garbage (a TLS handshake sent to
+ * a plain port) parses, with e->method NULL, so that callers can skip it.
+ */
+int pyab_accesslog_parse(const char *line, size_t len, pyab_accesslog_entry *e,
+                         int *column, const char **problem);
+void pyab_accesslog_entry_finish(pyab_accesslog_entry *e);
+
+/* Whether the line looks like an access-log line (for format detection). */
+int pyab_accesslog_matches(const char *line, size_t len);
+
+/*
+ * Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+ * (month 1-12). Shared with the HAR importer's ISO-8601 parser.
+ */
+int64_t pyab_accesslog_days_from_civil(int64_t year, int month, int day);
+
+#endif
