@@ -196,8 +196,11 @@ static int parse(cursor *c, pyab_accesslog_entry *e)
     split_request(req, e);
     free(req);
     skip_spaces(c);
-    if (read_digits(c, 3, &e->status) < 0)
+    const char *status = c->p;
+    if (read_digits(c, 3, &e->status) < 0) {
+        c->p = status;
         return fail(c, "expected a 3-digit status");
+    }
     skip_spaces(c);
     if (c->p >= c->end)
         return fail(c, "expected the response size");
