@@ -172,18 +172,21 @@ static int put_target(json_t *rest, const char *method, const char *url,
 {
     char *path, *query, *route;
 
+    int rc = 0;
+
     if (split_url(url, &path, &query) < 0)
         return -EINVAL;
     route = pyab_traceimport_route(path, route_from);
-    json_object_set_new(rest, "route", json_string(route));
-    json_object_set_new(rest, "method", json_string(method));
-    json_object_set_new(rest, "path", json_string(path));
-    if (query)
-        json_object_set_new(rest, "query", json_string(query));
+    /* json_string refuses bytes that are not UTF-8, which a log may hold. */
+    if (json_object_set_new(rest, "route", json_string(route)) < 0 ||
+        json_object_set_new(rest, "method", json_string(method)) < 0 ||
+        json_object_set_new(rest, "path", json_string(path)) < 0 ||
+        (query && json_object_set_new(rest, "query", json_string(query)) < 0))
+        rc = -EINVAL;
     free(route);
     free(path);
     free(query);
-    return 0;
+    return rc;
 }
 
 /* ---- HAR ---- */
@@ -343,14 +346,16 @@ static json_t *log_record(const pyab_accesslog_entry *e, pyab_route_from route_f
         json_decref(rest);
         return NULL;
     }
-    if (e->referer || e->user_agent) {
-        json_t *h = json_object();
-        if (e->referer)
-            json_object_set_new(h, "Referer", json_string(e->referer));
-        if (e->user_agent)
-            json_object_set_new(h, "User-Agent", json_string(e->user_agent));
+    json_t *h = json_object();
+    /* A header that is not UTF-8 is dropped: the request itself is still good. */
+    if (e->referer)
+        json_object_set_new(h, "Referer", json_string(e->referer));
+    if (e->user_agent)
+        json_object_set_new(h, "User-Agent", json_string(e->user_agent));
+    if (json_object_size(h))
         json_object_set_new(rest, "headers", h);
-    }
+    else
+        json_decref(h);
     return rest;
 }
 
@@ -360,7 +365,8 @@ static json_t *log_record(const pyab_accesslog_entry *e, pyab_route_from route_f
  */
 static void spread_seconds(import_list *l)
 {
-    qsort(l->v, l->n, sizeof(*l->v), cmp_rec);
+    if (l->n)
+        qsort(l->v, l->n, sizeof(*l->v), cmp_rec);
     for (size_t i = 0, j; i < l->n; i = j) {
         for (j = i; j < l->n && l->v[j].sec == l->v[i].sec; j++)
             ;
@@ -446,6 +452,10 @@ int pyab_traceimport_mem(const char *name, const char *data, size_t len,
     int rc;
 
     memset(res, 0, sizeof(*res));
+    if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+        data += 3; /* a UTF-8 byte-order mark, as some HAR exporters write */
+        len -= 3;
+    }
     if (format == PYAB_IMPORT_AUTO && (rc = detect(name, data, len, &format, err)) < 0)
         return rc;
     res->format = format;
@@ -456,7 +466,7 @@ int pyab_traceimport_mem(const char *name, const char *data, size_t len,
             return pyab_error_set(err, "%s:%d:%d: %s", name, jerr.line, jerr.column, jerr.text);
         rc = import_har(name, root, route_from, &list, err);
         json_decref(root);
-        if (rc == 0)
+        if (rc == 0 && list.n)
             qsort(list.v, list.n, sizeof(*list.v), cmp_rec);
     } else {
         rc = import_log(name, data, len, route_from, &list, &res->skipped, err);

@@ -31,7 +31,7 @@ typedef enum pyab_route_from {
 typedef struct pyab_import_result {
     pyab_import_format format; /* the one used, after detection */
     size_t requests;
-    size_t skipped; /* access-log lines without a request ("-", garbage) */
+    size_t skipped; /* access-log lines without a usable request: "-", garbage, not UTF-8 */
 } pyab_import_result;
 
 /*

@@ -152,15 +152,15 @@ static int parse_route(parser *p, const json_t *v, const char *where, int batch,
         (rc = get_number(p, v, where, "ids", 1000, 1, 0, 1e15, &ids)) < 0 ||
         (rc = get_string(p, v, where, "body", "both", &body)) < 0)
         return rc;
-    if (r->route == NULL || r->route[0] != '/')
-        return pyab_error_set(p->err, "%s: %s.route: %s", p->name, where,
-                              r->route ? "must start with '/'" : "missing");
     r->ids = (long)ids;
     r->body = PYAB_BODY_NONE + 1;
     for (size_t i = 0; i < PYAB_ARRAY_LEN(body_names); i++)
         if (strcmp(body, body_names[i]) == 0)
             r->body = i;
     free(body);
+    if (r->route == NULL || r->route[0] != '/')
+        return pyab_error_set(p->err, "%s: %s.route: %s", p->name, where,
+                              r->route ? "must start with '/'" : "missing");
     if (r->body > PYAB_BODY_NONE)
         return pyab_error_set(p->err, "%s: %s.body: must be \"both\", \"size\", \"filler\" or "
                               "\"none\"", p->name, where);

@@ -79,6 +79,33 @@ static void test_har_fields(void)
     pyab_buf_finish(&out);
 }
 
+/* Lines without a usable request are counted and skipped; a BOM is ignored. */
+static void test_skips(void)
+{
+    const char *log = "1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] \"GET /\\xff HTTP/1.1\" 200 1\n"
+                      "1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] \"-\" 400 0\n"
+                      "1.2.3.4 - - [01/Jan/2024:00:00:01 +0000] \"GET /ok HTTP/1.1\" 200 1 "
+                      "\"-\" \"\\xff\"\n";
+    const char *har = "\xef\xbb\xbf{\"log\": {\"entries\": [{\"startedDateTime\": "
+                      "\"2024-01-01T00:00:00Z\", \"request\": {\"method\": \"GET\", "
+                      "\"url\": \"/x\"}}]}}";
+    pyab_import_result res;
+    pyab_error err = {0};
+    pyab_buf out;
+
+    pyab_buf_init(&out);
+    CHECK(pyab_traceimport_mem("m.log", log, strlen(log), PYAB_IMPORT_AUTO, PYAB_ROUTE_PATH,
+                               &out, &res, &err) == 0);
+    CHECK(res.requests == 1 && res.skipped == 2);
+    CHECK(strcmp(out.data, "{\"t\":0.0,\"route\":\"/ok\",\"method\":\"GET\",\"path\":\"/ok\"}\n")
+          == 0);
+    out.len = 0;
+    CHECK(pyab_traceimport_mem("m.har", har, strlen(har), PYAB_IMPORT_AUTO, PYAB_ROUTE_PATH,
+                               &out, &res, &err) == 0);
+    CHECK(res.format == PYAB_IMPORT_HAR && res.requests == 1);
+    pyab_buf_finish(&out);
+}
+
 static const struct {
     const char *file, *message;
 } bad_files[] = {
@@ -219,6 +246,7 @@ int main(void)
 {
     test_fixtures();
     test_har_fields();
+    test_skips();
     test_bad_files();
     test_bad_mem();
     test_route_template();
