@@ -1,0 +1,385 @@
+#include "child.h"
+
+#include <Python.h>
+#include <errno.h>
+#include <malloc.h>
+#include <math.h>
+#include <signal.h>
+#include <sys/uio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cmds.h"
+#include "gcwatch.h"
+#include "interp.h"
+#include "pymod.h"
+#include "replay.h"
+#include "sample.h"
+#include "scenario.h"
+#include "trace.h"
+#include "util.h"
+
+typedef struct child {
+    pyab_config cfg;
+    pyab_trace *trace;
+    pyab_replay *rp;
+    PyThreadState *main_ts;
+    int fd;
+    uv_loop_t loop;
+    uv_async_t notify;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t sample_timer, warmup_timer, collect_timer, trim_timer, drain_timer;
+    int warmup_marked;
+    int finished;
+    int interrupted;
+    uint64_t gc_changes;
+    int64_t peak_rss;
+} child;
+
+static void send_line(child *c, char tag, const char *text, size_t len)
+{
+    char head[2] = {tag, ' '};
+    struct iovec iov[3] = {{head, 2}, {(void *)text, len}, {(void *)"\n", 1}};
+    size_t total = 2 + len + 1;
+
+    if (c->fd < 0)
+        return;
+    /* One writev per message: a line never interleaves with another. */
+    while (total > 0) {
+        ssize_t n = writev(c->fd, iov, 3);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            c->fd = -1; /* the parent is gone: keep running, stop reporting */
+            if (c->rp)
+                pyab_replay_stop(c->rp);
+            return;
+        }
+        total -= (size_t)n;
+        for (int i = 0; i < 3 && n > 0; i++) {
+            size_t take = (size_t)n < iov[i].iov_len ? (size_t)n : iov[i].iov_len;
+            iov[i].iov_base = (char *)iov[i].iov_base + take;
+            iov[i].iov_len -= take;
+            n -= (ssize_t)take;
+        }
+    }
+}
+
+static void send_json(child *c, char tag, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+
+    send_line(c, tag, s, strlen(s));
+    free(s);
+    json_decref(j);
+}
+
+static void send_fatal(child *c, const pyab_error *err)
+{
+    send_json(c, 'X', json_pack("{s:i,s:s}", "exit_code", err->exit_code, "message", err->text));
+}
+
+static double since_start(child *c, uint64_t ns)
+{
+    return ((double)ns - (double)pyab_replay_start_ns(c->rp)) / 1e9;
+}
+
+static void drain_events(child *c)
+{
+    pyab_gc_event ev[256];
+    size_t n;
+    char line[256];
+
+    while ((n = pyab_gcwatch_drain(ev, PYAB_ARRAY_LEN(ev))) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            int len = snprintf(line, sizeof(line),
+                               "{\"gen\":%d,\"t_s\":%.6f,\"duration_s\":%.9f,\"collected\":%lld,"
+                               "\"uncollectable\":%lld}",
+                               ev[i].gen, since_start(c, ev[i].start_ns),
+                               (double)ev[i].duration_ns / 1e9, (long long)ev[i].collected,
+                               (long long)ev[i].uncollectable);
+            send_line(c, 'E', line, (size_t)len);
+        }
+    }
+}
+
+static void take_sample(child *c, const char *phase)
+{
+    pyab_sample s = {0};
+    pyab_hist window;
+    pyab_buf row;
+    char msg[512];
+
+    PyEval_RestoreThread(c->main_ts);
+    pyab_sample_memory(&s, 1);
+    if (pyab_gcwatch_verify(&c->cfg, msg, sizeof(msg))) {
+        if (c->gc_changes++ == 0 || c->gc_changes % 100 == 0)
+            send_line(c, 'W', msg, strlen(msg));
+    }
+    drain_events(c);
+    PyEval_SaveThread();
+    s.t_s = since_start(c, pyab_now_ns());
+    s.requests = pyab_replay_completed(c->rp);
+    s.errors = pyab_replay_errors(c->rp);
+    pyab_replay_window(c->rp, &window);
+    s.latency_p50_ms = pyab_hist_quantile_ms(&window, 0.50);
+    s.latency_p99_ms = pyab_hist_quantile_ms(&window, 0.99);
+    s.phase = phase;
+    if (s.rss_bytes > c->peak_rss)
+        c->peak_rss = s.rss_bytes;
+    pyab_buf_init(&row);
+    pyab_sample_format(&s, &row);
+    send_line(c, 'S', row.data, row.len - 1);
+    pyab_buf_finish(&row);
+}
+
+static void mark_warmup(child *c)
+{
+    if (c->warmup_marked || c->finished)
+        return;
+    c->warmup_marked = 1;
+    if (c->cfg.gc_freeze_after_warmup) {
+        PyEval_RestoreThread(c->main_ts);
+        long n = pyab_gcwatch_freeze();
+        PyEval_SaveThread();
+        char msg[128];
+        snprintf(msg, sizeof(msg), "gc.freeze() after warm-up: %ld objects frozen", n);
+        send_line(c, 'W', msg, strlen(msg));
+    }
+    take_sample(c, "warmup_end");
+}
+
+static const char *phase_now(child *c)
+{
+    int has_warmup = c->cfg.warmup_requests > 0 || c->cfg.warmup_seconds > 0;
+    return has_warmup && !c->warmup_marked ? "warmup" : "run";
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void close_all(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, close_cb);
+}
+
+static void finish(child *c)
+{
+    json_t *result;
+
+    if (c->finished)
+        return;
+    if (!c->warmup_marked && (c->cfg.warmup_requests > 0 || c->cfg.warmup_seconds > 0) &&
+        pyab_replay_warmup_ns(c->rp))
+        mark_warmup(c);
+    c->finished = 1;
+    take_sample(c, "end");
+    /* Quiesce: what remains after a full collection and giving free memory
+     * back tells live growth from memory the allocator merely keeps. */
+    PyEval_RestoreThread(c->main_ts);
+    pyab_gcwatch_collect(2);
+    PyEval_SaveThread();
+    malloc_trim(0);
+    take_sample(c, "quiesce");
+    PyEval_RestoreThread(c->main_ts);
+    result = pyab_replay_result(c->rp);
+    json_object_set_new(result, "interrupted", json_boolean(c->interrupted));
+    json_object_set_new(result, "peak_rss_bytes", json_integer(c->peak_rss));
+    json_object_set_new(result, "gc_settings_changed", json_integer((json_int_t)c->gc_changes));
+    json_object_set_new(result, "gc_events_dropped",
+                        json_integer((json_int_t)pyab_gcwatch_dropped()));
+    json_object_set_new(result, "gc_readback", pyab_gcwatch_readback());
+    json_object_set_new(result, "native_counters", pyab_pymod_counters());
+    if (pyab_replay_warmup_ns(c->rp))
+        json_object_set_new(result, "warmup_end_s",
+                            json_real(since_start(c, pyab_replay_warmup_ns(c->rp))));
+    drain_events(c);
+    PyEval_SaveThread();
+    send_json(c, 'F', result);
+    uv_walk(&c->loop, close_all, NULL);
+}
+
+static void on_notify(uv_async_t *h)
+{
+    child *c = h->data;
+
+    if (pyab_replay_warmup_ns(c->rp) && !c->warmup_marked)
+        mark_warmup(c);
+    pyab_replay_join(c->rp);
+    if (pyab_replay_running(c->rp) == 0)
+        finish(c);
+}
+
+static void on_sample(uv_timer_t *t)
+{
+    child *c = t->data;
+
+    pyab_replay_check_timeouts(c->rp, c->main_ts);
+    take_sample(c, phase_now(c));
+}
+
+static void on_warmup_timer(uv_timer_t *t)
+{
+    mark_warmup(t->data);
+}
+
+static void on_collect(uv_timer_t *t)
+{
+    child *c = t->data;
+
+    PyEval_RestoreThread(c->main_ts);
+    pyab_gcwatch_collect(c->cfg.gc_collect_generation);
+    PyEval_SaveThread();
+}
+
+static void on_trim(uv_timer_t *t)
+{
+    malloc_trim(0);
+}
+
+static void on_drain_deadline(uv_timer_t *t)
+{
+    child *c = t->data;
+    char msg[160];
+
+    snprintf(msg, sizeof(msg), "%d worker(s) still inside the handler %.0f ms after the stop; "
+             "finishing without them", pyab_replay_running(c->rp), c->cfg.timeout_ms);
+    send_line(c, 'W', msg, strlen(msg));
+    finish(c);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    child *c = s->data;
+
+    if (c->interrupted || c->finished)
+        return;
+    c->interrupted = 1;
+    pyab_replay_stop(c->rp);
+    uv_timer_start(&c->drain_timer, on_drain_deadline, (uint64_t)c->cfg.timeout_ms + 100, 0);
+}
+
+static void start_timers(child *c)
+{
+    uint64_t interval = (uint64_t)ceil(c->cfg.sample_interval_ms);
+    uv_timer_t *timers[] = {&c->sample_timer, &c->warmup_timer, &c->collect_timer,
+                            &c->trim_timer, &c->drain_timer};
+
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(timers); i++) {
+        uv_timer_init(&c->loop, timers[i]);
+        timers[i]->data = c;
+    }
+    uv_timer_start(&c->sample_timer, on_sample, interval, interval);
+    if (c->cfg.warmup_seconds > 0)
+        uv_timer_start(&c->warmup_timer, on_warmup_timer,
+                       (uint64_t)(c->cfg.warmup_seconds * 1000), 0);
+    if (c->cfg.gc_collect_every_seconds > 0) {
+        uint64_t ms = (uint64_t)(c->cfg.gc_collect_every_seconds * 1000);
+        uv_timer_start(&c->collect_timer, on_collect, ms, ms);
+    }
+    if (c->cfg.trim_every_seconds > 0) {
+        uint64_t ms = (uint64_t)(c->cfg.trim_every_seconds * 1000);
+        uv_timer_start(&c->trim_timer, on_trim, ms, ms);
+    }
+}
+
+static json_t *hello(child *c)
+{
+    json_t *rb = pyab_interp_readback(), *j;
+
+    json_object_set_new(rb, "gc", pyab_gcwatch_readback());
+    json_object_set_new(rb, "malloc_arena_max", json_string(getenv("MALLOC_ARENA_MAX") ?: ""));
+    json_object_set_new(rb, "ld_preload", json_string(getenv("LD_PRELOAD") ?: ""));
+    j = json_pack("{s:i,s:o,s:{s:I,s:I,s:I,s:I,s:f}}", "pid", (int)getpid(), "readback", rb,
+                  "trace", "requests", (json_int_t)c->trace->count, "memory_bytes",
+                  (json_int_t)pyab_trace_memory(c->trace), "file_bytes",
+                  (json_int_t)c->trace->file_bytes, "reordered",
+                  (json_int_t)c->trace->reordered, "duration_s", c->trace->duration);
+    return j;
+}
+
+/* Everything up to a running replay; GIL held on success. */
+static int setup(child *c, const char *config_path, pyab_error *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(config_path, 0, &jerr), *settings;
+    PyObject *handler;
+    int rc;
+
+    if (doc == NULL)
+        return pyab_error_internal(err, "%s:%d:%d: %s", config_path, jerr.line, jerr.column,
+                                   jerr.text);
+    settings = json_object_get(doc, "settings");
+    rc = pyab_config_parse(&c->cfg, config_path, json_string_value(json_object_get(doc, "arm")),
+                           settings, "/", err);
+    json_decref(doc);
+    if (rc < 0)
+        return rc;
+    if ((c->trace = pyab_trace_load(c->cfg.trace_path, err)) == NULL)
+        return -EINVAL;
+    if (pyab_sample_open() < 0)
+        return pyab_error_internal(err, "cannot open /proc/self/statm: %s", strerror(errno));
+    if ((rc = pyab_interp_init(&c->cfg, err)) < 0)
+        return rc;
+    if ((rc = pyab_gcwatch_install(err)) < 0)
+        return rc;
+    if ((handler = pyab_interp_load(&c->cfg, err)) == NULL)
+        return -EINVAL;
+    /* Apply the arm's GC settings after the import: the service's own
+     * import-time gc calls must not override the arm. */
+    if ((rc = pyab_gcwatch_apply(&c->cfg, err)) < 0) {
+        Py_DECREF(handler);
+        return rc;
+    }
+    c->rp = pyab_replay_create(&c->cfg, c->trace, handler, &c->notify);
+    return 0;
+}
+
+int pyab_cmd_child(int argc, char **argv)
+{
+    static child c;
+    pyab_error err = {0};
+    const char *fdenv = getenv(PYAB_PROTOCOL_FD_ENV);
+    int rc;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: pyab __child CONFIG.json (started by pyab run)\n");
+        return PYAB_EXIT_USAGE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    c.fd = fdenv ? atoi(fdenv) : 3;
+    uv_loop_init(&c.loop);
+    uv_async_init(&c.loop, &c.notify, on_notify);
+    c.notify.data = &c;
+    if ((rc = setup(&c, argv[1], &err)) < 0) {
+        send_fatal(&c, &err);
+        fprintf(stderr, "pyab: %s\n", err.text);
+        return err.exit_code ? err.exit_code : PYAB_EXIT_INTERNAL;
+    }
+    send_json(&c, 'H', hello(&c));
+    uv_signal_init(&c.loop, &c.sigint);
+    uv_signal_init(&c.loop, &c.sigterm);
+    c.sigint.data = c.sigterm.data = &c;
+    uv_signal_start(&c.sigint, on_signal, SIGINT);
+    uv_signal_start(&c.sigterm, on_signal, SIGTERM);
+    start_timers(&c);
+    if ((rc = pyab_replay_start(c.rp)) < 0) {
+        pyab_error_internal(&err, "cannot start worker threads: %s", uv_strerror(rc));
+        send_fatal(&c, &err);
+        return PYAB_EXIT_INTERNAL;
+    }
+    c.main_ts = PyEval_SaveThread();
+    take_sample(&c, phase_now(&c));
+    uv_run(&c.loop, UV_RUN_DEFAULT);
+    /* The interpreter is not finalised: a service may hold threads or
+     * handles that would hang Py_FinalizeEx, and the process ends here. */
+    fflush(NULL);
+    if (c.fd >= 0)
+        close(c.fd);
+    _exit(c.interrupted ? 130 : 0);
+}

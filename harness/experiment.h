@@ -1,0 +1,32 @@
+/*
+ * experiment: `pyab run`, the parent. Never initialises Python.
+ *
+ * Validates the scenario and its traces, then runs every (arm, rep) in a
+ * freshly exec'd `pyab __child` (interleaved A1 B1 A2 B2 ..., or shuffled
+ * with the seed), each under the same trace, seed and request order. The
+ * child streams its samples over a pipe (child.h); the parent writes them
+ * to the rep's files as they arrive, enforces limits.run_seconds and
+ * limits.rss_mb, and records each rep's outcome (ok, crashed, timeout,
+ * over-limit, interrupted, failed). After every rep, summary.json is
+ * rewritten atomically, so Ctrl-C or a crash never loses completed data.
+ */
+#ifndef PYAB_EXPERIMENT_H
+#define PYAB_EXPERIMENT_H
+
+#include "scenario.h"
+#include "util.h"
+
+typedef struct pyab_run_opts {
+    const char *out_dir; /* NULL: results/<name>-<UTC timestamp> */
+    int quiet;
+    int report;          /* write report.html at the end */
+} pyab_run_opts;
+
+/*
+ * Runs a loaded scenario. On return *dir_out (new string) names the results
+ * folder. Returns an exit code (util.h) with err set on failure.
+ */
+int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out,
+                        pyab_error *err);
+
+#endif

@@ -1,0 +1,322 @@
+#include "heap.h"
+
+#include <Python.h>
+#include <malloc.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Offset of `szidx` in CPython's struct pool_header (3.8 to 3.13): four
+ * pointers, then `uint arenaindex`, then `uint szidx`. Checked at start. */
+#define POOL_SZIDX_OFFSET (4 * sizeof(void *) + sizeof(unsigned int))
+#define PYMALLOC_ALIGNMENT_SHIFT 4
+
+/* An open-addressing map from pointer-sized keys to values, with linear
+ * probing and backward-shift deletion (no tombstones, so probes stay short
+ * under churn). Key 0 marks an empty slot. */
+typedef struct ptrmap {
+    uintptr_t *keys;
+    uint64_t *vals;
+    size_t cap, len;
+} ptrmap;
+
+static PyMemAllocatorEx orig_mem, orig_obj;
+static PyObjectArenaAllocator orig_arena;
+static ptrmap arenas; /* arena chunk index -> arena base */
+static ptrmap sizes;  /* block -> requested size, in requested mode */
+/* pymalloc's ARENA_SIZE on 64-bit builds of 3.10+ (radix tree, large
+ * arenas); the layout self-test catches a build where it differs. */
+static unsigned arena_bits = 20;
+static size_t arena_size = 1u << 20;
+static uintptr_t pool_mask;
+static int mode = PYAB_HEAP_BLOCKS;
+static const char *mode_name = "blocks";
+
+static _Atomic int64_t live_bytes;
+static _Atomic int64_t arena_bytes;
+static _Atomic uint64_t n_allocs, n_frees;
+
+static inline size_t slot_of(uintptr_t key, size_t cap)
+{
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+}
+
+static void map_put(ptrmap *m, uintptr_t key, uint64_t val);
+
+static void map_grow(ptrmap *m)
+{
+    ptrmap old = *m;
+
+    m->cap = old.cap ? old.cap * 2 : 1024;
+    m->len = 0;
+    /* The raw libc allocator: these tables must not be counted themselves. */
+    m->keys = calloc(m->cap, sizeof(*m->keys));
+    m->vals = calloc(m->cap, sizeof(*m->vals));
+    if (m->keys == NULL || m->vals == NULL)
+        abort();
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.keys[i])
+            map_put(m, old.keys[i], old.vals[i]);
+    free(old.keys);
+    free(old.vals);
+}
+
+static void map_put(ptrmap *m, uintptr_t key, uint64_t val)
+{
+    size_t i;
+
+    if ((m->len + 1) * 2 > m->cap)
+        map_grow(m);
+    i = slot_of(key, m->cap);
+    while (m->keys[i] && m->keys[i] != key)
+        i = (i + 1) & (m->cap - 1);
+    if (m->keys[i] == 0)
+        m->len++;
+    m->keys[i] = key;
+    m->vals[i] = val;
+}
+
+static int map_get(const ptrmap *m, uintptr_t key, uint64_t *val)
+{
+    if (m->cap == 0)
+        return 0;
+    for (size_t i = slot_of(key, m->cap); m->keys[i]; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == key) {
+            *val = m->vals[i];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int map_del(ptrmap *m, uintptr_t key, uint64_t *val)
+{
+    size_t i, j, mask = m->cap - 1;
+
+    if (m->cap == 0)
+        return 0;
+    for (i = slot_of(key, m->cap); m->keys[i] != key; i = (i + 1) & mask)
+        if (m->keys[i] == 0)
+            return 0;
+    if (val)
+        *val = m->vals[i];
+    /* Backward shift: pull later entries of the probe run into the hole. */
+    for (j = (i + 1) & mask; m->keys[j]; j = (j + 1) & mask) {
+        size_t home = slot_of(m->keys[j], m->cap);
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            m->keys[i] = m->keys[j];
+            m->vals[i] = m->vals[j];
+            i = j;
+        }
+    }
+    m->keys[i] = 0;
+    m->len--;
+    return 1;
+}
+
+static inline void add_live(int64_t delta)
+{
+    atomic_store_explicit(&live_bytes,
+                          atomic_load_explicit(&live_bytes, memory_order_relaxed) + delta,
+                          memory_order_relaxed);
+}
+
+static inline void bump(_Atomic uint64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* Is p inside a pymalloc arena? Arenas are arena_size long but not aligned,
+ * so the arena holding p starts either in p's own chunk or the one before. */
+static inline int in_arena(uintptr_t p)
+{
+    uint64_t base;
+    uintptr_t chunk = p >> arena_bits;
+
+    if (map_get(&arenas, chunk + 1, &base) && p >= base)
+        return 1;
+    return map_get(&arenas, chunk, &base) && p < base + arena_size;
+}
+
+static inline size_t block_size(void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+
+    if (in_arena(a)) {
+        unsigned int szidx;
+        memcpy(&szidx, (const char *)(a & pool_mask) + POOL_SZIDX_OFFSET, sizeof(szidx));
+        return (size_t)(szidx + 1) << PYMALLOC_ALIGNMENT_SHIFT;
+    }
+    return malloc_usable_size(p);
+}
+
+static inline void account_alloc(void *p, size_t requested)
+{
+    if (p == NULL)
+        return;
+    bump(&n_allocs);
+    if (mode == PYAB_HEAP_REQUESTED) {
+        map_put(&sizes, (uintptr_t)p, requested);
+        add_live((int64_t)requested);
+    } else {
+        add_live((int64_t)block_size(p));
+    }
+}
+
+/* The size this block was counted with: its table entry or its block size. */
+static inline size_t counted_size(void *p)
+{
+    uint64_t n = 0;
+
+    if (mode == PYAB_HEAP_REQUESTED)
+        return map_get(&sizes, (uintptr_t)p, &n) ? (size_t)n : 0;
+    return block_size(p);
+}
+
+static inline void forget(void *p, size_t size)
+{
+    bump(&n_frees);
+    if (mode == PYAB_HEAP_REQUESTED)
+        map_del(&sizes, (uintptr_t)p, NULL);
+    add_live(-(int64_t)size);
+}
+
+static void *hook_malloc(void *ctx, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    void *p = a->malloc(a->ctx, n);
+
+    account_alloc(p, n);
+    return p;
+}
+
+static void *hook_calloc(void *ctx, size_t count, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    void *p = a->calloc(a->ctx, count, n);
+
+    account_alloc(p, count * n);
+    return p;
+}
+
+static void *hook_realloc(void *ctx, void *old, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    size_t old_size = old ? counted_size(old) : 0;
+    void *p = a->realloc(a->ctx, old, n);
+
+    if (p == NULL)
+        return NULL; /* the old block is still alive and still counted */
+    if (old)
+        forget(old, old_size);
+    account_alloc(p, n);
+    return p;
+}
+
+static void hook_free(void *ctx, void *p)
+{
+    PyMemAllocatorEx *a = ctx;
+
+    if (p)
+        forget(p, counted_size(p));
+    a->free(a->ctx, p);
+}
+
+/*
+ * The arena allocator also serves the interpreter's frame stack chunks
+ * (_PyObject_VirtualAlloc, 16 KiB and up), which are not pymalloc arenas.
+ * Only blocks of exactly the arena size are arenas; two of those can never
+ * start in the same arena-sized chunk, so the chunk index is a safe key.
+ */
+static void *hook_arena_alloc(void *ctx, size_t size)
+{
+    void *p = orig_arena.alloc(orig_arena.ctx, size);
+
+    if (p != NULL && size == arena_size) {
+        map_put(&arenas, ((uintptr_t)p >> arena_bits) + 1, (uintptr_t)p);
+        atomic_fetch_add_explicit(&arena_bytes, (int64_t)size, memory_order_relaxed);
+    }
+    return p;
+}
+
+static void hook_arena_free(void *ctx, void *p, size_t size)
+{
+    if (size == arena_size) {
+        map_del(&arenas, ((uintptr_t)p >> arena_bits) + 1, NULL);
+        atomic_fetch_sub_explicit(&arena_bytes, (int64_t)size, memory_order_relaxed);
+    }
+    orig_arena.free(orig_arena.ctx, p, size);
+}
+
+/*
+ * Checks the pool-header layout this build relies on: blocks of every size
+ * class, enough of each to spill past a 4 KiB page, must read back their
+ * size class from the header at (p & pool_mask). Tries 16 KiB pools (3.10+
+ * with the radix tree) and 4 KiB pools (older builds).
+ */
+static int layout_ok(uintptr_t mask)
+{
+    enum { PER_CLASS_BYTES = 12288 };
+    void *blocks[PER_CLASS_BYTES / 16 + 1];
+    int ok = 1;
+
+    pool_mask = mask;
+    for (size_t size = 16; size <= 512 && ok; size += 16) {
+        size_t n = PER_CLASS_BYTES / size + 1;
+        for (size_t i = 0; i < n; i++)
+            blocks[i] = orig_obj.malloc(orig_obj.ctx, size);
+        for (size_t i = 0; i < n; i++)
+            ok &= blocks[i] != NULL && in_arena((uintptr_t)blocks[i]) &&
+                  block_size(blocks[i]) == size;
+        for (size_t i = 0; i < n; i++)
+            orig_obj.free(orig_obj.ctx, blocks[i]);
+    }
+    return ok;
+}
+
+int pyab_heap_install(int want, pyab_error *err)
+{
+    static PyMemAllocatorEx mem_hook, obj_hook;
+    PyObjectArenaAllocator arena_hook = {NULL, hook_arena_alloc, hook_arena_free};
+
+    PyObject_GetArenaAllocator(&orig_arena);
+    PyObject_SetArenaAllocator(&arena_hook);
+    PyMem_GetAllocator(PYMEM_DOMAIN_MEM, &orig_mem);
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &orig_obj);
+
+    mode = want;
+    if (mode == PYAB_HEAP_BLOCKS && !layout_ok(~(uintptr_t)(16384 - 1)) &&
+        !layout_ok(~(uintptr_t)(4096 - 1))) {
+        /* Not pymalloc (PYTHONMALLOC=malloc) gives no arenas at all: then
+         * every block is malloc's and block sizes still work. */
+        if (arenas.len != 0) {
+            mode = PYAB_HEAP_REQUESTED;
+            mode_name = "requested (pymalloc layout not recognised)";
+        } else {
+            pool_mask = 0;
+        }
+    }
+    if (mode == PYAB_HEAP_REQUESTED && strcmp(mode_name, "blocks") == 0)
+        mode_name = "requested";
+    atomic_store(&live_bytes, 0);
+    mem_hook = (PyMemAllocatorEx){&orig_mem, hook_malloc, hook_calloc, hook_realloc, hook_free};
+    obj_hook = (PyMemAllocatorEx){&orig_obj, hook_malloc, hook_calloc, hook_realloc, hook_free};
+    PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &mem_hook);
+    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &obj_hook);
+    (void)err;
+    return 0;
+}
+
+void pyab_heap_read(pyab_heap_stats *out)
+{
+    out->live_bytes = atomic_load_explicit(&live_bytes, memory_order_relaxed);
+    out->arena_bytes = atomic_load_explicit(&arena_bytes, memory_order_relaxed);
+    out->allocs = atomic_load_explicit(&n_allocs, memory_order_relaxed);
+    out->frees = atomic_load_explicit(&n_frees, memory_order_relaxed);
+}
+
+const char *pyab_heap_mode_name(void)
+{
+    return mode_name;
+}

@@ -1,0 +1,340 @@
+#include "pymod.h"
+
+#include <frameobject.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "util.h"
+
+#define MAX_SITES 512
+
+typedef struct site {
+    char *where;       /* "file:line" of the Python caller */
+    const char *function;
+    uint64_t calls;
+    uint64_t bytes;
+} site;
+
+/* Touched only with the GIL held. */
+static site sites[MAX_SITES];
+static size_t nsites;
+static _Atomic int native_in_flight;
+
+static void count_site(const char *function, uint64_t bytes)
+{
+    PyFrameObject *frame = PyEval_GetFrame(); /* borrowed */
+    char where[512] = "?";
+
+    if (frame != NULL) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        const char *file = PyUnicode_AsUTF8(code->co_filename);
+        snprintf(where, sizeof(where), "%s:%d", file ? file : "?", PyFrame_GetLineNumber(frame));
+        Py_DECREF(code);
+        PyErr_Clear();
+    }
+    for (size_t i = 0; i < nsites; i++) {
+        if (sites[i].function == function && strcmp(sites[i].where, where) == 0) {
+            sites[i].calls++;
+            sites[i].bytes += bytes;
+            return;
+        }
+    }
+    if (nsites == MAX_SITES)
+        return;
+    sites[nsites++] = (site){xstrdup(where), function, 1, bytes};
+}
+
+json_t *pyab_pymod_counters(void)
+{
+    json_t *j = json_object();
+
+    for (size_t i = 0; i < nsites; i++)
+        json_object_set_new(j, sites[i].where,
+                            json_pack("{s:s,s:I,s:I}", "function", sites[i].function, "calls",
+                                      (json_int_t)sites[i].calls, "bytes",
+                                      (json_int_t)sites[i].bytes));
+    return j;
+}
+
+/* Writes one byte a page so the memory is resident, as real data would be. */
+static void touch(char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i += 4096)
+        p[i] = 1;
+    if (n)
+        p[n - 1] = 1;
+}
+
+static void *native_alloc(size_t n, int use_mmap)
+{
+    void *p;
+
+    if (use_mmap) {
+        p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+    } else if ((p = malloc(n ? n : 1)) == NULL) {
+        return NULL;
+    }
+    touch(p, n);
+    return p;
+}
+
+/* A buffer whose payload is native memory, freed when the object dies. */
+typedef struct {
+    PyObject_HEAD
+    char *data;
+    Py_ssize_t size;
+    int use_mmap;
+} NativeBuffer;
+
+static void buffer_release(NativeBuffer *self)
+{
+    if (self->data == NULL)
+        return;
+    if (self->use_mmap)
+        munmap(self->data, (size_t)(self->size ? self->size : 1));
+    else
+        free(self->data);
+    self->data = NULL;
+}
+
+static void buffer_dealloc(NativeBuffer *self)
+{
+    buffer_release(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int buffer_getbuffer(NativeBuffer *self, Py_buffer *view, int flags)
+{
+    if (self->data == NULL) {
+        PyErr_SetString(PyExc_ValueError, "native buffer was freed");
+        return -1;
+    }
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->size, 0, flags);
+}
+
+static PyObject *buffer_free(NativeBuffer *self, PyObject *unused)
+{
+    buffer_release(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *buffer_nbytes(NativeBuffer *self, void *unused)
+{
+    return PyLong_FromSsize_t(self->data ? self->size : 0);
+}
+
+static PyBufferProcs buffer_procs = {(getbufferproc)buffer_getbuffer, NULL};
+static PyMethodDef buffer_methods[] = {
+    {"free", (PyCFunction)buffer_free, METH_NOARGS, "Free the native payload now."},
+    {NULL},
+};
+static PyGetSetDef buffer_getset[] = {
+    {"nbytes", (getter)buffer_nbytes, NULL, "Bytes of native payload held.", NULL},
+    {NULL},
+};
+
+static PyTypeObject NativeBufferType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyab.NativeBuffer",
+    .tp_basicsize = sizeof(NativeBuffer),
+    .tp_dealloc = (destructor)buffer_dealloc,
+    .tp_as_buffer = &buffer_procs,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Native memory outside the Python heap, like an array's payload.",
+    .tp_methods = buffer_methods,
+    .tp_getset = buffer_getset,
+};
+
+static int parse_kind(const char *kind, int *use_mmap)
+{
+    if (strcmp(kind, "malloc") == 0)
+        *use_mmap = 0;
+    else if (strcmp(kind, "mmap") == 0)
+        *use_mmap = 1;
+    else {
+        PyErr_Format(PyExc_ValueError, "kind must be 'malloc' or 'mmap', not '%s'", kind);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *mod_leak(PyObject *m, PyObject *args, PyObject *kw)
+{
+    static const char *kwlist[] = {"nbytes", "kind", NULL};
+    Py_ssize_t n;
+    const char *kind = "malloc";
+    int use_mmap;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "n|s", (char **)kwlist, &n, &kind) ||
+        parse_kind(kind, &use_mmap) < 0)
+        return NULL;
+    if (n < 0 || native_alloc((size_t)n, use_mmap) == NULL)
+        return PyErr_NoMemory();
+    count_site(use_mmap ? "leak(mmap)" : "leak(malloc)", (uint64_t)n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_buffer(PyObject *m, PyObject *args, PyObject *kw)
+{
+    static const char *kwlist[] = {"nbytes", "kind", NULL};
+    Py_ssize_t n;
+    const char *kind = "malloc";
+    NativeBuffer *b;
+    int use_mmap;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "n|s", (char **)kwlist, &n, &kind) ||
+        parse_kind(kind, &use_mmap) < 0)
+        return NULL;
+    if (n < 0)
+        return PyErr_Format(PyExc_ValueError, "nbytes must be >= 0");
+    b = PyObject_New(NativeBuffer, &NativeBufferType);
+    if (b == NULL)
+        return NULL;
+    b->size = n;
+    b->use_mmap = use_mmap;
+    b->data = native_alloc((size_t)n, use_mmap);
+    if (b->data == NULL) {
+        Py_DECREF(b);
+        return PyErr_NoMemory();
+    }
+    count_site(use_mmap ? "buffer(mmap)" : "buffer(malloc)", (uint64_t)n);
+    return (PyObject *)b;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static void spin_s(double s)
+{
+    uint64_t end = pyab_now_ns() + (uint64_t)(s * 1e9);
+    while (pyab_now_ns() < end)
+        ;
+}
+
+static PyObject *mod_hold_gil(PyObject *m, PyObject *arg)
+{
+    double s = PyFloat_AsDouble(arg);
+
+    if (s == -1 && PyErr_Occurred())
+        return NULL;
+    count_site("hold_gil", 0);
+    spin_s(s);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_release_gil(PyObject *m, PyObject *args, PyObject *kw)
+{
+    static const char *kwlist[] = {"seconds", "busy", NULL};
+    double s;
+    int busy = 0;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "d|p", (char **)kwlist, &s, &busy))
+        return NULL;
+    count_site("release_gil", 0);
+    Py_BEGIN_ALLOW_THREADS
+    if (busy)
+        spin_s(s);
+    else
+        sleep_s(s);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/*
+ * A native call that releases the GIL for `seconds` and, like a library
+ * with unsynchronised internal caches, leaks `leak_on_overlap` bytes of
+ * malloc'd memory whenever another such call was running at the same time.
+ */
+static PyObject *mod_native_call(PyObject *m, PyObject *args, PyObject *kw)
+{
+    static const char *kwlist[] = {"seconds", "leak_on_overlap", NULL};
+    double s;
+    Py_ssize_t leak = 0;
+    int overlapped;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "d|n", (char **)kwlist, &s, &leak))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    overlapped = atomic_fetch_add(&native_in_flight, 1) > 0;
+    sleep_s(s);
+    overlapped |= atomic_fetch_sub(&native_in_flight, 1) > 1;
+    if (overlapped && leak > 0)
+        native_alloc((size_t)leak, 0);
+    Py_END_ALLOW_THREADS
+    count_site(overlapped && leak > 0 ? "native_call(leaked)" : "native_call",
+               overlapped && leak > 0 ? (uint64_t)leak : 0);
+    return PyBool_FromLong(overlapped);
+}
+
+static PyObject *mod_leak_ref(PyObject *m, PyObject *obj)
+{
+    /* The missing Py_DECREF of a C extension that gets ownership wrong. */
+    Py_INCREF(obj);
+    count_site("leak_ref", 0);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_counters(PyObject *m, PyObject *unused)
+{
+    PyObject *d = PyDict_New();
+
+    for (size_t i = 0; d && i < nsites; i++) {
+        PyObject *v = Py_BuildValue("{s:s,s:K,s:K}", "function", sites[i].function, "calls",
+                                    (unsigned long long)sites[i].calls, "bytes",
+                                    (unsigned long long)sites[i].bytes);
+        if (v == NULL || PyDict_SetItemString(d, sites[i].where, v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return d;
+}
+
+static PyMethodDef methods[] = {
+    {"leak", (PyCFunction)(void (*)(void))mod_leak, METH_VARARGS | METH_KEYWORDS,
+     "leak(nbytes, kind='malloc'|'mmap'): allocate native memory, touch it, never free it."},
+    {"buffer", (PyCFunction)(void (*)(void))mod_buffer, METH_VARARGS | METH_KEYWORDS,
+     "buffer(nbytes, kind='malloc'|'mmap') -> NativeBuffer holding native memory."},
+    {"hold_gil", mod_hold_gil, METH_O, "hold_gil(seconds): busy native work keeping the GIL."},
+    {"release_gil", (PyCFunction)(void (*)(void))mod_release_gil, METH_VARARGS | METH_KEYWORDS,
+     "release_gil(seconds, busy=False): native work with the GIL released."},
+    {"native_call", (PyCFunction)(void (*)(void))mod_native_call, METH_VARARGS | METH_KEYWORDS,
+     "native_call(seconds, leak_on_overlap=0) -> bool: GIL-free call leaking when calls overlap."},
+    {"leak_ref", mod_leak_ref, METH_O, "leak_ref(obj): add a reference that is never dropped."},
+    {"counters", mod_counters, METH_NOARGS, "Per-call-site counters of this module."},
+    {NULL},
+};
+
+static struct PyModuleDef moddef = {
+    PyModuleDef_HEAD_INIT, "pyab",
+    "Native behaviours with known effects, for stand-in libraries and controls.", -1, methods,
+};
+
+PyObject *pyab_pymod_init(void)
+{
+    PyObject *m;
+
+    if (PyType_Ready(&NativeBufferType) < 0)
+        return NULL;
+    m = PyModule_Create(&moddef);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&NativeBufferType);
+    if (PyModule_AddObject(m, "NativeBuffer", (PyObject *)&NativeBufferType) < 0) {
+        Py_DECREF(&NativeBufferType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,595 @@
+#include "replay.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pythread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gcwatch.h"
+#include "interp.h"
+
+/* A request that starts this long after it was due counts as late. */
+#define LATE_NS 1000000ull
+/* Sleeping workers wake at least this often to notice a stop. */
+#define MAX_NAP_NS 50000000ull
+
+enum { KEY_T, KEY_ROUTE, NKEYS };
+
+typedef struct error_kind {
+    char *type;
+    char *traceback; /* of the first occurrence */
+    uint64_t count;
+    struct error_kind *next;
+} error_kind;
+
+typedef struct route_stats {
+    uint64_t errors;
+    uint64_t status[6]; /* [0] other, [1..5] = 1xx..5xx, from an int handler result */
+    error_kind *kinds;
+} route_stats;
+
+typedef struct worker {
+    pyab_replay *rp;
+    int index;
+    uv_thread_t thread;
+    unsigned long ident;
+    pyab_hist hist;
+    _Atomic uint64_t busy_since; /* 0 when not inside the handler */
+    _Atomic uint64_t busy_idx;
+    uint64_t flagged_idx; /* main thread: the request last reported as timed out, + 1 */
+    _Atomic int exited;
+    int joined;
+    uint64_t token; /* closed loop with a token queue: when this user is ready */
+} worker;
+
+struct pyab_replay {
+    const pyab_config *cfg;
+    const pyab_trace *trace;
+    PyObject *handler;
+    PyObject *keys[NKEYS];
+    uv_async_t *notify;
+    uint64_t total;
+    double span; /* open loop: seconds one pass over the trace takes */
+    uint64_t start_ns;
+    _Atomic uint64_t next, completed, errors, dropped, late, timeouts, warmup_ns;
+    _Atomic int stop;
+    worker *workers;
+    int nworkers;
+    int token_queue; /* closed loop where users wait for workers or think */
+    uv_mutex_t lock;
+    uv_cond_t cond;
+    uint64_t *heap; /* min-heap of ready times of idle users */
+    size_t nheap;
+    route_stats *routes; /* touched with the GIL held */
+    pyab_hist prev; /* main thread: sum of worker histograms at the last window */
+    _Atomic uint64_t last_done_ns;
+};
+
+static void nap_until(pyab_replay *rp, uint64_t when)
+{
+    for (;;) {
+        uint64_t now = pyab_now_ns();
+        struct timespec ts;
+        if (now >= when || atomic_load_explicit(&rp->stop, memory_order_relaxed))
+            return;
+        uint64_t d = when - now < MAX_NAP_NS ? when - now : MAX_NAP_NS;
+        ts.tv_sec = (time_t)(d / 1000000000u);
+        ts.tv_nsec = (long)(d % 1000000000u);
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Offset from the start at which request idx is due (open loop). */
+static uint64_t due_offset(const pyab_replay *rp, uint64_t idx)
+{
+    const pyab_trace *tr = rp->trace;
+    double s;
+
+    if (rp->cfg->rate > 0)
+        s = (double)idx / rp->cfg->rate;
+    else
+        s = ((double)(idx / tr->count) * rp->span + tr->recs[idx % tr->count].t) / rp->cfg->speed;
+    return (uint64_t)(s * 1e9);
+}
+
+/* How many requests are due by `offset` (due times rise with the index). */
+static uint64_t due_count(const pyab_replay *rp, uint64_t from, uint64_t offset)
+{
+    uint64_t lo = from, hi = rp->total;
+
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (due_offset(rp, mid) <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int64_t take_open(pyab_replay *rp, uint64_t *due)
+{
+    for (;;) {
+        uint64_t idx = atomic_fetch_add(&rp->next, 1), now, outstanding;
+        if (idx >= rp->total || atomic_load(&rp->stop))
+            return -1;
+        *due = rp->start_ns + due_offset(rp, idx);
+        nap_until(rp, *due);
+        if (atomic_load(&rp->stop))
+            return -1;
+        now = pyab_now_ns();
+        if (now < *due + LATE_NS)
+            return (int64_t)idx;
+        atomic_fetch_add(&rp->late, 1);
+        outstanding = due_count(rp, idx, now - rp->start_ns) - atomic_load(&rp->completed) -
+                      atomic_load(&rp->dropped);
+        if (outstanding <= (uint64_t)rp->cfg->max_in_flight)
+            return (int64_t)idx;
+        atomic_fetch_sub(&rp->late, 1);
+        atomic_fetch_add(&rp->dropped, 1);
+    }
+}
+
+static void heap_push(pyab_replay *rp, uint64_t v)
+{
+    size_t i = rp->nheap++;
+
+    while (i > 0 && rp->heap[(i - 1) / 2] > v) {
+        rp->heap[i] = rp->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    rp->heap[i] = v;
+}
+
+static uint64_t heap_pop(pyab_replay *rp)
+{
+    uint64_t top = rp->heap[0], last = rp->heap[--rp->nheap];
+    size_t i = 0;
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= rp->nheap)
+            break;
+        if (c + 1 < rp->nheap && rp->heap[c + 1] < rp->heap[c])
+            c++;
+        if (rp->heap[c] >= last)
+            break;
+        rp->heap[i] = rp->heap[c];
+        i = c;
+    }
+    if (rp->nheap)
+        rp->heap[i] = last;
+    return top;
+}
+
+static int64_t take_closed(pyab_replay *rp, worker *w, uint64_t *due)
+{
+    uint64_t idx;
+
+    if (!rp->token_queue) {
+        idx = atomic_fetch_add(&rp->next, 1);
+        *due = pyab_now_ns();
+        return idx < rp->total && !atomic_load(&rp->stop) ? (int64_t)idx : -1;
+    }
+    uv_mutex_lock(&rp->lock);
+    while (rp->nheap == 0 && !atomic_load(&rp->stop))
+        uv_cond_wait(&rp->cond, &rp->lock);
+    w->token = rp->nheap ? heap_pop(rp) : 0;
+    uv_mutex_unlock(&rp->lock);
+    if (w->token == 0)
+        return -1;
+    nap_until(rp, w->token);
+    idx = atomic_fetch_add(&rp->next, 1);
+    if (idx >= rp->total || atomic_load(&rp->stop)) {
+        pyab_replay_stop(rp); /* wakes the other waiters */
+        return -1;
+    }
+    *due = w->token;
+    return (int64_t)idx;
+}
+
+static void give_token_back(pyab_replay *rp, worker *w)
+{
+    if (!rp->token_queue || w->token == 0)
+        return;
+    uv_mutex_lock(&rp->lock);
+    heap_push(rp, pyab_now_ns() + (uint64_t)(rp->cfg->think_ms * 1e6));
+    uv_cond_signal(&rp->cond);
+    uv_mutex_unlock(&rp->lock);
+}
+
+static PyObject *decode(const uint8_t **p)
+{
+    uint8_t tag = *(*p)++;
+    size_t n;
+    PyObject *o;
+
+    switch (tag) {
+    case PYAB_TAG_NULL:
+        Py_RETURN_NONE;
+    case PYAB_TAG_TRUE:
+        Py_RETURN_TRUE;
+    case PYAB_TAG_FALSE:
+        Py_RETURN_FALSE;
+    case PYAB_TAG_INT: {
+        uint64_t z = pyab_varint_read(p);
+        return PyLong_FromLongLong((long long)((z >> 1) ^ (~(z & 1) + 1)));
+    }
+    case PYAB_TAG_REAL: {
+        double d;
+        memcpy(&d, *p, sizeof(d));
+        *p += sizeof(d);
+        return PyFloat_FromDouble(d);
+    }
+    case PYAB_TAG_STRING:
+        n = pyab_varint_read(p);
+        o = PyUnicode_DecodeUTF8((const char *)*p, (Py_ssize_t)n, "surrogatepass");
+        *p += n;
+        return o;
+    case PYAB_TAG_ARRAY:
+        n = pyab_varint_read(p);
+        o = PyList_New((Py_ssize_t)n);
+        for (size_t i = 0; o && i < n; i++) {
+            PyObject *item = decode(p);
+            if (item == NULL) {
+                Py_CLEAR(o);
+                break;
+            }
+            PyList_SET_ITEM(o, (Py_ssize_t)i, item);
+        }
+        return o;
+    default:
+        n = pyab_varint_read(p);
+        o = PyDict_New();
+        for (size_t i = 0; o && i < n; i++) {
+            size_t klen = pyab_varint_read(p);
+            PyObject *k = PyUnicode_DecodeUTF8((const char *)*p, (Py_ssize_t)klen, "surrogatepass");
+            *p += klen;
+            PyObject *v = k ? decode(p) : NULL;
+            if (v == NULL || PyDict_SetItem(o, k, v) < 0)
+                Py_CLEAR(o);
+            Py_XDECREF(k);
+            Py_XDECREF(v);
+        }
+        return o;
+    }
+}
+
+/* A fresh dict for one call: the record's fields plus "t" and "route". */
+static PyObject *build_request(pyab_replay *rp, const pyab_trace_rec *rec)
+{
+    const uint8_t *p = rp->trace->arena + rec->off;
+    const char *route = rp->trace->routes[rec->route];
+    PyObject *req = decode(&p), *v;
+
+    if (req == NULL)
+        return NULL;
+    v = PyFloat_FromDouble(rec->t);
+    if (v == NULL || PyDict_SetItem(req, rp->keys[KEY_T], v) < 0)
+        goto fail;
+    Py_DECREF(v);
+    v = PyUnicode_FromString(route);
+    if (v == NULL || PyDict_SetItem(req, rp->keys[KEY_ROUTE], v) < 0)
+        goto fail;
+    Py_DECREF(v);
+    return req;
+fail:
+    Py_XDECREF(v);
+    Py_DECREF(req);
+    return NULL;
+}
+
+static void record_error(pyab_replay *rp, uint32_t route)
+{
+    PyObject *exc = pyab_interp_take_exception();
+    route_stats *rs = &rp->routes[route];
+    const char *type = exc ? Py_TYPE(exc)->tp_name : "unknown";
+    error_kind *k;
+
+    atomic_fetch_add(&rp->errors, 1);
+    rs->errors++;
+    for (k = rs->kinds; k; k = k->next)
+        if (strcmp(k->type, type) == 0)
+            break;
+    if (k == NULL) {
+        k = xcalloc(1, sizeof(*k));
+        k->type = xstrdup(type);
+        k->traceback = exc ? pyab_interp_format_exception(exc) : xstrdup("");
+        k->next = rs->kinds;
+        rs->kinds = k;
+    }
+    k->count++;
+    Py_XDECREF(exc);
+}
+
+static void run_one(pyab_replay *rp, worker *w, PyThreadState *ts, uint64_t idx, uint64_t due)
+{
+    const pyab_trace_rec *rec = &rp->trace->recs[idx % rp->trace->count];
+    const pyab_config *cfg = rp->cfg;
+    PyObject *req, *res = NULL;
+    uint64_t done, end;
+
+    PyEval_RestoreThread(ts);
+    atomic_store_explicit(&w->busy_idx, idx, memory_order_relaxed);
+    atomic_store_explicit(&w->busy_since, pyab_now_ns(), memory_order_release);
+    req = build_request(rp, rec);
+    if (req != NULL)
+        res = PyObject_CallOneArg(rp->handler, req);
+    atomic_store_explicit(&w->busy_since, 0, memory_order_release);
+    if (res == NULL) {
+        record_error(rp, rec->route);
+    } else if (PyLong_CheckExact(res)) {
+        long code = PyLong_AsLong(res);
+        rp->routes[rec->route].status[code >= 100 && code < 600 ? code / 100 : 0]++;
+        PyErr_Clear();
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(req);
+    done = atomic_fetch_add(&rp->completed, 1) + 1;
+    if (cfg->gc_collect_every_requests && done % (uint64_t)cfg->gc_collect_every_requests == 0)
+        pyab_gcwatch_collect(cfg->gc_collect_generation);
+    PyEval_SaveThread();
+    end = pyab_now_ns();
+    pyab_hist_record(&w->hist, end - due);
+    atomic_store_explicit(&rp->last_done_ns, end, memory_order_relaxed);
+    if (cfg->warmup_requests && done == (uint64_t)cfg->warmup_requests) {
+        atomic_store(&rp->warmup_ns, end);
+        uv_async_send(rp->notify);
+    }
+}
+
+static void worker_main(void *arg)
+{
+    worker *w = arg;
+    pyab_replay *rp = w->rp;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyThreadState *ts;
+    uint64_t due;
+    int64_t idx;
+
+    w->ident = PyThread_get_thread_ident();
+    ts = PyEval_SaveThread();
+    /* A closed loop with fewer users than workers leaves the rest idle. */
+    if (rp->cfg->load_model == PYAB_LOAD_OPEN || rp->token_queue || w->index < rp->cfg->users) {
+        for (;;) {
+            idx = rp->cfg->load_model == PYAB_LOAD_OPEN ? take_open(rp, &due)
+                                                        : take_closed(rp, w, &due);
+            if (idx < 0)
+                break;
+            run_one(rp, w, ts, (uint64_t)idx, due);
+            give_token_back(rp, w);
+        }
+    }
+    PyEval_RestoreThread(ts);
+    PyGILState_Release(g);
+    atomic_store(&w->exited, 1);
+    uv_async_send(rp->notify);
+}
+
+pyab_replay *pyab_replay_create(const pyab_config *cfg, const pyab_trace *trace,
+                                PyObject *handler, uv_async_t *notify)
+{
+    pyab_replay *rp = xcalloc(1, sizeof(*rp));
+    const pyab_trace *tr = trace;
+
+    rp->cfg = cfg;
+    rp->trace = trace;
+    rp->handler = handler;
+    rp->notify = notify;
+    rp->keys[KEY_T] = PyUnicode_InternFromString("t");
+    rp->keys[KEY_ROUTE] = PyUnicode_InternFromString("route");
+    rp->routes = xcalloc(tr->nroutes, sizeof(*rp->routes));
+    rp->nworkers = (int)cfg->workers;
+    rp->workers = xcalloc((size_t)rp->nworkers, sizeof(*rp->workers));
+    if (cfg->load_model == PYAB_LOAD_OPEN) {
+        rp->total = tr->count * (uint64_t)cfg->loops;
+        /* One pass lasts the trace plus one mean gap, so loops do not overlap. */
+        rp->span = tr->duration + (tr->count > 1 ? tr->duration / (double)(tr->count - 1) : 1.0);
+    } else {
+        rp->total = cfg->requests ? (uint64_t)cfg->requests : tr->count;
+        rp->token_queue = cfg->think_ms > 0 || cfg->users > cfg->workers;
+    }
+    uv_mutex_init(&rp->lock);
+    uv_cond_init(&rp->cond);
+    return rp;
+}
+
+int pyab_replay_start(pyab_replay *rp)
+{
+    rp->start_ns = pyab_now_ns();
+    if (rp->token_queue) {
+        rp->heap = xcalloc((size_t)rp->cfg->users, sizeof(*rp->heap));
+        for (long u = 0; u < rp->cfg->users; u++)
+            heap_push(rp, rp->start_ns);
+    }
+    for (int i = 0; i < rp->nworkers; i++) {
+        worker *w = &rp->workers[i];
+        w->rp = rp;
+        w->index = i;
+        int rc = uv_thread_create(&w->thread, worker_main, w);
+        if (rc < 0) {
+            pyab_replay_stop(rp);
+            for (int j = i; j < rp->nworkers; j++)
+                rp->workers[j].exited = rp->workers[j].joined = 1;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void pyab_replay_stop(pyab_replay *rp)
+{
+    atomic_store(&rp->stop, 1);
+    if (rp->token_queue) {
+        uv_mutex_lock(&rp->lock);
+        uv_cond_broadcast(&rp->cond);
+        uv_mutex_unlock(&rp->lock);
+    }
+}
+
+int pyab_replay_running(const pyab_replay *rp)
+{
+    int n = 0;
+
+    for (int i = 0; i < rp->nworkers; i++)
+        n += !atomic_load(&rp->workers[i].exited);
+    return n;
+}
+
+void pyab_replay_join(pyab_replay *rp)
+{
+    for (int i = 0; i < rp->nworkers; i++) {
+        worker *w = &rp->workers[i];
+        if (!w->joined && atomic_load(&w->exited)) {
+            uv_thread_join(&w->thread);
+            w->joined = 1;
+        }
+    }
+}
+
+uint64_t pyab_replay_completed(const pyab_replay *rp)
+{
+    return atomic_load_explicit(&rp->completed, memory_order_relaxed);
+}
+
+uint64_t pyab_replay_errors(const pyab_replay *rp)
+{
+    return atomic_load_explicit(&rp->errors, memory_order_relaxed);
+}
+
+uint64_t pyab_replay_total(const pyab_replay *rp)
+{
+    return rp->total;
+}
+
+uint64_t pyab_replay_warmup_ns(const pyab_replay *rp)
+{
+    return atomic_load(&rp->warmup_ns);
+}
+
+uint64_t pyab_replay_start_ns(const pyab_replay *rp)
+{
+    return rp->start_ns;
+}
+
+static void sum_hist(const pyab_replay *rp, pyab_hist *sum)
+{
+    memset(sum, 0, sizeof(*sum));
+    for (int i = 0; i < rp->nworkers; i++)
+        pyab_hist_add(sum, &rp->workers[i].hist);
+}
+
+void pyab_replay_window(pyab_replay *rp, pyab_hist *window)
+{
+    pyab_hist now;
+
+    sum_hist(rp, &now);
+    pyab_hist_diff(window, &now, &rp->prev);
+    rp->prev = now;
+}
+
+void pyab_replay_check_timeouts(pyab_replay *rp, PyThreadState *main_ts)
+{
+    uint64_t now = pyab_now_ns(), limit = (uint64_t)(rp->cfg->timeout_ms * 1e6);
+
+    for (int i = 0; i < rp->nworkers; i++) {
+        worker *w = &rp->workers[i];
+        uint64_t since = atomic_load_explicit(&w->busy_since, memory_order_acquire);
+        uint64_t idx = atomic_load_explicit(&w->busy_idx, memory_order_relaxed);
+        if (since == 0 || now - since < limit || w->flagged_idx == idx + 1)
+            continue;
+        w->flagged_idx = idx + 1;
+        atomic_fetch_add(&rp->timeouts, 1);
+        const pyab_trace_rec *rec = &rp->trace->recs[idx % rp->trace->count];
+        pyab_log("request %llu (route %s, trace line %u) has run %.0f ms, over timeout_ms; "
+                 "raising TimeoutError in its thread",
+                 (unsigned long long)idx, rp->trace->routes[rec->route], rec->line,
+                 (double)(now - since) / 1e6);
+        PyEval_RestoreThread(main_ts);
+        PyThreadState_SetAsyncExc(w->ident, PyExc_TimeoutError);
+        PyEval_SaveThread();
+    }
+}
+
+static json_t *routes_json(const pyab_replay *rp)
+{
+    json_t *out = json_object();
+    static const char *const classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+
+    for (size_t r = 0; r < rp->trace->nroutes; r++) {
+        const route_stats *rs = &rp->routes[r];
+        json_t *o = json_object(), *status = json_object(), *kinds = json_array();
+        for (int c = 0; c < 6; c++)
+            if (rs->status[c])
+                json_object_set_new(status, classes[c], json_integer((json_int_t)rs->status[c]));
+        for (error_kind *k = rs->kinds; k; k = k->next)
+            json_array_append_new(kinds, json_pack("{s:s,s:I,s:s}", "type", k->type, "count",
+                                                   (json_int_t)k->count, "traceback",
+                                                   k->traceback));
+        json_object_set_new(o, "errors", json_integer((json_int_t)rs->errors));
+        json_object_set_new(o, "status", status);
+        json_object_set_new(o, "exceptions", kinds);
+        json_object_set_new(out, rp->trace->routes[r], o);
+    }
+    return out;
+}
+
+static json_t *num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *pyab_replay_result(pyab_replay *rp)
+{
+    pyab_hist all;
+    uint64_t done = pyab_replay_completed(rp);
+    uint64_t last = atomic_load(&rp->last_done_ns);
+    uint64_t end = last > rp->start_ns ? last : pyab_now_ns();
+    double dur = (double)(end - rp->start_ns) / 1e9;
+    json_t *j = json_object(), *lat = json_object();
+
+    sum_hist(rp, &all);
+    json_object_set_new(j, "requests", json_integer((json_int_t)done));
+    json_object_set_new(j, "planned", json_integer((json_int_t)rp->total));
+    json_object_set_new(j, "errors", json_integer((json_int_t)pyab_replay_errors(rp)));
+    json_object_set_new(j, "dropped", json_integer((json_int_t)atomic_load(&rp->dropped)));
+    json_object_set_new(j, "late", json_integer((json_int_t)atomic_load(&rp->late)));
+    json_object_set_new(j, "timeouts", json_integer((json_int_t)atomic_load(&rp->timeouts)));
+    json_object_set_new(j, "abandoned_workers", json_integer(pyab_replay_running(rp)));
+    json_object_set_new(j, "duration_s", json_real(dur));
+    json_object_set_new(j, "throughput_rps", json_real(dur > 0 ? (double)done / dur : 0));
+    json_object_set_new(lat, "p50", num(pyab_hist_quantile_ms(&all, 0.50)));
+    json_object_set_new(lat, "p90", num(pyab_hist_quantile_ms(&all, 0.90)));
+    json_object_set_new(lat, "p99", num(pyab_hist_quantile_ms(&all, 0.99)));
+    json_object_set_new(lat, "p999", num(pyab_hist_quantile_ms(&all, 0.999)));
+    json_object_set_new(lat, "max", num(pyab_hist_max_ms(&all)));
+    json_object_set_new(j, "latency_ms", lat);
+    json_object_set_new(j, "latency_hist", pyab_hist_to_json(&all));
+    json_object_set_new(j, "routes", routes_json(rp));
+    return j;
+}
+
+void pyab_replay_destroy(pyab_replay *rp)
+{
+    if (rp == NULL)
+        return;
+    for (size_t r = 0; r < rp->trace->nroutes; r++) {
+        error_kind *k = rp->routes[r].kinds;
+        while (k) {
+            error_kind *next = k->next;
+            free(k->type);
+            free(k->traceback);
+            free(k);
+            k = next;
+        }
+    }
+    free(rp->routes);
+    free(rp->workers);
+    free(rp->heap);
+    Py_XDECREF(rp->handler);
+    uv_mutex_destroy(&rp->lock);
+    uv_cond_destroy(&rp->cond);
+    free(rp);
+}
