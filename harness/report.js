@@ -318,7 +318,7 @@
     }));
     const chart = timeChart(parent, 'GC pauses (◆ gen 2, • gen 0/1)', sets, (v) => fmtMs(v), fmtMs);
     chart.options.scales.y.type = 'logarithmic';
-    chart.options.scales.y.ticks.callback = (v) => (/^[125]/.test(String(v)) ? fmtMs(v) : '');
+    chart.options.scales.y.ticks.callback = (v) => (Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-6 ? fmtMs(v) : '');
     chart.options.plugins.tooltip.callbacks.label = (item) => `${item.dataset.label} (gen ${item.raw.g}): ${fmtMs(item.raw.y)}`;
     chart.update('none');
     const shown = ARMS.flatMap((a) => a.reps.filter((r) => r.gc && r.gc.shown < r.gc.n));
@@ -354,9 +354,12 @@
       ['git', m.git_revision], ['host', m.host && `${m.host.hostname || '?'} (${m.host.cpus || '?'} CPUs)`],
       ['report generated', META.generated_utc],
     ].filter(([, v]) => v !== undefined && v !== null);
+    const verdictLine = ARMS.filter((a) => summaryArm(a.name).verdict !== undefined).map((a) =>
+      el('span', null, el('span', { class: 'swatch', style: `background:${a.color}` }), ' ', a.name, ' ', verdictBadge(summaryArm(a.name).verdict)));
     return el('header', { class: 'top' },
       el('h1', null, 'pyab report ', el('span', { class: 'scenario' }, scen)),
       el('p', { class: 'facts' }, facts.map(([k, v]) => el('span', null, el('b', null, k + ': '), String(v)))),
+      verdictLine.length ? el('p', { class: 'facts' }, el('b', null, 'verdicts:'), verdictLine) : null,
       el('p', { class: 'muted small' }, META.dir || ''));
   }
 
