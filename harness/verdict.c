@@ -1,0 +1,436 @@
+#include "verdict.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats.h"
+
+/*
+ * The decision rules. A metric of one rep is measured by trend.c on the
+ * samples left after warm-up and settling (per cycle when periodic), then
+ * classified:
+ *
+ *   flat         the slope's interval includes zero and its upper end would
+ *                still mean growth under the threshold over the run;
+ *   uncertain    the interval includes zero but its upper end would not;
+ *   immaterial   the interval excludes zero but the growth over the measured
+ *                span, slope x span, is under the threshold;
+ *   step         one change of level explains the curve at least twice as
+ *                well as a line (SSE ratio < STEP_SSE_RATIO) and neither
+ *                side of it grows past the threshold;
+ *   stopped      the second half's slope is under LATE_MIN_RATIO of the
+ *                whole one and its interval bounds its growth under the
+ *                threshold (a cache that filled, then stayed full);
+ *   slowing      the same, when the second half cannot be bounded;
+ *   grows        none of the above: significant, material and sustained.
+ *
+ * The threshold is max(PYAB_VERDICT_MATERIAL_REL x level,
+ * PYAB_VERDICT_MATERIAL_ABS_MB) (verdict.h; the scenario may override both): "a few
+ * percent of what the process holds, and at least a mebibyte". Reps are
+ * pooled per metric: the estimate is the median of the per-rep slopes, its
+ * interval the wider of a t interval over those slopes (the reps are the
+ * independent observations; samples within a rep are autocorrelated) and
+ * the per-rep intervals combined. A metric grows for the arm when that
+ * pooled interval excludes zero, the pooled growth passes the threshold and
+ * a strict majority of reps grow on their own. The arm leaks when the
+ * Python heap, the native heap or the RSS grows; it is inconclusive when
+ * none grows but one cannot be bounded; otherwise it does not leak.
+ *
+ * Tuned on synthetic series (tests/unit/test_analyze.c): a flat series
+ * with noise of 1% of its level is never called leaking over 50 seeds,
+ * and a 256 B/request leak over 20k requests is always found.
+ */
+#define STEP_SSE_RATIO 0.5
+#define LATE_MIN_RATIO 0.5
+/* RSS growth is retention when the allocator's free bytes or malloc_trim account for this share. */
+#define RETENTION_SHARE 0.5
+
+const char *const pyab_metric_key[PYAB_NMETRICS] = {"rss", "pyheap", "native", "native_free"};
+const char *const pyab_metric_column[PYAB_NMETRICS] = {"rss_bytes", "pyheap_bytes",
+                                                       "native_heap_bytes", "native_free_bytes"};
+
+enum { C_UNAVAILABLE, C_NODATA, C_FLAT, C_SMALL, C_STEP, C_STOPPED, C_WIDE, C_SLOWING,
+       C_GROWS, NCLS };
+static const char *const cls_name[NCLS] = {"unavailable", "too-little-data", "flat",
+                                           "immaterial", "step", "stopped", "uncertain",
+                                           "slowing", "grows"};
+
+typedef struct pool {
+    int cls; /* C_GROWS, C_FLAT, C_WIDE or C_UNAVAILABLE */
+    size_t nreps, counts[NCLS];
+    double slope, lo, hi, slope_s, lo_s, hi_s;
+    double level, span, threshold, growth;
+    char why[600];
+} pool;
+
+/* jansson refuses NaN and infinities; JSON says null. */
+static json_t *jnum(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *jpair(double lo, double hi)
+{
+    return json_pack("[oo]", jnum(lo), jnum(hi));
+}
+
+static double threshold(const pyab_verdict_opts *o, double level)
+{
+    return fmax(o->rel * fabs(level), o->abs);
+}
+
+static int classify(const pyab_trend *t, const pyab_verdict_opts *o, char *why, size_t len)
+{
+    const pyab_fit *f = &t->per_request;
+    double thr, growth, hi_growth;
+
+    if (!t->ok) {
+        snprintf(why, len, "%s", t->note);
+        return C_NODATA;
+    }
+    thr = threshold(o, t->level);
+    growth = f->slope * t->span_requests;
+    hi_growth = f->hi * t->span_requests;
+    if (!(f->lo > 0)) {
+        snprintf(why, len, "no significant growth: %.4g B/request [%.4g, %.4g]; the upper end "
+                 "means %.2f MB over %.0f requests, %s the %.2f MB threshold",
+                 f->slope, f->lo, f->hi, hi_growth / PYAB_MIB, t->span_requests,
+                 hi_growth < thr ? "under" : "not under", thr / PYAB_MIB);
+        return hi_growth < thr ? C_FLAT : C_WIDE;
+    }
+    if (growth < thr) {
+        snprintf(why, len, "significant but immaterial: %.2f MB over %.0f requests (%.2f%% of "
+                 "the level), under the %.2f MB threshold", growth / PYAB_MIB, t->span_requests,
+                 100 * growth / t->level, thr / PYAB_MIB);
+        return C_SMALL;
+    }
+    if (t->has_step && t->step.sse_ratio < STEP_SSE_RATIO && t->step_seg_growth < thr) {
+        snprintf(why, len, "a single step of %.2f MB at request %.0f, no material growth on "
+                 "either side (step/line SSE ratio %.2f)", t->step.delta / PYAB_MIB, t->step_at,
+                 t->step.sse_ratio);
+        return C_STEP;
+    }
+    if (!(t->late.slope >= LATE_MIN_RATIO * f->slope)) {
+        int stopped = t->late.hi * t->late_span < thr;
+        snprintf(why, len, "growth %s: %.4g B/request over the whole, %.4g [%.4g, %.4g] over "
+                 "the second half", stopped ? "stopped" : "slowed", f->slope, t->late.slope,
+                 t->late.lo, t->late.hi);
+        return stopped ? C_STOPPED : C_SLOWING;
+    }
+    snprintf(why, len, "grows %.4g B/request [%.4g, %.4g]: %.2f MB over %.0f requests "
+             "(%.1f%% of the level)", f->slope, f->lo, f->hi, growth / PYAB_MIB, t->span_requests,
+             100 * growth / t->level);
+    return C_GROWS;
+}
+
+static json_t *trend_json(const pyab_trend *t, int cls, const char *why)
+{
+    json_t *o = json_pack("{ss ss s{sI sI so}}", "class", cls_name[cls], "reason", why,
+                          "discarded", "warmup_phase", (json_int_t)t->n_warmup, "settling",
+                          (json_int_t)t->n_settle, "settled_at_requests",
+                          t->ok ? jnum(t->settled_at) : json_null());
+    if (!t->ok)
+        return o;
+    json_object_set_new(o, "bytes_per_request", jnum(t->per_request.slope));
+    json_object_set_new(o, "ci", jpair(t->per_request.lo, t->per_request.hi));
+    json_object_set_new(o, "mb_per_hour", jnum(t->per_second.slope * 3600 / PYAB_MIB));
+    json_object_set_new(o, "ci_mb_per_hour",
+                        jpair(t->per_second.lo * 3600 / PYAB_MIB, t->per_second.hi * 3600 / PYAB_MIB));
+    json_object_set_new(o, "samples_used", json_integer((json_int_t)t->n_used));
+    json_object_set_new(o, "level_bytes", jnum(t->level));
+    json_object_set_new(o, "growth_bytes", jnum(t->per_request.slope * t->span_requests));
+    json_object_set_new(o, "span_requests", jnum(t->span_requests));
+    json_object_set_new(o, "late_bytes_per_request", jnum(t->late.slope));
+    json_object_set_new(o, "residual_autocorrelation", jnum(t->per_request.r1));
+    json_object_set_new(o, "period_requests", t->period > 0 ? jnum(t->period) : json_null());
+    if (t->period > 0)
+        json_object_set_new(o, "period_source",
+                            json_string(t->period_given ? "scenario" : "detected"));
+    json_object_set_new(o, "cycles", json_integer((json_int_t)t->cycles));
+    json_object_set_new(o, "step", !t->has_step ? json_null() :
+                        json_pack("{sososo}", "at_requests", jnum(t->step_at), "delta_bytes",
+                                  jnum(t->step.delta), "sse_ratio", jnum(t->step.sse_ratio)));
+    return o;
+}
+
+/* The pooled interval: the wider of the t interval over reps and the per-rep intervals combined. */
+static void pool_interval(const double *v, const double *lo, const double *hi, size_t n,
+                          double conf, double *plo, double *phi)
+{
+    double m, hw, comb = 0;
+
+    if (n == 1) {
+        *plo = lo[0];
+        *phi = hi[0];
+        return;
+    }
+    m = pyab_stats_mean(v, n);
+    hw = pyab_stats_t_quantile(0.5 + conf / 2, (double)(n - 1)) * pyab_stats_sd(v, n) /
+         sqrt((double)n);
+    for (size_t i = 0; i < n; i++)
+        comb += (hi[i] - lo[i]) * (hi[i] - lo[i]) / 4;
+    comb = sqrt(comb) / (double)n;
+    *plo = m - fmax(hw, comb);
+    *phi = m + fmax(hw, comb);
+}
+
+static void pool_estimates(const pyab_verdict_rep *rr, size_t nrr, int m, const pyab_verdict_opts *o, pool *p,
+                           size_t *nok)
+{
+    double *v = xcalloc(nrr, sizeof(double)), *lo = xcalloc(nrr, sizeof(double));
+    double *hi = xcalloc(nrr, sizeof(double)), *lev = xcalloc(nrr, sizeof(double));
+    double *span = xcalloc(nrr, sizeof(double));
+
+    *nok = 0;
+    for (size_t i = 0; i < nrr; i++)
+        if (rr[i].tr[m].ok && rr[i].available[m]) {
+            lev[*nok] = rr[i].tr[m].level;
+            span[*nok] = rr[i].tr[m].span_requests;
+            (*nok)++;
+        }
+    if (*nok > 0) {
+        size_t k = 0;
+        for (size_t i = 0; i < nrr; i++)
+            if (rr[i].tr[m].ok && rr[i].available[m]) {
+                v[k] = rr[i].tr[m].per_request.slope;
+                lo[k] = rr[i].tr[m].per_request.lo;
+                hi[k++] = rr[i].tr[m].per_request.hi;
+            }
+        p->slope = pyab_stats_median(v, k);
+        pool_interval(v, lo, hi, k, o->conf, &p->lo, &p->hi);
+        k = 0;
+        for (size_t i = 0; i < nrr; i++)
+            if (rr[i].tr[m].ok && rr[i].available[m]) {
+                v[k] = rr[i].tr[m].per_second.slope;
+                lo[k] = rr[i].tr[m].per_second.lo;
+                hi[k++] = rr[i].tr[m].per_second.hi;
+            }
+        p->slope_s = pyab_stats_median(v, k);
+        pool_interval(v, lo, hi, k, o->conf, &p->lo_s, &p->hi_s);
+        p->level = pyab_stats_median(lev, *nok);
+        p->span = pyab_stats_median(span, *nok);
+        p->threshold = threshold(o, p->level);
+        p->growth = p->slope * p->span;
+    }
+    free(span);
+    free(lev);
+    free(hi);
+    free(lo);
+    free(v);
+}
+
+/* First per-rep reason of a class, to quote it in the arm's reason. */
+static const char *first_why(const pyab_verdict_rep *rr, size_t nrr, int m, int lo_cls, int hi_cls)
+{
+    for (size_t i = 0; i < nrr; i++)
+        if (rr[i].cls[m] >= lo_cls && rr[i].cls[m] <= hi_cls)
+            return rr[i].why[m];
+    return "";
+}
+
+static void pool_metric(const pyab_verdict_rep *rr, size_t nrr, int m, const pyab_verdict_opts *o, pool *p)
+{
+    size_t nok, unsure;
+
+    memset(p, 0, sizeof(*p));
+    p->slope = p->lo = p->hi = p->slope_s = p->lo_s = p->hi_s = NAN;
+    for (size_t i = 0; i < nrr; i++)
+        if (rr[i].cls[m] != C_UNAVAILABLE) {
+            p->nreps++;
+            p->counts[rr[i].cls[m]]++;
+        }
+    if (p->nreps == 0) {
+        p->cls = C_UNAVAILABLE;
+        snprintf(p->why, sizeof(p->why), "column %s not recorded", pyab_metric_column[m]);
+        return;
+    }
+    pool_estimates(rr, nrr, m, o, p, &nok);
+    unsure = p->counts[C_NODATA] + p->counts[C_WIDE] + p->counts[C_SLOWING];
+    if (nok > 0 && p->lo > 0 && p->growth >= p->threshold && 2 * p->counts[C_GROWS] > p->nreps) {
+        p->cls = C_GROWS;
+        snprintf(p->why, sizeof(p->why), "grows in %zu of %zu reps: %.4g B/request [%.4g, %.4g], "
+                 "%.2f MB over %.0f requests (threshold %.2f MB)", p->counts[C_GROWS], p->nreps,
+                 p->slope, p->lo, p->hi, p->growth / PYAB_MIB, p->span, p->threshold / PYAB_MIB);
+    } else if (p->counts[C_GROWS] == 0 && unsure == 0) {
+        p->cls = C_FLAT;
+        snprintf(p->why, sizeof(p->why), "no sustained material growth in %zu reps (flat %zu, "
+                 "immaterial %zu, step %zu, stopped %zu); e.g. %s", p->nreps, p->counts[C_FLAT],
+                 p->counts[C_SMALL], p->counts[C_STEP], p->counts[C_STOPPED],
+                 first_why(rr, nrr, m, C_FLAT, C_STOPPED));
+    } else {
+        p->cls = C_WIDE;
+        snprintf(p->why, sizeof(p->why), "%zu of %zu reps grow, %zu cannot tell; %s",
+                 p->counts[C_GROWS], p->nreps, unsure,
+                 unsure ? first_why(rr, nrr, m, C_WIDE, C_SLOWING)[0]
+                              ? first_why(rr, nrr, m, C_WIDE, C_SLOWING)
+                              : first_why(rr, nrr, m, C_NODATA, C_NODATA)
+                        : "the pooled interval includes zero or the pooled growth is immaterial");
+    }
+}
+
+/* What would settle an inconclusive metric, in words. */
+static const char *next_step(const pool *p)
+{
+    if (p->counts[C_NODATA] > 0)
+        return "a longer run: some reps have too few samples or cycles after warm-up";
+    if (p->counts[C_SLOWING] > 0)
+        return "a longer run, to see whether the slowing growth levels off";
+    if (p->counts[C_GROWS] > 0)
+        return "more reps: the reps disagree";
+    return "a longer run or more reps, to narrow the slope's interval below the threshold";
+}
+
+const char pyab_verdict_rule[] =
+    "leak when the Python heap, the native heap or the RSS grows: the pooled slope's interval "
+    "excludes zero, the growth over the measured span passes max(min_growth_pct of the level, "
+    "min_growth_mb), and a strict majority of reps grow on their own, sustained (the second "
+    "half's slope is at least half the whole one) and not as a single step; warm-up samples and "
+    "the samples before the curve settles are discarded; periodic curves are measured cycle to "
+    "cycle; inconclusive when no metric grows but one cannot be bounded under the threshold";
+
+json_t *pyab_verdict_rep_json(pyab_verdict_rep *r, const pyab_verdict_opts *o)
+{
+    json_t *slopes = json_object();
+    for (int m = 0; m < PYAB_NMETRICS; m++) {
+        r->why[m][0] = '\0';
+        if (!r->available[m]) {
+            r->cls[m] = C_UNAVAILABLE;
+            continue;
+        }
+        r->cls[m] = classify(&r->tr[m], o, r->why[m], sizeof(r->why[m]));
+        json_object_set_new(slopes, pyab_metric_key[m], trend_json(&r->tr[m], r->cls[m], r->why[m]));
+    }
+    return slopes;
+}
+
+/* RSS grows but neither heap does: is the allocator holding freed memory, or is it elsewhere? */
+static const char *attribute_rss(const pool *p, const pyab_verdict_rep *r, size_t n, json_t *ev)
+{
+    double rss = p[PYAB_METRIC_RSS].growth, freed = NAN, drop, *d = xcalloc(n, sizeof(double));
+    size_t k = 0;
+
+    if (p[PYAB_METRIC_NATIVE_FREE].cls != C_UNAVAILABLE)
+        freed = p[PYAB_METRIC_NATIVE_FREE].growth;
+    for (size_t i = 0; i < n; i++) {
+        const pyab_trend *t = &r[i].tr[PYAB_METRIC_RSS];
+        if (t->ok && isfinite(t->quiesce_value))
+            d[k++] = t->end_value - t->quiesce_value;
+    }
+    drop = k ? pyab_stats_median(d, k) : NAN;
+    free(d);
+    json_object_set_new(ev, "attribution", json_pack("{sososo}", "rss_growth_bytes", jnum(rss),
+                        "native_free_growth_bytes", jnum(freed), "quiesce_drop_bytes", jnum(drop)));
+    /* Free bytes inside malloc grew with RSS, or malloc_trim gave the growth back. */
+    if (freed >= RETENTION_SHARE * rss || drop >= RETENTION_SHARE * rss)
+        return "retention";
+    return "outside-malloc";
+}
+
+static json_t *pool_json(const pool *p)
+{
+    json_t *o = json_pack("{ss ss sI}", "class", cls_name[p->cls], "reason", p->why, "reps",
+                          (json_int_t)p->nreps);
+    json_t *by = json_object();
+    for (int c = 0; c < NCLS; c++)
+        if (p->counts[c])
+            json_object_set_new(by, cls_name[c], json_integer((json_int_t)p->counts[c]));
+    json_object_set_new(o, "reps_by_class", by);
+    json_object_set_new(o, "bytes_per_request", jnum(p->slope));
+    json_object_set_new(o, "ci", jpair(p->lo, p->hi));
+    json_object_set_new(o, "growth_bytes", jnum(p->growth));
+    json_object_set_new(o, "level_bytes", jnum(p->level));
+    json_object_set_new(o, "threshold_bytes", jnum(p->threshold));
+    json_object_set_new(o, "span_requests", jnum(p->span));
+    return o;
+}
+
+static json_t *slopes_json(const pool *p)
+{
+    json_t *o = json_object();
+    for (int m = 0; m < PYAB_NMETRICS; m++) {
+        if (p[m].cls == C_UNAVAILABLE)
+            continue;
+        json_object_set_new(o, pyab_metric_key[m],
+                            json_pack("{sososososs sI}", "bytes_per_request", jnum(p[m].slope),
+                                      "ci", jpair(p[m].lo, p[m].hi), "mb_per_hour",
+                                      jnum(p[m].slope_s * 3600 / PYAB_MIB), "ci_mb_per_hour",
+                                      jpair(p[m].lo_s * 3600 / PYAB_MIB, p[m].hi_s * 3600 / PYAB_MIB),
+                                      "class", cls_name[p[m].cls], "reps", (json_int_t)p[m].nreps));
+    }
+    return o;
+}
+
+/* What was discarded from the RSS curve of each rep, and why. */
+static json_t *discarded_json(const pyab_verdict_rep *r, size_t n)
+{
+    json_t *w = json_array(), *s = json_array(), *at = json_array(), *per = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const pyab_trend *t = &r[i].tr[PYAB_METRIC_RSS];
+        json_array_append_new(w, json_integer((json_int_t)t->n_warmup));
+        json_array_append_new(s, json_integer((json_int_t)t->n_settle));
+        json_array_append_new(at, t->ok ? jnum(t->settled_at) : json_null());
+        json_array_append_new(per, t->period > 0 ? jnum(t->period) : json_null());
+    }
+    return json_pack("{so so so so ss}", "warmup_phase_samples", w, "settling_samples", s,
+                     "settled_at_requests", at, "period_requests", per, "why",
+                     "samples in the warmup phase are always excluded; of the rest, those before "
+                     "the curve settles (MSER-5 on the residuals from the trend of the last half) "
+                     "are excluded too; per rep, for the RSS curve");
+}
+
+static const int decisive[] = {PYAB_METRIC_PYHEAP, PYAB_METRIC_NATIVE, PYAB_METRIC_RSS};
+
+void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_t *skipped,
+                      const pyab_verdict_opts *o)
+{
+    pool p[PYAB_NMETRICS];
+    json_t *ev = json_object(), *metrics = json_object(), *reasons = json_array();
+    const char *verdict = "no-leak", *attribution = "none", *next = NULL;
+    int grows = 0, wide = 0, seen = 0;
+
+    for (int m = 0; m < PYAB_NMETRICS; m++) {
+        pool_metric(reps, n, m, o, &p[m]);
+        json_object_set_new(metrics, pyab_metric_key[m], pool_json(&p[m]));
+    }
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(decisive); i++) {
+        const pool *q = &p[decisive[i]];
+        seen += q->cls != C_UNAVAILABLE;
+        grows += q->cls == C_GROWS;
+        if (q->cls == C_WIDE && !wide++)
+            next = next_step(q);
+    }
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(decisive); i++) {
+        const pool *q = &p[decisive[i]];
+        if ((grows && q->cls == C_GROWS) || (!grows && wide && q->cls == C_WIDE) ||
+            (!grows && !wide && q->cls != C_UNAVAILABLE))
+            json_array_append_new(reasons, json_sprintf("%s: %s", pyab_metric_key[decisive[i]],
+                                                        q->why));
+    }
+    if (n == 0) {
+        verdict = "inconclusive";
+        next = "reps that finish ok: none did";
+    } else if (grows) {
+        verdict = "leak";
+        attribution = p[PYAB_METRIC_PYHEAP].cls == C_GROWS   ? "python-heap"
+                      : p[PYAB_METRIC_NATIVE].cls == C_GROWS ? "native-heap"
+                                                             : attribute_rss(p, reps, n, ev);
+    } else if (wide || !seen) {
+        verdict = "inconclusive";
+        if (!seen)
+            next = "samples.csv with the memory columns (rss_bytes, pyheap_bytes, native_heap_bytes)";
+    }
+    json_object_set_new(ev, "rule", json_string(pyab_verdict_rule));
+    json_object_set_new(ev, "reps_used", json_integer((json_int_t)n));
+    json_object_set_new(ev, "reps_skipped", skipped);
+    json_object_set_new(ev, "metrics", metrics);
+    json_object_set_new(ev, "discarded", discarded_json(reps, n));
+    json_object_set_new(ev, "reasons", reasons);
+    if (next && strcmp(verdict, "inconclusive") == 0)
+        json_object_set_new(ev, "next", json_string(next));
+    json_object_set_new(arm, "slopes", slopes_json(p));
+    json_object_set_new(arm, "verdict", json_string(verdict));
+    json_object_set_new(arm, "attribution", json_string(attribution));
+    json_object_set_new(arm, "evidence", ev);
+}
