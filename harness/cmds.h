@@ -9,5 +9,8 @@
 int pyab_cmd_version(int argc, char **argv);
 int pyab_cmd_run(int argc, char **argv);
 int pyab_cmd_child(int argc, char **argv);
+int pyab_cmd_compare(int argc, char **argv);
+int pyab_cmd_trace(int argc, char **argv);
+int pyab_cmd_report(int argc, char **argv);
 
 #endif

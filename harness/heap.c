@@ -33,6 +33,7 @@ static int mode = PYAB_HEAP_BLOCKS;
 static const char *mode_name = "blocks";
 
 static _Atomic int64_t live_bytes;
+static _Atomic int64_t malloc_bytes; /* the part of live_bytes that malloc serves */
 static _Atomic int64_t arena_bytes;
 static _Atomic uint64_t n_allocs, n_frees;
 
@@ -114,11 +115,19 @@ static int map_del(ptrmap *m, uintptr_t key, uint64_t *val)
     return 1;
 }
 
-static inline void add_live(int64_t delta)
+static inline int in_arena(uintptr_t p);
+
+static inline void add_to(_Atomic int64_t *c, int64_t delta)
 {
-    atomic_store_explicit(&live_bytes,
-                          atomic_load_explicit(&live_bytes, memory_order_relaxed) + delta,
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + delta,
                           memory_order_relaxed);
+}
+
+static inline void add_live(void *p, int64_t delta)
+{
+    add_to(&live_bytes, delta);
+    if (!in_arena((uintptr_t)p))
+        add_to(&malloc_bytes, delta);
 }
 
 static inline void bump(_Atomic uint64_t *c)
@@ -158,9 +167,9 @@ static inline void account_alloc(void *p, size_t requested)
     bump(&n_allocs);
     if (mode == PYAB_HEAP_REQUESTED) {
         map_put(&sizes, (uintptr_t)p, requested);
-        add_live((int64_t)requested);
+        add_live(p, (int64_t)requested);
     } else {
-        add_live((int64_t)block_size(p));
+        add_live(p, (int64_t)block_size(p));
     }
 }
 
@@ -179,7 +188,7 @@ static inline void forget(void *p, size_t size)
     bump(&n_frees);
     if (mode == PYAB_HEAP_REQUESTED)
         map_del(&sizes, (uintptr_t)p, NULL);
-    add_live(-(int64_t)size);
+    add_live(p, -(int64_t)size);
 }
 
 static void *hook_malloc(void *ctx, size_t n)
@@ -312,6 +321,7 @@ void pyab_heap_read(pyab_heap_stats *out)
 {
     out->live_bytes = atomic_load_explicit(&live_bytes, memory_order_relaxed);
     out->arena_bytes = atomic_load_explicit(&arena_bytes, memory_order_relaxed);
+    out->malloc_bytes = atomic_load_explicit(&malloc_bytes, memory_order_relaxed);
     out->allocs = atomic_load_explicit(&n_allocs, memory_order_relaxed);
     out->frees = atomic_load_explicit(&n_frees, memory_order_relaxed);
 }

@@ -15,6 +15,9 @@ static const struct verb {
     const char *help;
 } verbs[] = {
     {"run", pyab_cmd_run, "run SCENARIO [--out DIR] [--quiet]   replay a scenario's arms and reps"},
+    {"trace", pyab_cmd_trace, "trace import|info|synth ...        import, inspect or make request traces"},
+    {"report", pyab_cmd_report, "report RESULTS_DIR [--png]          write report.html (and report.png)"},
+    {"compare", pyab_cmd_compare, "compare RESULTS_DIR                 re-analyse a results folder: verdicts and A/B table"},
     {"version", pyab_cmd_version, "version                             versions of Python, libuv, jansson"},
     {"__child", pyab_cmd_child, NULL},
 };

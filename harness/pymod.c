@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "heap.h"
 #include "util.h"
 
 #define MAX_SITES 512
@@ -301,7 +302,17 @@ static PyObject *mod_counters(PyObject *m, PyObject *unused)
     return d;
 }
 
+static PyObject *mod_heap_bytes(PyObject *m, PyObject *unused)
+{
+    pyab_heap_stats hs;
+
+    pyab_heap_read(&hs);
+    return PyLong_FromLongLong(hs.live_bytes);
+}
+
 static PyMethodDef methods[] = {
+    {"heap_bytes", mod_heap_bytes, METH_NOARGS,
+     "Live bytes of the Python heap as pyab counts them (the pyheap_bytes curve)."},
     {"leak", (PyCFunction)(void (*)(void))mod_leak, METH_VARARGS | METH_KEYWORDS,
      "leak(nbytes, kind='malloc'|'mmap'): allocate native memory, touch it, never free it."},
     {"buffer", (PyCFunction)(void (*)(void))mod_buffer, METH_VARARGS | METH_KEYWORDS,

@@ -492,23 +492,28 @@ void pyab_replay_window(pyab_replay *rp, pyab_hist *window)
 
 void pyab_replay_check_timeouts(pyab_replay *rp, PyThreadState *main_ts)
 {
-    uint64_t now = pyab_now_ns(), limit = (uint64_t)(rp->cfg->timeout_ms * 1e6);
+    uint64_t limit = (uint64_t)(rp->cfg->timeout_ms * 1e6);
 
     for (int i = 0; i < rp->nworkers; i++) {
         worker *w = &rp->workers[i];
+        uint64_t now = pyab_now_ns();
         uint64_t since = atomic_load_explicit(&w->busy_since, memory_order_acquire);
         uint64_t idx = atomic_load_explicit(&w->busy_idx, memory_order_relaxed);
-        if (since == 0 || now - since < limit || w->flagged_idx == idx + 1)
+        if (since == 0 || since > now || now - since < limit || w->flagged_idx == idx + 1)
             continue;
-        w->flagged_idx = idx + 1;
-        atomic_fetch_add(&rp->timeouts, 1);
-        const pyab_trace_rec *rec = &rp->trace->recs[idx % rp->trace->count];
-        pyab_log("request %llu (route %s, trace line %u) has run %.0f ms, over timeout_ms; "
-                 "raising TimeoutError in its thread",
-                 (unsigned long long)idx, rp->trace->routes[rec->route], rec->line,
-                 (double)(now - since) / 1e6);
         PyEval_RestoreThread(main_ts);
-        PyThreadState_SetAsyncExc(w->ident, PyExc_TimeoutError);
+        /* With the GIL held the worker cannot move on: check it is still
+         * inside the same request before blaming it. */
+        if (atomic_load(&w->busy_since) == since && atomic_load(&w->busy_idx) == idx) {
+            const pyab_trace_rec *rec = &rp->trace->recs[idx % rp->trace->count];
+            w->flagged_idx = idx + 1;
+            atomic_fetch_add(&rp->timeouts, 1);
+            pyab_log("request %llu (route %s, trace line %u) has run %.0f ms, over timeout_ms; "
+                     "raising TimeoutError in its thread",
+                     (unsigned long long)idx, rp->trace->routes[rec->route], rec->line,
+                     (double)(pyab_now_ns() - since) / 1e6);
+            PyThreadState_SetAsyncExc(w->ident, PyExc_TimeoutError);
+        }
         PyEval_SaveThread();
     }
 }

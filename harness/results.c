@@ -55,8 +55,9 @@ int pyab_rep_series_add_row(pyab_rep_series *s, const char *row)
             return -EINVAL;
         p++;
     }
+    size_t plen = strcspn(p, ",");
     for (i = 0; i < (int)PYAB_ARRAY_LEN(phase_names); i++)
-        if (strcmp(p, phase_names[i]) == 0)
+        if (strlen(phase_names[i]) == plen && strncmp(p, phase_names[i], plen) == 0)
             break;
     if (i == (int)PYAB_ARRAY_LEN(phase_names))
         return -EINVAL;
@@ -66,7 +67,9 @@ int pyab_rep_series_add_row(pyab_rep_series *s, const char *row)
     s->requests[s->n] = v[1];
     s->rss[s->n] = v[2];
     s->pyheap[s->n] = v[3];
-    s->native[s->n] = v[5];
+    /* The native curve is malloc in use outside the Python heap when the
+     * row has that column, else all of malloc in use. */
+    s->native[s->n] = p[plen] == ',' ? strtod(p + plen + 1, NULL) : v[5];
     s->native_free[s->n] = v[6];
     s->phase[s->n] = (unsigned char)i;
     s->n++;

@@ -13,7 +13,7 @@
 const char pyab_sample_csv_header[] =
     "t_s,requests,rss_bytes,pyheap_bytes,pymalloc_arena_bytes,native_heap_bytes,"
     "native_free_bytes,gc_count0,gc_count1,gc_count2,gc_collections,gc_pause_s,errors,"
-    "latency_p50_ms,latency_p99_ms,phase";
+    "latency_p50_ms,latency_p99_ms,phase,native_other_bytes,pyheap_malloc_bytes";
 
 static int statm_fd = -1;
 static long page_size;
@@ -55,6 +55,10 @@ void pyab_sample_memory(pyab_sample *s, int gil)
     /* In use: sbrk heap + mmapped chunks; free: what malloc holds unused. */
     s->native_heap_bytes = (int64_t)(mi.uordblks + mi.hblkhd);
     s->native_free_bytes = (int64_t)mi.fordblks;
+    /* Python's blocks over 512 bytes come from malloc too: take them out to
+     * see the native libraries' own share. */
+    s->pyheap_malloc_bytes = hs.malloc_bytes;
+    s->native_other_bytes = s->native_heap_bytes - hs.malloc_bytes;
     s->gc_collections = gt.collections;
     s->gc_pause_s = (double)gt.pause_ns / 1e9;
     if (gil)
@@ -80,5 +84,6 @@ void pyab_sample_format(const pyab_sample *s, pyab_buf *out)
                   (unsigned long long)s->errors);
     add_ms(out, s->latency_p50_ms);
     add_ms(out, s->latency_p99_ms);
-    pyab_buf_addf(out, ",%s\n", s->phase);
+    pyab_buf_addf(out, ",%s,%lld,%lld\n", s->phase, (long long)s->native_other_bytes,
+                  (long long)s->pyheap_malloc_bytes);
 }

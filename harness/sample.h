@@ -31,6 +31,8 @@ typedef struct pyab_sample {
     double latency_p50_ms; /* NAN when no request finished in the window */
     double latency_p99_ms;
     const char *phase; /* warmup | run | warmup_end | end | quiesce */
+    int64_t native_other_bytes;  /* native_heap_bytes less Python's malloc'd blocks */
+    int64_t pyheap_malloc_bytes; /* Python heap bytes in blocks malloc serves */
 } pyab_sample;
 
 /* The header line of samples.csv (no newline). */
