@@ -382,7 +382,9 @@
       const ok = reps.filter((r) => r.outcome === 'ok').length;
       const lat = s.latency_ms || {};
       return [el('span', { class: 'swatch', style: `background:${a.color}` }), a.name, `${ok}/${reps.length}`,
-        fmtNum(s.throughput_rps), fmtMs(lat.p50), fmtMs(lat.p99), fmtBytes(s.peak_rss_bytes), fmtNum(s.errors)];
+        fmtNum(s.throughput_rps), fmtMs(lat.p50), fmtMs(lat.p99), fmtBytes(s.peak_rss_bytes), fmtNum(s.errors),
+        s.gc && isNum(s.gc.pause_p99_ms) ? fmtMs(s.gc.pause_p99_ms) : '—',
+        s.gc && isNum(s.gc.time_share) ? (100 * s.gc.time_share).toFixed(2) + ' %' : '—'];
     });
     const slopeRows = [];
     for (const a of ARMS) {
@@ -392,7 +394,7 @@
       }
     }
     return section('arms', 'Arms',
-      table(['', 'arm', 'ok reps', 'throughput (req/s)', 'latency p50', 'latency p99', 'peak RSS', 'errors'], rows),
+      table(['', 'arm', 'ok reps', 'throughput (req/s)', 'latency p50', 'latency p99', 'peak RSS', 'errors', 'GC pause p99', 'time in GC'], rows),
       el('h3', null, 'Growth slopes'),
       slopeRows.length ? table(['arm', 'metric', 'bytes / request', 'MB / hour', 'CI'], slopeRows)
         : el('p', { class: 'muted' }, 'summary.json has no slopes.'));
@@ -436,23 +438,38 @@
       'req/s', 'p99', 'peak RSS', 'samples', 'GC collections'], rows));
   }
 
+  /*
+   * Errors of one arm by route: the arm's errors_by_route when summary.json
+   * has it, else merged from its reps (errors_by_route, or routes[].exceptions).
+   */
+  function armErrors(name) {
+    const s = summaryArm(name), merged = new Map();
+    const add = (route, count, first, rep) => {
+      const m = merged.get(route) || { count: 0, first: null, rep: null };
+      m.count += isNum(count) ? count : 0;
+      if (!m.first && first) Object.assign(m, { first, rep });
+      merged.set(route, m);
+    };
+    if (s.errors_by_route) {
+      for (const [route, e] of Object.entries(s.errors_by_route)) add(route, e && e.count, e && e.first, null);
+      return merged;
+    }
+    for (const rep of s.reps || []) {
+      for (const [route, e] of Object.entries(rep.errors_by_route || {})) add(route, e && e.count, e && e.first, rep.rep);
+      for (const [route, r] of Object.entries(rep.errors_by_route ? {} : rep.routes || {})) {
+        const ex = (r && r.exceptions) || [];
+        if ((r && r.errors) || ex.length) add(route, r.errors, ex[0], rep.rep);
+      }
+    }
+    return merged;
+  }
+
   function errorsSection() {
     const rows = [];
     for (const a of ARMS) {
-      const merged = new Map();
-      for (const rep of summaryArm(a.name).reps || []) {
-        for (const [route, e] of Object.entries(rep.errors_by_route || {})) {
-          const m = merged.get(route) || { count: 0, first: null, rep: null };
-          m.count += (e && e.count) || 0;
-          if (!m.first && e && e.first) {
-            m.first = e.first;
-            m.rep = rep.rep;
-          }
-          merged.set(route, m);
-        }
-      }
-      for (const [route, m] of merged) {
-        const tb = m.first ? el('details', null, el('summary', null, `${m.first.type || 'error'} (first, rep ${m.rep})`),
+      for (const [route, m] of armErrors(a.name)) {
+        const where = m.rep !== null ? `first, rep ${m.rep}` : 'first';
+        const tb = m.first ? el('details', null, el('summary', null, `${m.first.type || 'error'} (${where})`),
           el('pre', null, m.first.traceback || '')) : '—';
         rows.push([a.name, el('code', null, route), fmtNum(m.count), tb]);
       }
@@ -536,8 +553,9 @@
     if (typeof Chart === 'undefined') throw new Error('Chart.js did not load');
     const { sec, grid } = chartsSection();
     const nopng = (node) => { if (node) node.classList.add('nopng'); return node; };
-    app.append(header(), nopng(verdicts()), nopng(armTable()), sec, nopng(comparisons()), nopng(ablation()),
-      nopng(repsTable()), nopng(errorsSection()), nopng(provenance()));
+    const parts = [header(), nopng(verdicts()), nopng(armTable()), sec, nopng(comparisons()), nopng(ablation()),
+      nopng(repsTable()), nopng(errorsSection()), nopng(provenance())];
+    app.append(...parts.filter(Boolean));
     if (!ARMS.length) grid.append(el('p', { class: 'muted' }, 'No arms with samples in this folder.'));
     else drawCharts(grid);
     document.body.dataset.charts = String(charts.length);
