@@ -14,7 +14,9 @@
 
 #include "child.h"
 #include "cmds.h"
+#include "analyze.h"
 #include "progress.h"
+#include "report.h"
 #include "results.h"
 #include "trace.h"
 #include "version.h"
@@ -31,7 +33,7 @@ typedef struct rep_run {
     pyab_rep_series series;
     json_t *hello, *final, *fatal, *warnings;
     const char *outcome;
-    char reason[256];
+    char reason[1024];
     int killed_for; /* 0, or 't' timeout / 'r' over-limit / 'i' interrupted */
     int64_t exit_status;
     int term_signal;
@@ -505,7 +507,8 @@ static int run_rep(experiment *ex, const pyab_config *arm, int rep, pyab_error *
     pyab_progress_done(&ex->progress, arm->arm, rep, r.outcome, r.reason);
     if (r.fatal && json_integer_value(json_object_get(r.fatal, "exit_code")) == PYAB_EXIT_USAGE) {
         ex->bad_input = 1;
-        pyab_error_set(err, "arm %s: %s", arm->arm, r.reason);
+        pyab_error_set(err, "arm %s: %s", arm->arm,
+                       json_string_value(json_object_get(r.fatal, "message")) ?: r.reason);
     }
 out:
     ex->current = NULL;
@@ -638,6 +641,37 @@ int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir
     return ex.interrupted ? 130 : PYAB_EXIT_OK;
 }
 
+/* Verdicts, the terminal table and the report, over the files just written. */
+static int analyse_and_report(const char *dir, const pyab_run_opts *opts)
+{
+    pyab_error err = {0};
+    char *path = pyab_path_join(dir, "summary.json");
+    json_t *summary;
+    int rc = 0;
+
+    if (access(path, F_OK) != 0) {
+        free(path);
+        return 0;
+    }
+    if (pyab_analyze_dir(dir, &err) < 0) {
+        fprintf(stderr, "pyab: analysis: %s\n", err.text);
+        rc = -EIO;
+    }
+    summary = json_load_file(path, 0, NULL);
+    if (summary && !opts->quiet) {
+        pyab_results_print(stdout, summary);
+        pyab_analyze_print(stdout, summary);
+    }
+    json_decref(summary);
+    if (opts->report && pyab_report_write(dir, 0, &err) < 0) {
+        fprintf(stderr, "pyab: report: %s\n", err.text);
+        rc = -EIO;
+    }
+    printf("\nresults: %s%s\n", dir, opts->report ? " (report.html)" : "");
+    free(path);
+    return rc;
+}
+
 static int run_usage(void)
 {
     fprintf(stderr, "usage: pyab run SCENARIO [--out DIR] [--quiet] [--no-report]\n");
@@ -674,15 +708,8 @@ int pyab_cmd_run(int argc, char **argv)
     code = pyab_experiment_run(sc, &opts, &dir, &err);
     if (code == PYAB_EXIT_USAGE || code == PYAB_EXIT_INTERNAL)
         fprintf(stderr, "pyab: %s\n", err.text);
-    if (dir && code != PYAB_EXIT_INTERNAL) {
-        char *summary = pyab_path_join(dir, "summary.json");
-        json_t *s = json_load_file(summary, 0, NULL);
-        if (s && !opts.quiet)
-            pyab_results_print(stdout, s);
-        json_decref(s);
-        free(summary);
-        printf("\nresults: %s\n", dir);
-    }
+    if (dir && code != PYAB_EXIT_INTERNAL && analyse_and_report(dir, &opts) < 0)
+        code = PYAB_EXIT_INTERNAL;
     free(dir);
     pyab_scenario_destroy(sc);
     return code;

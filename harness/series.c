@@ -12,6 +12,25 @@ static const char *const phase_names[] = {
     [PYAB_PHASE_QUIESCE] = "quiesce",
 };
 
+/*
+ * The columns layout.md defines as numbers: text in them is an error. A
+ * column the reader does not know may hold anything; text there is NaN.
+ */
+static const char *const numeric_columns[] = {
+    "t_s", "requests", "rss_bytes", "pyheap_bytes", "pymalloc_arena_bytes",
+    "native_heap_bytes", "native_free_bytes", "gc_count0", "gc_count1", "gc_count2",
+    "gc_collections", "gc_pause_s", "errors", "latency_p50_ms", "latency_p99_ms",
+    "native_other_bytes", "pyheap_malloc_bytes",
+};
+
+static int is_numeric_column(const char *name)
+{
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(numeric_columns); i++)
+        if (strcmp(name, numeric_columns[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* Splits one line in place at commas; returns the field count (at most max). */
 static size_t split_fields(char *line, char **fields, size_t max)
 {
@@ -57,8 +76,12 @@ static ptrdiff_t find_column(const pyab_series *s, const char *name)
 static int parse_header(pyab_series *s, char *line, size_t *phase_col, size_t *nfields,
                         pyab_error *err)
 {
-    size_t n = split_fields(line, NULL, 0);
-    char **fields = xcalloc(n, sizeof(*fields));
+    size_t n = 1;
+    char **fields;
+
+    for (const char *p = line; *p; p++)
+        n += *p == ',';
+    fields = xcalloc(n, sizeof(*fields));
     int rc = 0;
 
     split_fields(line, fields, n);
@@ -106,9 +129,12 @@ static int parse_row(pyab_series *s, char *line, size_t lineno, size_t phase_col
             s->phase[r] = (unsigned char)phase;
             continue;
         }
-        if (fields[i][0] != '\0' && pyab_parse_double(fields[i], &v) < 0)
-            return pyab_error_set(err, "%s:%zu: column %s: '%s' is not a number", s->path,
-                                  lineno, s->names[c], fields[i]);
+        if (fields[i][0] != '\0' && pyab_parse_double(fields[i], &v) < 0) {
+            if (is_numeric_column(s->names[c]))
+                return pyab_error_set(err, "%s:%zu: column %s: '%s' is not a number", s->path,
+                                      lineno, s->names[c], fields[i]);
+            v = NAN;
+        }
         s->cols[c++][r] = v;
     }
     return 0;

@@ -33,7 +33,7 @@ enum {
  */
 typedef struct pyab_error {
     int exit_code; /* PYAB_EXIT_USAGE or PYAB_EXIT_INTERNAL */
-    char text[2048];
+    char text[8192];
 } pyab_error;
 
 /* Sets err->text from a format; exit_code becomes PYAB_EXIT_USAGE. Returns -EINVAL. */

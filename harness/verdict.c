@@ -49,7 +49,7 @@
 
 const char *const pyab_metric_key[PYAB_NMETRICS] = {"rss", "pyheap", "native", "native_free"};
 const char *const pyab_metric_column[PYAB_NMETRICS] = {"rss_bytes", "pyheap_bytes",
-                                                       "native_heap_bytes", "native_free_bytes"};
+                                                       "native_other_bytes", "native_free_bytes"};
 
 enum { C_UNAVAILABLE, C_NODATA, C_FLAT, C_SMALL, C_STEP, C_STOPPED, C_WIDE, C_SLOWING,
        C_GROWS, NCLS };

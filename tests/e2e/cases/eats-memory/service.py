@@ -1,0 +1,5 @@
+kept = []
+
+
+def handle(req):
+    kept.append(b"m" * (4 << 20))

@@ -1,0 +1,5 @@
+CONFIG = 1 / 0
+
+
+def handle(req):
+    pass

@@ -1,0 +1,53 @@
+"""End-to-end cases as data: each folder under cases/ holds a scenario, a
+small service, its trace and expect.json, which says how pyab must exit and
+what summary.json must contain. One driver runs them all.
+
+expect.json keys:
+  args            pyab arguments (default: run scenario.json --out {out} --quiet --no-report)
+  exit_code       expected exit code (default 0)
+  stderr_contains list of strings pyab's stderr must contain
+  checks          list of {"path": "arms.base.…", and one of "between": [lo, hi],
+                  "equals": v, "contains": s, "abs_below": x}
+  files           files that must exist under the results folder
+"""
+import pathlib
+
+import pytest
+
+from conftest import dig, load_json, run_pyab
+
+HERE = pathlib.Path(__file__).resolve().parent
+CASES = sorted(p for p in (HERE / "cases").iterdir() if (p / "expect.json").exists())
+
+
+def check(summary, chk):
+    value = dig(summary, chk["path"])
+    where = f"{chk['path']} = {value!r}"
+    if "between" in chk:
+        lo, hi = chk["between"]
+        assert value is not None and lo <= value <= hi, f"{where}, expected in [{lo}, {hi}]"
+    if "abs_below" in chk:
+        assert value is not None and abs(value) < chk["abs_below"], \
+            f"{where}, expected |x| < {chk['abs_below']}"
+    if "equals" in chk:
+        assert value == chk["equals"], f"{where}, expected {chk['equals']!r}"
+    if "contains" in chk:
+        assert chk["contains"] in value, f"{where}, expected to contain {chk['contains']!r}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_case(case, pyab, tmp_path):
+    exp = load_json(case / "expect.json")
+    out = tmp_path / "out"
+    args = exp.get("args", ["run", "scenario.json", "--out", "{out}", "--quiet", "--no-report"])
+    args = [a.replace("{out}", str(out)) for a in args]
+    r = run_pyab(pyab, args, cwd=case, timeout=exp.get("timeout", 180))
+    assert r.returncode == exp.get("exit_code", 0), f"exit {r.returncode}\n{r.stderr[-3000:]}"
+    for s in exp.get("stderr_contains", []):
+        assert s in r.stderr, f"stderr lacks {s!r}:\n{r.stderr[-3000:]}"
+    for f in exp.get("files", []):
+        assert (out / f).exists(), f"{f} missing"
+    if exp.get("checks"):
+        summary = load_json(out / "summary.json")
+        for chk in exp["checks"]:
+            check(summary, chk)
