@@ -118,6 +118,9 @@ static json_t *compare_figure(json_t *ctl, json_t *arm, const struct figure *f, 
         hw = isfinite(hw) ? fmax(hw, comb) : comb;
     }
     significant = isfinite(hw) && (diff - hw > 0 || diff + hw < 0);
+    /* When the rank test can decide, it must agree: a Welch interval of zero-variance reps is not evidence. */
+    if (isfinite(p) && pyab_stats_mann_whitney_min_p(na, nb) < ALPHA)
+        significant = significant && p < ALPHA;
     return json_pack("{so so so so so so sb s[II]}", "control_mean", jnum(ma), "arm_mean",
                      jnum(mb), "diff", jnum(diff), "ratio", jnum(ma != 0 ? mb / ma : NAN), "ci",
                      json_pack("[oo]", jnum(diff - hw), jnum(diff + hw)), "p", jnum(p),

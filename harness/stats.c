@@ -18,6 +18,8 @@
 #define PERIOD_MIN_ACF 0.3
 #define PERIOD_NEAR_BEST 0.8
 #define PERIOD_MIN_CYCLES 3
+/* A settling cut must shift the mean by this many standard deviations of the rest. */
+#define SETTLE_MIN_SHIFT 2.0
 
 /* splitmix64: small, fast, and identical on every platform. */
 static uint64_t rng_next(uint64_t *s)
@@ -535,6 +537,16 @@ size_t pyab_stats_settle(const double *x, const double *y, size_t n)
             best_score = score;
             best = d;
         }
+    }
+    /*
+     * MSER also "settles" plain autocorrelated noise, discarding good data.
+     * Keep the cut only when what it discards stands out of the noise band
+     * of what it keeps.
+     */
+    if (best > 0) {
+        double cut = pyab_stats_mean(batch, best), kept = pyab_stats_mean(batch + best, nb - best);
+        if (!(fabs(cut - kept) > SETTLE_MIN_SHIFT * pyab_stats_sd(batch + best, nb - best)))
+            best = 0;
     }
     free(batch);
     return best * 5;

@@ -107,7 +107,9 @@ int pyab_stats_step(const double *x, const double *y, size_t n, size_t min_seg, 
  * MSER-5 rule (minimise the squared standard error of what is kept, in
  * batches of 5) applied to the residuals from the Theil–Sen line of the
  * last half, so a curve that keeps growing at a steady rate counts as
- * settled once its early transient is over. Never discards more than half.
+ * settled once its early transient is over. Never discards more than half,
+ * and nothing unless the discarded part's mean stands 2 standard
+ * deviations (of the kept batches) away from the rest.
  */
 size_t pyab_stats_settle(const double *x, const double *y, size_t n);
 

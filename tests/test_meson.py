@@ -26,7 +26,7 @@ TESTS = meson_tests()
 def test_meson(test):
     env = dict(os.environ)
     env.update(test.get("env") or {})
-    r = subprocess.run(test["cmd"], cwd=test.get("workdir") or None, env=env,
+    r = subprocess.run(test["cmd"], cwd=test.get("workdir") or str(BUILD), env=env,
                        capture_output=True, text=True, timeout=test.get("timeout") or 300)
     if r.returncode == 77:
         pytest.skip("skipped by the test itself")
