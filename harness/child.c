@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,17 @@ static void close_all(uv_handle_t *h, void *arg)
         uv_close(h, close_cb);
 }
 
+/* CPU time of the whole child so far (all threads), user + system. */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return NAN;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static void finish(child *c)
 {
     json_t *result;
@@ -190,6 +202,7 @@ static void finish(child *c)
     result = pyab_replay_result(c->rp);
     json_object_set_new(result, "interrupted", json_boolean(c->interrupted));
     json_object_set_new(result, "peak_rss_bytes", json_integer(c->peak_rss));
+    json_object_set_new(result, "cpu_s", json_real(cpu_seconds()));
     json_object_set_new(result, "gc_settings_changed", json_integer((json_int_t)c->gc_changes));
     json_object_set_new(result, "gc_events_dropped",
                         json_integer((json_int_t)pyab_gcwatch_dropped()));

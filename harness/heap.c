@@ -30,7 +30,7 @@ static unsigned arena_bits = 20;
 static size_t arena_size = 1u << 20;
 static uintptr_t pool_mask;
 static int mode = PYAB_HEAP_BLOCKS;
-static const char *mode_name = "blocks";
+static const char *mode_name = "off";
 
 static _Atomic int64_t live_bytes;
 static _Atomic int64_t malloc_bytes; /* the part of live_bytes that malloc serves */
@@ -295,6 +295,7 @@ int pyab_heap_install(int want, pyab_error *err)
     PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &orig_obj);
 
     mode = want;
+    mode_name = "blocks";
     if (mode == PYAB_HEAP_BLOCKS && !layout_ok(~(uintptr_t)(16384 - 1)) &&
         !layout_ok(~(uintptr_t)(4096 - 1))) {
         /* Not pymalloc (PYTHONMALLOC=malloc) gives no arenas at all: then

@@ -47,14 +47,14 @@ int pyab_interp_init(const pyab_config *cfg, pyab_error *err)
     if ((rc = pre_init(cfg, err)) < 0)
         return rc;
     /* pymalloc_debug pads every block, so its block sizes say little:
-     * count requested sizes there. */
-    rc = pyab_heap_install(strcmp(cfg->py_allocator, "pymalloc_debug") == 0
-                               ? PYAB_HEAP_REQUESTED
-                               : (getenv("PYAB_HEAP_REQUESTED") ? PYAB_HEAP_REQUESTED
-                                                                : PYAB_HEAP_BLOCKS),
-                           err);
-    if (rc < 0)
-        return rc;
+     * count requested sizes there. "off" exists to measure the hooks' cost. */
+    if (cfg->pyheap_mode != 2) {
+        int mode = cfg->pyheap_mode == 1 || strcmp(cfg->py_allocator, "pymalloc_debug") == 0
+                       ? PYAB_HEAP_REQUESTED
+                       : PYAB_HEAP_BLOCKS;
+        if ((rc = pyab_heap_install(mode, err)) < 0)
+            return rc;
+    }
     if (PyImport_AppendInittab("pyab", pyab_pymod_init) < 0)
         return pyab_error_internal(err, "cannot register the built-in pyab module");
     PyConfig_InitPythonConfig(&config);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "heap.h"
+#include "sample.h"
 #include "util.h"
 
 #define MAX_SITES 512
@@ -310,7 +311,42 @@ static PyObject *mod_heap_bytes(PyObject *m, PyObject *unused)
     return PyLong_FromLongLong(hs.live_bytes);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* For the benchmarks: the median cost in ns of taking and formatting one
+ * full sample, with the GIL held as the sampler holds it. */
+static PyObject *mod_bench_sample(PyObject *m, PyObject *arg)
+{
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    uint64_t *t;
+    pyab_buf row;
+
+    if (n <= 0)
+        return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "n must be > 0");
+    t = xmalloc((size_t)n * sizeof(*t));
+    pyab_buf_init(&row);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        pyab_sample smp = {.phase = "run"};
+        uint64_t start = pyab_now_ns();
+        pyab_sample_memory(&smp, 1);
+        row.len = 0;
+        pyab_sample_format(&smp, &row);
+        t[i] = pyab_now_ns() - start;
+    }
+    qsort(t, (size_t)n, sizeof(*t), cmp_u64);
+    PyObject *r = PyLong_FromUnsignedLongLong(t[n / 2]);
+    free(t);
+    pyab_buf_finish(&row);
+    return r;
+}
+
 static PyMethodDef methods[] = {
+    {"bench_sample", mod_bench_sample, METH_O,
+     "bench_sample(n) -> median ns of one full sample (for the benchmarks)."},
     {"heap_bytes", mod_heap_bytes, METH_NOARGS,
      "Live bytes of the Python heap as pyab counts them (the pyheap_bytes curve)."},
     {"leak", (PyCFunction)(void (*)(void))mod_leak, METH_VARARGS | METH_KEYWORDS,

@@ -505,10 +505,12 @@ int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_
             goto out;
     }
     if (sample) {
-        static const char *const keys[] = {"interval_ms"};
-        if ((rc = check_keys(&w, sample, "sample", keys, 1)) < 0 ||
+        static const char *const keys[] = {"interval_ms", "pyheap"};
+        static const char *const modes[] = {"blocks", "requested", "off"};
+        if ((rc = check_keys(&w, sample, "sample", keys, 2)) < 0 ||
             (rc = opt_number(&w, sample, "sample", "interval_ms", 1, 3.6e6,
-                             &cfg->sample_interval_ms)) < 0)
+                             &cfg->sample_interval_ms)) < 0 ||
+            (rc = opt_choice(&w, sample, "sample", "pyheap", modes, 3, &cfg->pyheap_mode)) < 0)
             goto out;
     }
     if ((rc = opt_long(&w, json, "", "seed", 0, LONG_MAX, &seed)) < 0 ||

@@ -47,6 +47,7 @@ typedef struct pyab_config {
     long warmup_requests;
     double warmup_seconds;
     double sample_interval_ms;
+    int pyheap_mode;   /* 0 blocks, 1 requested, 2 off (sample.pyheap) */
     uint64_t seed;
     double timeout_ms;
 
