@@ -160,6 +160,21 @@ static void fit(const points *p, size_t from, const points *raw, double conf, py
     c->end_value = raw->y[raw->n - 1];
 }
 
+/*
+ * A warm-up transient (a cache filling, pools growing) lies below the later
+ * trend, so discarding it flattens the slope. A cut that steepens it has
+ * found noise, not a transient: keeping every sample then is the
+ * conservative choice, since it can only make growth look smaller.
+ */
+static int cut_steepens(const points *p, size_t from)
+{
+    pyab_fit all, kept;
+    if (pyab_stats_theil_sen(p->req, p->y, p->n, 0.95, &all) < 0 ||
+        pyab_stats_theil_sen(p->req + from, p->y + from, p->n - from, 0.95, &kept) < 0)
+        return 1;
+    return kept.slope > all.slope;
+}
+
 int pyab_trend_measure(const pyab_series *s, const char *column, double period_requests,
                        double conf, pyab_trend *c)
 {
@@ -190,6 +205,8 @@ int pyab_trend_measure(const pyab_series *s, const char *column, double period_r
         goto out;
     /* The early transient (a cache filling, imports, pools growing) is not the trend. */
     from = pyab_stats_settle(pts.req, pts.y, pts.n);
+    if (from > 0 && cut_steepens(&pts, from))
+        from = 0;
     fit(&pts, from, &raw, conf, c);
     find_step(&pts, from, c);
     c->ok = 1;

@@ -57,8 +57,15 @@
 #define RETENTION_SHARE 0.5
 
 const char *const pyab_metric_key[PYAB_NMETRICS] = {"rss", "pyheap", "native", "native_free"};
+/*
+ * "native" is malloc's in-use bytes that are not Python objects: the
+ * child's native_other_bytes (native_heap_bytes less the blocks Python
+ * itself got from malloc) when it writes that column, native_heap_bytes in
+ * folders from before it did.
+ */
 const char *const pyab_metric_column[PYAB_NMETRICS] = {"rss_bytes", "pyheap_bytes",
                                                        "native_other_bytes", "native_free_bytes"};
+const char *const pyab_metric_fallback[PYAB_NMETRICS] = {NULL, NULL, "native_heap_bytes", NULL};
 
 enum { C_UNAVAILABLE, C_NODATA, C_FLAT, C_SMALL, C_STEP, C_STOPPED, C_WIDE, C_SLOWING,
        C_GROWS, NCLS };

@@ -21,6 +21,8 @@ enum { PYAB_METRIC_RSS, PYAB_METRIC_PYHEAP, PYAB_METRIC_NATIVE, PYAB_METRIC_NATI
        PYAB_NMETRICS };
 extern const char *const pyab_metric_key[PYAB_NMETRICS];
 extern const char *const pyab_metric_column[PYAB_NMETRICS];
+/* The column read when the first is absent (older folders), or NULL. */
+extern const char *const pyab_metric_fallback[PYAB_NMETRICS];
 
 #define PYAB_VERDICT_CONFIDENCE 0.95
 #define PYAB_VERDICT_MATERIAL_REL 0.03
