@@ -301,6 +301,34 @@ static void start_timers(child *c)
     }
 }
 
+/* The mapped file of the preloaded allocator, read from /proc/self/maps:
+ * proof that LD_PRELOAD took effect, not just that it was set. */
+static json_t *preload_mapped(void)
+{
+    const char *preload = getenv("LD_PRELOAD");
+    const char *base = preload ? strrchr(preload, '/') : NULL;
+    char line[4096];
+    FILE *f;
+    json_t *found = json_null();
+
+    if (preload == NULL || preload[0] == '\0')
+        return found;
+    base = base ? base + 1 : preload;
+    if ((f = fopen("/proc/self/maps", "r")) == NULL)
+        return found;
+    while (fgets(line, sizeof(line), f)) {
+        char *path = strchr(line, '/');
+        if (path && strstr(path, base)) {
+            path[strcspn(path, "\n")] = '\0';
+            json_decref(found);
+            found = json_string(path);
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 static json_t *hello(child *c)
 {
     json_t *rb = pyab_interp_readback(), *j;
@@ -308,6 +336,9 @@ static json_t *hello(child *c)
     json_object_set_new(rb, "gc", pyab_gcwatch_readback());
     json_object_set_new(rb, "malloc_arena_max", json_string(getenv("MALLOC_ARENA_MAX") ?: ""));
     json_object_set_new(rb, "ld_preload", json_string(getenv("LD_PRELOAD") ?: ""));
+    json_object_set_new(rb, "preload_mapped", preload_mapped());
+    json_object_set_new(rb, "mmap_threshold", json_string(getenv("MALLOC_MMAP_THRESHOLD_") ?: ""));
+    json_object_set_new(rb, "trim_threshold", json_string(getenv("MALLOC_TRIM_THRESHOLD_") ?: ""));
     j = json_pack("{s:i,s:o,s:{s:I,s:I,s:I,s:I,s:f}}", "pid", (int)getpid(), "readback", rb,
                   "trace", "requests", (json_int_t)c->trace->count, "memory_bytes",
                   (json_int_t)pyab_trace_memory(c->trace), "file_bytes",

@@ -194,11 +194,16 @@ static void on_line(rep_run *r, char *line)
         json_decref(r->hello);
         r->hello = json_loads(line + 2, 0, NULL);
         if (json_object_get(ex->readback, r->arm->arm) == NULL && r->hello)
-            json_object_set(ex->readback, r->arm->arm, json_object_get(r->hello, "readback"));
+            json_object_set_new(ex->readback, r->arm->arm,
+                                json_deep_copy(json_object_get(r->hello, "readback")));
         break;
     case 'F':
         json_decref(r->final);
         r->final = json_loads(line + 2, 0, NULL);
+        /* The first rep's GC state at its end (freeze count after warm-up). */
+        j = json_object_get(ex->readback, r->arm->arm);
+        if (r->final && j && json_object_get(j, "gc_at_end") == NULL)
+            json_object_set(j, "gc_at_end", json_object_get(r->final, "gc_readback"));
         break;
     case 'X':
         json_decref(r->fatal);

@@ -81,7 +81,9 @@ void pyab_rep_series_add_event(pyab_rep_series *s, const json_t *ev)
     json_int_t g = json_integer_value(json_object_get(ev, "gen"));
     double d = json_number_value(json_object_get(ev, "duration_s"));
 
-    if (g < 0 || g > 2)
+    /* Collections before the replay started (importing the service) are in
+     * events.jsonl but not in the rep's figures. */
+    if (g < 0 || g > 2 || json_number_value(json_object_get(ev, "t_s")) < 0)
         return;
     if (s->ngc[g] == s->gccap[g]) {
         s->gccap[g] = s->gccap[g] ? s->gccap[g] * 2 : 256;

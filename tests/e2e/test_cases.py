@@ -8,6 +8,7 @@ expect.json keys:
   stderr_contains list of strings pyab's stderr must contain
   checks          list of {"path": "arms.base.…", and one of "between": [lo, hi],
                   "equals": v, "contains": s, "abs_below": x}
+  manifest_checks the same, against manifest.json
   files           files that must exist under the results folder
 """
 import pathlib
@@ -47,7 +48,8 @@ def test_case(case, pyab, tmp_path):
         assert s in r.stderr, f"stderr lacks {s!r}:\n{r.stderr[-3000:]}"
     for f in exp.get("files", []):
         assert (out / f).exists(), f"{f} missing"
-    if exp.get("checks"):
-        summary = load_json(out / "summary.json")
-        for chk in exp["checks"]:
-            check(summary, chk)
+    for key, name in (("checks", "summary.json"), ("manifest_checks", "manifest.json")):
+        if exp.get(key):
+            doc = load_json(out / name)
+            for chk in exp[key]:
+                check(doc, chk)
