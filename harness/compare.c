@@ -172,22 +172,29 @@ json_t *pyab_compare_arms(json_t *summary, const char *control, double conf)
     return out;
 }
 
+/* A number short enough for a table cell: whole bytes when large, 3 digits when small. */
+static void cell_number(char *buf, size_t len, double v)
+{
+    snprintf(buf, len, fabs(v) >= 100 && fabs(v) < 1e7 ? "%.0f" : "%.3g", v);
+}
+
 /* "12.3 [-1.0, 25.6]", with "?" for an unbounded end. */
 static void format_slope(char *buf, size_t len, json_t *slope)
 {
     json_t *ci = json_object_get(slope, "ci");
     json_t *v = json_object_get(slope, "bytes_per_request");
-    char lo[32] = "?", hi[32] = "?";
+    char lo[32] = "?", hi[32] = "?", mid[32];
 
     if (!json_is_number(v)) {
         snprintf(buf, len, "-");
         return;
     }
     if (json_is_number(json_array_get(ci, 0)))
-        snprintf(lo, sizeof(lo), "%.4g", json_number_value(json_array_get(ci, 0)));
+        cell_number(lo, sizeof(lo), json_number_value(json_array_get(ci, 0)));
     if (json_is_number(json_array_get(ci, 1)))
-        snprintf(hi, sizeof(hi), "%.4g", json_number_value(json_array_get(ci, 1)));
-    snprintf(buf, len, "%.4g [%s, %s]", json_number_value(v), lo, hi);
+        cell_number(hi, sizeof(hi), json_number_value(json_array_get(ci, 1)));
+    cell_number(mid, sizeof(mid), json_number_value(v));
+    snprintf(buf, len, "%s [%s, %s]", mid, lo, hi);
 }
 
 static void print_verdicts(FILE *f, json_t *summary)

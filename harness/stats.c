@@ -107,7 +107,7 @@ double pyab_stats_z_quantile(double p)
 /* P(0 < T < t) for Student's t, by Simpson's rule on the density. */
 static double t_half_cdf(double t, double df)
 {
-    const int steps = 2000;
+    const int steps = 400;
     double c = exp(lgamma((df + 1) / 2) - lgamma(df / 2)) / sqrt(df * M_PI);
     double h = t / steps, s = 0;
     for (int i = 0; i <= steps; i++) {
@@ -125,6 +125,9 @@ double pyab_stats_t_quantile(double p, double df)
         return NAN;
     if (p < 0.5)
         return -pyab_stats_t_quantile(1 - p, df);
+    /* Beyond this the t and normal quantiles agree to four digits. */
+    if (df > 1e5)
+        return pyab_stats_z_quantile(p);
     target = p - 0.5;
     while (t_half_cdf(hi, df) < target && hi < 1e6)
         hi *= 2;
@@ -198,6 +201,21 @@ int pyab_stats_ols(const double *x, const double *y, size_t n, double conf, pyab
     return 0;
 }
 
+/* Least-squares line without an interval, for detrending; -EINVAL when x has no spread. */
+static int line_fit(const double *x, const double *y, size_t n, double *a, double *b)
+{
+    double mx = pyab_stats_mean(x, n), my = pyab_stats_mean(y, n), sxx = 0, sxy = 0;
+    for (size_t i = 0; i < n; i++) {
+        sxx += (x[i] - mx) * (x[i] - mx);
+        sxy += (x[i] - mx) * (y[i] - my);
+    }
+    if (n < 2 || !(sxx > 0))
+        return -EINVAL;
+    *b = sxy / sxx;
+    *a = my - *b * mx;
+    return 0;
+}
+
 /* Puts the k-th smallest of v[0..n) at v[k] (Hoare's selection); v holds no NaN. */
 static void select_kth(double *v, size_t n, size_t k)
 {
@@ -250,15 +268,25 @@ static double *pair_slopes(const double *x, const double *y, size_t n, size_t *c
     return v;
 }
 
-static double kth(double *v, size_t m, size_t k)
+/* The k-th smallest of v[from..to), which must hold it after earlier selections. */
+static double kth(double *v, size_t from, size_t to, size_t k)
 {
-    select_kth(v, m, k);
+    select_kth(v + from, to - from, k - from);
     return v[k];
+}
+
+/* Largest of v[0..n): after selecting rank n, the rank below it. */
+static double max_of(const double *v, size_t n)
+{
+    double m = v[0];
+    for (size_t i = 1; i < n; i++)
+        m = v[i] > m ? v[i] : m;
+    return m;
 }
 
 int pyab_stats_theil_sen(const double *x, const double *y, size_t n, double conf, pyab_fit *out)
 {
-    size_t m;
+    size_t m, mid, klo, khi;
     double *v, *r, infl, var_s, c, total, flo, fhi;
 
     memset(out, 0, sizeof(*out));
@@ -270,7 +298,11 @@ int pyab_stats_theil_sen(const double *x, const double *y, size_t n, double conf
         free(v);
         return -EINVAL;
     }
-    out->slope = m % 2 ? kth(v, m, m / 2) : 0.5 * (kth(v, m, m / 2 - 1) + kth(v, m, m / 2));
+    /* One selection for the median; the interval's ranks then lie on either side of it. */
+    mid = m / 2;
+    out->slope = kth(v, 0, m, mid);
+    if (m % 2 == 0)
+        out->slope = 0.5 * (out->slope + max_of(v, mid));
 
     /* The intercept: median of y - slope * x, the usual Theil–Sen companion. */
     r = xmalloc(n * sizeof(*r));
@@ -288,8 +320,10 @@ int pyab_stats_theil_sen(const double *x, const double *y, size_t n, double conf
     /* Sen's ranks as fractions of all pairs, so they apply to a sample too. */
     flo = (total - c) / (2 * total);
     fhi = (total + c) / (2 * total);
-    out->lo = flo < 0 ? -INFINITY : kth(v, m, (size_t)floor(flo * (double)(m - 1)));
-    out->hi = fhi > 1 ? INFINITY : kth(v, m, (size_t)ceil(fhi * (double)(m - 1)));
+    klo = flo < 0 ? 0 : (size_t)floor(flo * (double)(m - 1));
+    khi = fhi > 1 ? m - 1 : (size_t)ceil(fhi * (double)(m - 1));
+    out->lo = flo < 0 ? -INFINITY : klo < mid ? kth(v, 0, mid, klo) : v[mid];
+    out->hi = fhi > 1 ? INFINITY : khi > mid ? kth(v, mid + 1, m, khi) : v[mid];
     free(v);
     return 0;
 }
@@ -435,7 +469,7 @@ size_t pyab_stats_period(const double *y, size_t n, double *strength)
 {
     size_t maxlag = n / PERIOD_MIN_CYCLES, zero = 0, best = 0, found = 0;
     double *x, *d, *acf;
-    pyab_fit f;
+    double fa, fb;
 
     if (strength)
         *strength = 0;
@@ -446,10 +480,10 @@ size_t pyab_stats_period(const double *y, size_t n, double *strength)
     acf = xmalloc((maxlag + 1) * sizeof(*acf));
     for (size_t i = 0; i < n; i++)
         x[i] = (double)i;
-    if (pyab_stats_ols(x, y, n, 0.95, &f) < 0)
+    if (line_fit(x, y, n, &fa, &fb) < 0)
         goto out;
     for (size_t i = 0; i < n; i++)
-        d[i] = y[i] - f.intercept - f.slope * x[i];
+        d[i] = y[i] - fa - fb * x[i];
     pyab_stats_acf(d, n, maxlag, acf);
     /* Lags before the first zero crossing only say that neighbours are alike. */
     for (size_t k = 1; k <= maxlag && !zero; k++)
@@ -479,15 +513,15 @@ out:
 int pyab_stats_step(const double *x, const double *y, size_t n, size_t min_seg, pyab_step *out)
 {
     double sum = 0, sum2 = 0, ls = 0, ls2 = 0, best_sse = INFINITY, lin_sse = 0;
-    pyab_fit f;
+    double fa, fb;
 
     memset(out, 0, sizeof(*out));
     if (min_seg == 0)
         min_seg = 1;
-    if (n < 2 * min_seg || pyab_stats_ols(x, y, n, 0.95, &f) < 0)
+    if (n < 2 * min_seg || line_fit(x, y, n, &fa, &fb) < 0)
         return -EINVAL;
     for (size_t i = 0; i < n; i++) {
-        double e = y[i] - f.intercept - f.slope * x[i];
+        double e = y[i] - fa - fb * x[i];
         lin_sse += e * e;
         sum += y[i];
         sum2 += y[i] * y[i];
@@ -515,7 +549,7 @@ int pyab_stats_step(const double *x, const double *y, size_t n, size_t min_seg, 
 size_t pyab_stats_settle(const double *x, const double *y, size_t n)
 {
     size_t half = n / 2, nb = n / 5, best = 0;
-    double *batch, best_score = INFINITY;
+    double *batch, best_score = INFINITY, center, s1 = 0, s2 = 0;
     pyab_fit f;
 
     if (n < 20 || pyab_stats_theil_sen(x + half, y + half, n - half, 0.95, &f) < 0)
@@ -527,13 +561,17 @@ size_t pyab_stats_settle(const double *x, const double *y, size_t n)
             s += y[i] - f.intercept - f.slope * x[i];
         batch[b] = s / 5;
     }
-    for (size_t d = 0; d <= nb / 2; d++) {
-        double m = pyab_stats_mean(batch + d, nb - d), sse = 0, score;
-        for (size_t b = d; b < nb; b++)
-            sse += (batch[b] - m) * (batch[b] - m);
-        score = sse / ((double)(nb - d) * (double)(nb - d));
-        /* Strictly better only: ties keep the earlier cut, discarding less. */
-        if (score < best_score) {
+    center = pyab_stats_mean(batch, nb);
+    /* Sums over the kept batches, from the end, make each candidate cut O(1). */
+    for (size_t d = nb; d-- > 0;) {
+        double k = (double)(nb - d), v = batch[d] - center, score;
+        s1 += v;
+        s2 += v * v;
+        if (d > nb / 2)
+            continue;
+        score = (s2 - s1 * s1 / k) / (k * k);
+        /* Going backwards, "<=" lets ties keep the earlier cut, discarding less. */
+        if (score <= best_score) {
             best_score = score;
             best = d;
         }
