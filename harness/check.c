@@ -1,0 +1,448 @@
+/*
+ * check: `pyab check`, the nightly regression gate. Runs scenarios (all of
+ * them, or a shard), holds each arm to its budgets (budget.h) and to a
+ * baseline run (regress.h), records the figures in the history database
+ * (history.h), and writes check.json and a JUnit file (junit.h).
+ *
+ * Exit codes: 0 every check passed, 1 a budget or regression check failed,
+ * 2 bad input (a scenario, a flag, a service that will not import), 3
+ * pyab's own failure, 130 interrupted. All scenarios are validated before
+ * the first one runs, so a typo costs seconds, not a night.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "budget.h"
+#include "cmds.h"
+#include "experiment.h"
+#include "history.h"
+#include "junit.h"
+#include "regress.h"
+#include "scenario.h"
+
+#define DEFAULT_HISTORY "results/history.sqlite"
+#define TREND_RUNS 30
+
+typedef struct check_opts {
+    const char *baseline, *history, *junit, *out;
+    int quiet, no_history;
+    long shard_i, shard_n;
+} check_opts;
+
+/* One scenario's check, handed to the after_analysis hook. */
+typedef struct scen_check {
+    const check_opts *o;
+    pyab_scenario *sc;
+    pyab_history *hist;
+    json_t *entry; /* the scenario's entry of check.json (owned) */
+} scen_check;
+
+static int usage(const char *why)
+{
+    if (why)
+        fprintf(stderr, "pyab check: %s\n", why);
+    fprintf(stderr, "usage: pyab check SCENARIO... [--baseline RESULTS_DIR | --history DB] "
+                    "[--no-history] [--junit FILE] [--out DIR] [--shard I/N] [--quiet]\n");
+    return PYAB_EXIT_USAGE;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static json_t *load_json(const char *dir, const char *name)
+{
+    char *p = pyab_path_join(dir, name);
+    json_t *j = json_load_file(p, 0, NULL);
+    free(p);
+    return j;
+}
+
+/* The baseline folder for a scenario: --baseline itself or its <name>/ subfolder, else history. */
+static char *find_baseline(scen_check *c, const char *dir)
+{
+    const char *b = c->o->baseline;
+
+    if (b != NULL) {
+        json_t *s = load_json(b, "summary.json");
+        const char *name = json_string_value(json_object_get(s, "scenario"));
+        char *sub = pyab_path_join(b, c->sc->name), *out = NULL;
+        if (name && strcmp(name, c->sc->name) == 0)
+            out = xstrdup(b);
+        else if (json_decref(s), s = load_json(sub, "summary.json"), s != NULL)
+            out = xstrdup(sub);
+        json_decref(s);
+        free(sub);
+        return out;
+    }
+    return c->hist ? pyab_history_baseline(c->hist, c->sc->name, dir) : NULL;
+}
+
+static void add_check(json_t *checks, const char *arm, json_t *c)
+{
+    json_object_set_new(c, "arm", json_string(arm));
+    json_array_append_new(checks, c);
+}
+
+static json_t *arm_checks(scen_check *c, json_t *summary, json_t *base)
+{
+    json_t *checks = json_array(), *arms = json_object_get(summary, "arms");
+    size_t i;
+    json_t *c1;
+
+    for (size_t k = 0; k < c->sc->narms; k++) {
+        const pyab_config *cfg = &c->sc->arms[k];
+        json_t *arm = json_object_get(arms, cfg->arm), *budgets, *found;
+        budgets = json_object_get(cfg->json, "budgets");
+        if (arm == NULL)
+            continue;
+        if (budgets) {
+            found = pyab_budget_evaluate(budgets, arm);
+            json_array_foreach(found, i, c1)
+                add_check(checks, cfg->arm, json_incref(c1));
+            json_decref(found);
+        }
+        json_t *base_arm = json_object_get(json_object_get(base, "arms"), cfg->arm);
+        if (base && base_arm == NULL) {
+            add_check(checks, cfg->arm, json_pack("{s:s, s:s, s:s, s:s}", "kind", "regression",
+                      "name", "baseline", "status", "skip", "message",
+                      "the baseline has no arm of this name"));
+        } else if (base_arm) {
+            found = pyab_regress_arm(arm, base_arm);
+            json_array_foreach(found, i, c1)
+                add_check(checks, cfg->arm, json_incref(c1));
+            json_decref(found);
+        }
+    }
+    return checks;
+}
+
+static const char *checks_status(json_t *checks)
+{
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(checks, i, c) {
+        const char *st = json_string_value(json_object_get(c, "status"));
+        if (st && (strcmp(st, "fail") == 0 || strcmp(st, "error") == 0))
+            return "fail";
+    }
+    return "pass";
+}
+
+/* History: append this run, then put its trend beside the results for the report. */
+static int record_history(scen_check *c, const char *dir, json_t *summary, const char *verdict,
+                          pyab_error *err)
+{
+    json_t *manifest = load_json(dir, "manifest.json"), *trend;
+    char *path;
+    int rc;
+
+    rc = pyab_history_append(c->hist, summary, manifest, dir, verdict, err);
+    json_decref(manifest);
+    if (rc < 0)
+        return rc;
+    if ((trend = pyab_history_trend(c->hist, c->sc->name, TREND_RUNS, err)) == NULL)
+        return -EIO;
+    path = pyab_path_join(dir, "history.json");
+    rc = json_dump_file(trend, path, JSON_INDENT(1)) == 0 ? 0 : -EIO;
+    if (rc < 0)
+        pyab_error_internal(err, "%s: cannot write", path);
+    json_object_set(summary, "history", trend);
+    json_decref(trend);
+    free(path);
+    return rc;
+}
+
+/* after_analysis hook: budgets, regression, history, all into summary.json before the report. */
+static int on_analysed(const char *dir, void *data, pyab_error *err)
+{
+    scen_check *c = data;
+    json_t *summary = load_json(dir, "summary.json"), *base = NULL, *checks;
+    char *base_dir = find_baseline(c, dir), *path;
+    int rc = 0;
+
+    if (summary == NULL)
+        return pyab_error_internal(err, "%s: cannot read summary.json after analysis", dir);
+    if (base_dir && (base = load_json(base_dir, "summary.json")) == NULL) {
+        free(base_dir);
+        base_dir = NULL;
+    }
+    checks = arm_checks(c, summary, base);
+    if (base_dir == NULL && (c->o->baseline || !c->o->no_history))
+        add_check(checks, c->sc->arms[0].arm, json_pack("{s:s, s:s, s:s, s:s}", "kind",
+                  "regression", "name", "baseline", "status", "skip", "message",
+                  c->o->baseline ? "no results of this scenario in the --baseline folder"
+                                 : "no earlier passing run in the history"));
+    json_object_set_new(c->entry, "checks", checks);
+    json_object_set_new(c->entry, "baseline", base_dir ? json_string(base_dir) : json_null());
+    json_object_set_new(c->entry, "status", json_string(checks_status(checks)));
+    json_object_set_new(summary, "check", json_pack("{s:O, s:O, s:O}", "status",
+                        json_object_get(c->entry, "status"), "baseline",
+                        json_object_get(c->entry, "baseline"), "checks", checks));
+    if (c->hist)
+        rc = record_history(c, dir, summary, checks_status(checks), err);
+    path = pyab_path_join(dir, "summary.json");
+    if (rc == 0 && json_dump_file(summary, path, JSON_INDENT(1)) != 0)
+        rc = pyab_error_internal(err, "%s: cannot write", path);
+    free(path);
+    free(base_dir);
+    json_decref(base);
+    json_decref(summary);
+    return rc;
+}
+
+static void print_entry(json_t *e)
+{
+    json_t *c;
+    size_t i;
+    const char *status = json_string_value(json_object_get(e, "status"));
+
+    printf("%s %s", strcmp(status, "pass") == 0 ? "PASS" : strcmp(status, "fail") == 0 ? "FAIL"
+                                                                                        : "ERROR",
+           json_string_value(json_object_get(e, "scenario")));
+    if (json_is_string(json_object_get(e, "baseline")))
+        printf("  (baseline %s)", json_string_value(json_object_get(e, "baseline")));
+    printf("\n");
+    if (json_is_string(json_object_get(e, "error")))
+        printf("  error: %s\n", json_string_value(json_object_get(e, "error")));
+    json_array_foreach(json_object_get(e, "checks"), i, c)
+        printf("  %-5s %-12s %-10s %-32s %s\n",
+               json_string_value(json_object_get(c, "status")),
+               json_string_value(json_object_get(c, "arm")),
+               json_string_value(json_object_get(c, "kind")),
+               json_string_value(json_object_get(c, "name")),
+               json_string_value(json_object_get(c, "message")));
+}
+
+static double now_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs one scenario under the check; returns its exit code (0 ran; 2, 3, 130 as for run). */
+static int check_one(const check_opts *o, pyab_scenario *sc, pyab_history *hist, json_t *entry)
+{
+    scen_check c = {.o = o, .sc = sc, .hist = hist, .entry = entry};
+    char *out = pyab_path_join(o->out, sc->name), *dir = NULL;
+    pyab_run_opts ro = {.out_dir = out, .quiet = o->quiet, .report = 1,
+                        .after_analysis = on_analysed, .data = &c};
+    double t0 = now_wall();
+    int code = pyab_experiment_run_all(sc, &ro, &dir);
+
+    json_object_set_new(entry, "results_dir", json_string(out));
+    json_object_set_new(entry, "duration_s", json_real(now_wall() - t0));
+    if (code == PYAB_EXIT_USAGE || code == PYAB_EXIT_INTERNAL || code == 130) {
+        json_object_set_new(entry, "status", json_string("error"));
+        json_object_set_new(entry, "error", json_sprintf(
+            code == 130 ? "interrupted" : code == PYAB_EXIT_USAGE
+                ? "the run failed on bad input (exit 2): see %s/arms/*/*/stderr.log and pyab's stderr"
+                : "pyab failed (exit 3) running %s", out));
+    } else if (json_object_get(entry, "checks") == NULL) {
+        json_object_set_new(entry, "status", json_string("error"));
+        json_object_set_new(entry, "error", json_string("no analysed results"));
+        code = PYAB_EXIT_INTERNAL;
+    }
+    free(dir);
+    free(out);
+    return code;
+}
+
+static int parse_shard(const char *s, check_opts *o)
+{
+    char *slash = strchr(s, '/'), *a;
+    int ok;
+
+    if (slash == NULL)
+        return -EINVAL;
+    a = xstrndup(s, (size_t)(slash - s));
+    ok = pyab_parse_long(a, &o->shard_i) == 0 && pyab_parse_long(slash + 1, &o->shard_n) == 0 &&
+         o->shard_n >= 1 && o->shard_i >= 1 && o->shard_i <= o->shard_n;
+    free(a);
+    return ok ? 0 : -EINVAL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The scenarios of this shard: the arguments sorted by path and deduplicated,
+ * the k-th (from 0) going to shard k % N + 1. Every shard given the same
+ * list agrees on the split, whatever order the shell listed them in.
+ */
+static size_t select_shard(char **paths, size_t n, const check_opts *o)
+{
+    size_t m = 0, k = 0;
+
+    qsort(paths, n, sizeof(*paths), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(paths[i], paths[i - 1]) == 0)
+            continue;
+        if ((long)(k++ % (size_t)o->shard_n) + 1 == o->shard_i)
+            paths[m++] = paths[i];
+    }
+    return m;
+}
+
+static int parse_args(int argc, char **argv, check_opts *o, char **paths, size_t *n)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (strcmp(a, "--baseline") == 0 && has)
+            o->baseline = argv[++i];
+        else if (strcmp(a, "--history") == 0 && has)
+            o->history = argv[++i];
+        else if (strcmp(a, "--junit") == 0 && has)
+            o->junit = argv[++i];
+        else if (strcmp(a, "--out") == 0 && has)
+            o->out = argv[++i];
+        else if (strcmp(a, "--shard") == 0 && has) {
+            if (parse_shard(argv[++i], o) < 0)
+                return usage("--shard takes I/N with 1 <= I <= N (e.g. --shard 2/4)");
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
+            o->quiet = 1;
+        else if (strcmp(a, "--no-history") == 0)
+            o->no_history = 1;
+        else if (a[0] == '-') {
+            char *why = xasprintf("unknown option or missing value: %s", a);
+            usage(why);
+            free(why);
+            return PYAB_EXIT_USAGE;
+        } else
+            paths[(*n)++] = argv[i];
+    }
+    if (*n == 0)
+        return usage("no scenario given");
+    if (o->no_history && o->history)
+        return usage("--history and --no-history exclude each other");
+    if (o->baseline && !is_dir(o->baseline)) {
+        fprintf(stderr, "pyab check: --baseline %s: not a results folder\n", o->baseline);
+        return PYAB_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Loads every selected scenario before any runs; names must be unique (they name the folders). */
+static int load_all(char **paths, size_t n, pyab_scenario **scs)
+{
+    pyab_error err = {0};
+
+    for (size_t i = 0; i < n; i++) {
+        if ((scs[i] = pyab_scenario_load(paths[i], &err)) == NULL) {
+            fprintf(stderr, "pyab: %s\n", err.text);
+            return err.exit_code ? err.exit_code : PYAB_EXIT_USAGE;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(scs[k]->name, scs[i]->name) == 0) {
+                fprintf(stderr, "pyab check: %s and %s are both named \"%s\" (names must be "
+                                "unique in one check)\n", paths[k], paths[i], scs[i]->name);
+                return PYAB_EXIT_USAGE;
+            }
+    }
+    return 0;
+}
+
+static char *default_out(void)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", gmtime(&now));
+    return xasprintf("results/check-%s", stamp);
+}
+
+static int worst(int a, int b)
+{
+    static const int rank[] = {0, 1, 3, 4}; /* ok < fail < usage < internal; 130 above all */
+    int ra = a == 130 ? 5 : rank[a], rb = b == 130 ? 5 : rank[b];
+    return ra >= rb ? a : b;
+}
+
+/* Writes check.json and the JUnit file(s). */
+static int write_outputs(const check_opts *o, json_t *report)
+{
+    pyab_error err = {0};
+    char *p = pyab_path_join(o->out, "check.json"), *text = json_dumps(report, JSON_INDENT(1));
+    int rc = pyab_file_write_atomic(p, text, strlen(text));
+    char *junit = pyab_path_join(o->out, "junit.xml");
+
+    if (rc < 0)
+        fprintf(stderr, "pyab check: %s: cannot write: %s\n", p, strerror(-rc));
+    if (rc == 0 && (rc = pyab_junit_write(junit, report, &err)) == 0 && o->junit)
+        rc = pyab_junit_write(o->junit, report, &err);
+    if (rc < 0 && err.text[0])
+        fprintf(stderr, "pyab check: %s\n", err.text);
+    free(text);
+    free(p);
+    free(junit);
+    return rc;
+}
+
+int pyab_cmd_check(int argc, char **argv)
+{
+    check_opts o = {.shard_i = 1, .shard_n = 1};
+    char **paths = xcalloc((size_t)argc + 1, sizeof(char *)), *out = NULL;
+    pyab_scenario **scs = NULL;
+    pyab_history *hist = NULL;
+    pyab_error err = {0};
+    json_t *report = NULL, *scenarios;
+    size_t n = 0;
+    int code;
+
+    if ((code = parse_args(argc, argv, &o, paths, &n)) != 0)
+        goto out;
+    n = select_shard(paths, n, &o);
+    scs = xcalloc(n + 1, sizeof(*scs));
+    if ((code = load_all(paths, n, scs)) != 0)
+        goto out;
+    if (!o.no_history && (hist = pyab_history_open(
+            o.history ? o.history : DEFAULT_HISTORY, &err)) == NULL) {
+        fprintf(stderr, "pyab check: %s\n", err.text);
+        code = err.exit_code;
+        goto out;
+    }
+    if (o.out == NULL)
+        o.out = out = default_out();
+    scenarios = json_array();
+    report = json_pack("{s:s, s:o, s:o}", "out", o.out, "shard",
+                       o.shard_n > 1 ? json_sprintf("%ld/%ld", o.shard_i, o.shard_n) : json_null(),
+                       "scenarios", scenarios);
+    if (n == 0 && !o.quiet)
+        printf("shard %ld/%ld has no scenarios\n", o.shard_i, o.shard_n);
+    for (size_t i = 0; i < n && code != 130; i++) {
+        json_t *entry = json_pack("{s:s, s:s}", "scenario", scs[i]->name, "path", scs[i]->path);
+        int rc = check_one(&o, scs[i], hist, entry);
+        json_array_append_new(scenarios, entry);
+        print_entry(entry);
+        if (rc == PYAB_EXIT_OK && strcmp(json_string_value(json_object_get(entry, "status")),
+                                         "pass") != 0)
+            rc = PYAB_EXIT_FAIL;
+        code = worst(code, rc);
+    }
+    json_object_set_new(report, "exit_code", json_integer(code));
+    if (pyab_mkdirs(o.out) < 0 || write_outputs(&o, report) < 0)
+        code = worst(code, PYAB_EXIT_INTERNAL);
+    if (!o.quiet || code != 0)
+        printf("check: %s (exit %d); %s/check.json, %s\n", code == 0 ? "passed" : "FAILED", code,
+               o.out, o.junit ? o.junit : "junit.xml");
+out:
+    for (size_t i = 0; scs && i < n; i++)
+        pyab_scenario_destroy(scs[i]);
+    free(scs);
+    free(paths);
+    free(out);
+    json_decref(report);
+    pyab_history_close(hist);
+    return code;
+}

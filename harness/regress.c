@@ -1,0 +1,130 @@
+#include "regress.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budget.h"
+#include "stats.h"
+#include "util.h"
+
+/*
+ * What "worse" means per metric, and the smallest change that counts: the
+ * larger of a share of the baseline and an absolute floor. The floors sit
+ * above the rep-to-rep noise of a quiet service on a shared machine (a
+ * flat service's slopes scatter by a few B/request, its peak RSS by a MiB
+ * or two, GC p99 by a millisecond, throughput by 10-20% when the machine is shared), so noise alone
+ * never clears them.
+ */
+static const struct metric {
+    const char *name;
+    const char *slope; /* summary slopes key, or NULL */
+    int higher_is_worse;
+    double rel, floor;
+    const char *unit;
+} metrics[] = {
+    {"rss_slope", "rss", 1, 0.25, 64, "B/request"},
+    {"pyheap_slope", "pyheap", 1, 0.25, 16, "B/request"},
+    {"peak_rss_mb", NULL, 1, 0.10, 8, "MiB"},
+    {"gc_pause_p99_ms", NULL, 1, 0.50, 2, "ms"},
+    {"throughput_rps", NULL, 0, 0.30, 0, "requests/s"},
+};
+
+#define BOOT_ITERS 2000
+#define BOOT_SEED 7
+#define BOOT_CONF 0.95
+
+static size_t values(json_t *arm, const char *metric, double **out)
+{
+    json_t *arr = pyab_budget_rep_values(arm, metric);
+    size_t n = json_array_size(arr);
+
+    *out = xcalloc(n ? n : 1, sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        (*out)[i] = json_number_value(json_array_get(arr, i));
+    json_decref(arr);
+    return n;
+}
+
+/* The pooled slope intervals must not overlap either: current lo > baseline hi. */
+static int slopes_separate(const struct metric *m, json_t *arm, json_t *base_arm)
+{
+    json_t *a = json_object_get(json_object_get(json_object_get(arm, "slopes"), m->slope), "ci");
+    json_t *b = json_object_get(
+        json_object_get(json_object_get(base_arm, "slopes"), m->slope), "ci");
+
+    if (!json_is_number(json_array_get(a, 0)) || !json_is_number(json_array_get(b, 1)))
+        return 1; /* no pooled interval: the per-rep test decides alone */
+    return json_number_value(json_array_get(a, 0)) > json_number_value(json_array_get(b, 1));
+}
+
+/*
+ * A metric regressed when (1) the difference of medians, oriented so that
+ * positive is worse, exceeds the minimum effect; (2) its 95% bootstrap
+ * interval (each run's reps resampled on their own) lies above zero, which
+ * with 3 reps a side takes every current rep worse than every baseline
+ * rep; and (3) for slopes, the pooled 95% intervals do not overlap.
+ */
+static json_t *compare_metric(const struct metric *m, json_t *arm, json_t *base_arm)
+{
+    double *bv, *cv, lo, hi, p;
+    size_t nb = values(base_arm, m->name, &bv), nc = values(arm, m->name, &cv);
+    json_t *c = json_pack("{s:s, s:s, s:s, s:s}", "kind", "regression", "name", m->name,
+                          "metric", m->name, "rule",
+                          "fail when the median is worse than the baseline's by more than the "
+                          "minimum effect, the 95% bootstrap interval of the difference excludes "
+                          "zero, and (slopes) the pooled intervals do not overlap");
+
+    if (nc == 0 || nb == 0) {
+        json_object_set_new(c, "status", json_string("skip"));
+        json_object_set_new(c, "message", json_sprintf("%s: no ok rep measured it in %s",
+                                                       m->name, nc ? "the baseline" : "this run"));
+        free(bv);
+        free(cv);
+        return c;
+    }
+    double cur = pyab_stats_median(cv, nc), base = pyab_stats_median(bv, nb);
+    double sign = m->higher_is_worse ? 1 : -1, delta = sign * (cur - base);
+    double min_effect = fmax(m->rel * fabs(base), m->floor);
+    pyab_stats_bootstrap_diff(bv, nb, cv, nc, PYAB_STATS_MEDIAN, BOOT_ITERS, BOOT_SEED, BOOT_CONF,
+                              &lo, &hi);
+    if (!m->higher_is_worse) {
+        double t = lo;
+        lo = -hi;
+        hi = -t;
+    }
+    p = pyab_stats_mann_whitney(bv, nb, cv, nc, NULL);
+    int worse = delta > min_effect && lo > 0 && (!m->slope || slopes_separate(m, arm, base_arm));
+    json_object_set_new(c, "status", json_string(worse ? "fail" : "pass"));
+    json_object_set_new(c, "value", json_real(cur));
+    json_object_set_new(c, "baseline", json_real(base));
+    json_object_set_new(c, "delta", json_real(delta));
+    json_object_set_new(c, "min_effect", json_real(min_effect));
+    json_object_set_new(c, "ci", json_pack("[ff]", lo, hi));
+    json_object_set_new(c, "p", isnan(p) ? json_null() : json_real(p));
+    json_object_set_new(c, "message", json_sprintf(
+        "%s %.4g %s vs baseline %.4g (%zu vs %zu reps): worse by %.4g, minimum effect %.4g, "
+        "95%% CI of the worsening [%.4g, %.4g], rank test p=%.3g: %s", m->name, cur, m->unit, base,
+        nc, nb, delta, min_effect, lo, hi, p,
+        worse ? "regressed" : delta > min_effect ? "within noise" : "no material change"));
+    free(bv);
+    free(cv);
+    return c;
+}
+
+json_t *pyab_regress_arm(json_t *arm, json_t *base_arm)
+{
+    json_t *out = json_array();
+
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(metrics); i++)
+        json_array_append_new(out, compare_metric(&metrics[i], arm, base_arm));
+    return out;
+}
+
+double pyab_regress_min_effect(const char *metric, double baseline)
+{
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(metrics); i++)
+        if (strcmp(metrics[i].name, metric) == 0)
+            return fmax(metrics[i].rel * fabs(baseline), metrics[i].floor);
+    return 0.10 * fabs(baseline);
+}
