@@ -1,6 +1,7 @@
 #include "pymod.h"
 
 #include <frameobject.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +21,14 @@ typedef struct site {
     uint64_t bytes;
 } site;
 
-/* Touched only with the GIL held. */
+/* Touched only with the GIL held. The last slot collects the sites past
+ * MAX_SITES - 1, so a service calling from many places still adds up. */
 static site sites[MAX_SITES];
 static size_t nsites;
+/* native_call: calls running now, and calls ever started (an overlap is
+ * any other call running at our start, or starting before our end). */
 static _Atomic int native_in_flight;
+static _Atomic uint64_t native_started;
 
 static void count_site(const char *function, uint64_t bytes)
 {
@@ -38,26 +43,44 @@ static void count_site(const char *function, uint64_t bytes)
         PyErr_Clear();
     }
     for (size_t i = 0; i < nsites; i++) {
-        if (sites[i].function == function && strcmp(sites[i].where, where) == 0) {
+        if (strcmp(sites[i].function, function) == 0 && strcmp(sites[i].where, where) == 0) {
             sites[i].calls++;
             sites[i].bytes += bytes;
             return;
         }
     }
-    if (nsites == MAX_SITES)
+    if (nsites == MAX_SITES - 1)
+        sites[nsites++] = (site){xstrdup("(other sites)"), "(any)", 0, 0};
+    if (nsites == MAX_SITES) {
+        sites[MAX_SITES - 1].calls++;
+        sites[MAX_SITES - 1].bytes += bytes;
         return;
+    }
     sites[nsites++] = (site){xstrdup(where), function, 1, bytes};
+}
+
+/* The key of site i: "file:line", or "file:line function" when another
+ * function was called from the same line (keys must stay unique). New string. */
+static char *site_key(size_t i)
+{
+    for (size_t j = 0; j < nsites; j++)
+        if (j != i && strcmp(sites[j].where, sites[i].where) == 0)
+            return xasprintf("%s %s", sites[i].where, sites[i].function);
+    return xstrdup(sites[i].where);
 }
 
 json_t *pyab_pymod_counters(void)
 {
     json_t *j = json_object();
 
-    for (size_t i = 0; i < nsites; i++)
-        json_object_set_new(j, sites[i].where,
+    for (size_t i = 0; i < nsites; i++) {
+        char *key = site_key(i);
+        json_object_set_new(j, key,
                             json_pack("{s:s,s:I,s:I}", "function", sites[i].function, "calls",
                                       (json_int_t)sites[i].calls, "bytes",
                                       (json_int_t)sites[i].bytes));
+        free(key);
+    }
     return j;
 }
 
@@ -91,6 +114,7 @@ typedef struct {
     char *data;
     Py_ssize_t size;
     int use_mmap;
+    Py_ssize_t exports; /* views handed out and not released: free() must wait */
 } NativeBuffer;
 
 static void buffer_release(NativeBuffer *self)
@@ -116,11 +140,24 @@ static int buffer_getbuffer(NativeBuffer *self, Py_buffer *view, int flags)
         PyErr_SetString(PyExc_ValueError, "native buffer was freed");
         return -1;
     }
-    return PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->size, 0, flags);
+    if (PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->size, 0, flags) < 0)
+        return -1;
+    self->exports++;
+    return 0;
+}
+
+static void buffer_releasebuffer(NativeBuffer *self, Py_buffer *view)
+{
+    self->exports--;
 }
 
 static PyObject *buffer_free(NativeBuffer *self, PyObject *unused)
 {
+    /* Freeing under a live memoryview (or a numpy array made with
+     * frombuffer) would leave it reading freed memory. */
+    if (self->exports > 0)
+        return PyErr_Format(PyExc_BufferError, "cannot free: %zd view(s) of this buffer "
+                            "are still alive", self->exports);
     buffer_release(self);
     Py_RETURN_NONE;
 }
@@ -130,7 +167,8 @@ static PyObject *buffer_nbytes(NativeBuffer *self, void *unused)
     return PyLong_FromSsize_t(self->data ? self->size : 0);
 }
 
-static PyBufferProcs buffer_procs = {(getbufferproc)buffer_getbuffer, NULL};
+static PyBufferProcs buffer_procs = {(getbufferproc)buffer_getbuffer,
+                                     (releasebufferproc)buffer_releasebuffer};
 static PyMethodDef buffer_methods[] = {
     {"free", (PyCFunction)buffer_free, METH_NOARGS, "Free the native payload now."},
     {NULL},
@@ -175,7 +213,9 @@ static PyObject *mod_leak(PyObject *m, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "n|s", (char **)kwlist, &n, &kind) ||
         parse_kind(kind, &use_mmap) < 0)
         return NULL;
-    if (n < 0 || native_alloc((size_t)n, use_mmap) == NULL)
+    if (n < 0)
+        return PyErr_Format(PyExc_ValueError, "nbytes must be >= 0");
+    if (native_alloc((size_t)n, use_mmap) == NULL)
         return PyErr_NoMemory();
     count_site(use_mmap ? "leak(mmap)" : "leak(malloc)", (uint64_t)n);
     Py_RETURN_NONE;
@@ -199,6 +239,7 @@ static PyObject *mod_buffer(PyObject *m, PyObject *args, PyObject *kw)
         return NULL;
     b->size = n;
     b->use_mmap = use_mmap;
+    b->exports = 0;
     b->data = native_alloc((size_t)n, use_mmap);
     if (b->data == NULL) {
         Py_DECREF(b);
@@ -211,8 +252,21 @@ static PyObject *mod_buffer(PyObject *m, PyObject *args, PyObject *kw)
 static void sleep_s(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0)
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+/* A duration for the calls below: finite, >= 0 and under a day (a negative
+ * or NaN one would otherwise spin or sleep for ever). */
+static int check_seconds(double s)
+{
+    if (!(s >= 0 && s <= 86400)) {
+        char num[64];
+        snprintf(num, sizeof(num), "%g", s);
+        PyErr_Format(PyExc_ValueError, "seconds must be between 0 and 86400, not %s", num);
+        return -1;
+    }
+    return 0;
 }
 
 static void spin_s(double s)
@@ -226,7 +280,7 @@ static PyObject *mod_hold_gil(PyObject *m, PyObject *arg)
 {
     double s = PyFloat_AsDouble(arg);
 
-    if (s == -1 && PyErr_Occurred())
+    if ((s == -1 && PyErr_Occurred()) || check_seconds(s) < 0)
         return NULL;
     count_site("hold_gil", 0);
     spin_s(s);
@@ -239,7 +293,8 @@ static PyObject *mod_release_gil(PyObject *m, PyObject *args, PyObject *kw)
     double s;
     int busy = 0;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "d|p", (char **)kwlist, &s, &busy))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "d|p", (char **)kwlist, &s, &busy) ||
+        check_seconds(s) < 0)
         return NULL;
     count_site("release_gil", 0);
     Py_BEGIN_ALLOW_THREADS
@@ -254,7 +309,9 @@ static PyObject *mod_release_gil(PyObject *m, PyObject *args, PyObject *kw)
 /*
  * A native call that releases the GIL for `seconds` and, like a library
  * with unsynchronised internal caches, leaks `leak_on_overlap` bytes of
- * malloc'd memory whenever another such call was running at the same time.
+ * malloc'd memory whenever another such call ran at the same time: one
+ * running when it started, or one that started before it ended (so a call
+ * that another begins and ends inside counts too, not only the inner one).
  */
 static PyObject *mod_native_call(PyObject *m, PyObject *args, PyObject *kw)
 {
@@ -262,13 +319,19 @@ static PyObject *mod_native_call(PyObject *m, PyObject *args, PyObject *kw)
     double s;
     Py_ssize_t leak = 0;
     int overlapped;
+    uint64_t started;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "d|n", (char **)kwlist, &s, &leak))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "d|n", (char **)kwlist, &s, &leak) ||
+        check_seconds(s) < 0)
         return NULL;
+    if (leak < 0)
+        return PyErr_Format(PyExc_ValueError, "leak_on_overlap must be >= 0");
     Py_BEGIN_ALLOW_THREADS
+    started = atomic_fetch_add(&native_started, 1);
     overlapped = atomic_fetch_add(&native_in_flight, 1) > 0;
     sleep_s(s);
     overlapped |= atomic_fetch_sub(&native_in_flight, 1) > 1;
+    overlapped |= atomic_load(&native_started) != started + 1;
     if (overlapped && leak > 0)
         native_alloc((size_t)leak, 0);
     Py_END_ALLOW_THREADS
@@ -293,12 +356,14 @@ static PyObject *mod_counters(PyObject *m, PyObject *unused)
         PyObject *v = Py_BuildValue("{s:s,s:K,s:K}", "function", sites[i].function, "calls",
                                     (unsigned long long)sites[i].calls, "bytes",
                                     (unsigned long long)sites[i].bytes);
-        if (v == NULL || PyDict_SetItemString(d, sites[i].where, v) < 0) {
-            Py_XDECREF(v);
+        char *key = site_key(i);
+        int rc = v ? PyDict_SetItemString(d, key, v) : -1;
+        free(key);
+        Py_XDECREF(v);
+        if (rc < 0) {
             Py_DECREF(d);
             return NULL;
         }
-        Py_DECREF(v);
     }
     return d;
 }
@@ -350,16 +415,25 @@ static PyMethodDef methods[] = {
     {"heap_bytes", mod_heap_bytes, METH_NOARGS,
      "Live bytes of the Python heap as pyab counts them (the pyheap_bytes curve)."},
     {"leak", (PyCFunction)(void (*)(void))mod_leak, METH_VARARGS | METH_KEYWORDS,
-     "leak(nbytes, kind='malloc'|'mmap'): allocate native memory, touch it, never free it."},
+     "leak(nbytes, kind='malloc'|'mmap'): allocate native memory, touch it, never free it.\n"
+     "malloc: native_other_bytes and RSS grow; mmap: only RSS grows (outside malloc)."},
     {"buffer", (PyCFunction)(void (*)(void))mod_buffer, METH_VARARGS | METH_KEYWORDS,
-     "buffer(nbytes, kind='malloc'|'mmap') -> NativeBuffer holding native memory."},
-    {"hold_gil", mod_hold_gil, METH_O, "hold_gil(seconds): busy native work keeping the GIL."},
+     "buffer(nbytes, kind='malloc'|'mmap') -> NativeBuffer holding native memory until it\n"
+     "dies or .free() is called; kept alive, it moves the curve its kind moves in leak()."},
+    {"hold_gil", mod_hold_gil, METH_O,
+     "hold_gil(seconds): busy native work keeping the GIL (other threads wait); no memory."},
     {"release_gil", (PyCFunction)(void (*)(void))mod_release_gil, METH_VARARGS | METH_KEYWORDS,
-     "release_gil(seconds, busy=False): native work with the GIL released."},
+     "release_gil(seconds, busy=False): native work with the GIL released; no memory."},
     {"native_call", (PyCFunction)(void (*)(void))mod_native_call, METH_VARARGS | METH_KEYWORDS,
-     "native_call(seconds, leak_on_overlap=0) -> bool: GIL-free call leaking when calls overlap."},
-    {"leak_ref", mod_leak_ref, METH_O, "leak_ref(obj): add a reference that is never dropped."},
-    {"counters", mod_counters, METH_NOARGS, "Per-call-site counters of this module."},
+     "native_call(seconds, leak_on_overlap=0) -> bool: GIL-free call that leaks\n"
+     "leak_on_overlap bytes of malloc (native_other_bytes) when another call overlaps it;\n"
+     "returns whether one did."},
+    {"leak_ref", mod_leak_ref, METH_O,
+     "leak_ref(obj): add a reference that is never dropped; obj and what it holds stay on\n"
+     "the Python heap (pyheap_bytes)."},
+    {"counters", mod_counters, METH_NOARGS,
+     "counters() -> {'file:line': {'function', 'calls', 'bytes'}}: this module's calls by\n"
+     "call site (also in each rep's summary as native_counters)."},
     {NULL},
 };
 

@@ -20,7 +20,10 @@
 
 /* Module init for PyImport_AppendInittab. New reference. */
 PyObject *pyab_pymod_init(void);
-/* Per-call-site counters as JSON: {"file:line": {"function", "calls", "bytes"}}. New ref; GIL held. */
+/*
+ * Per-call-site counters as JSON: {"file:line": {"function", "calls", "bytes"}}
+ * ("file:line function" when two functions share a line). New ref; GIL held.
+ */
 json_t *pyab_pymod_counters(void);
 
 #endif

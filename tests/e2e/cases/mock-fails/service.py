@@ -1,0 +1,5 @@
+import tensorflow  # noqa: F401
+
+
+def handle(req):
+    pass

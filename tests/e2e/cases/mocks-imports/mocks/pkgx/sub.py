@@ -1,0 +1,1 @@
+z = "standin-z"

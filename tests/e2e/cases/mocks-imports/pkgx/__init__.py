@@ -1,0 +1,1 @@
+raise ImportError("the real pkgx was imported: the stand-in was not substituted")
