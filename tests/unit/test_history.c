@@ -1,0 +1,149 @@
+/*
+ * Unit tests of the history database: two processes appending at once lose
+ * no row, the trend reads back in order with a planted step found, the
+ * baseline lookup, and importing another database without duplicates.
+ */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "history.h"
+
+#define RUNS_PER_WRITER 150
+
+static json_t *summary(double slope)
+{
+    json_t *reps = json_array();
+
+    for (int i = 0; i < 3; i++)
+        json_array_append_new(reps, json_pack("{s:s, s:f, s:f, s:{s:f}}", "outcome", "ok",
+                                              "peak_rss_bytes", 1048576.0 * (100 + i),
+                                              "throughput_rps", 1000.0 + i, "latency_ms", "p99",
+                                              2.0));
+    return json_pack("{s:s, s:{s:{s:o, s:{s:{s:f, s:[ff]}}}}}", "scenario", "svc", "arms", "base",
+                     "reps", reps, "slopes", "pyheap", "bytes_per_request", slope, "ci",
+                     slope - 1, slope + 1);
+}
+
+static long count(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    long n = -1;
+
+    sqlite3_open(db, &h);
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+/* One writer process: its own connection, RUNS_PER_WRITER runs, each its own transaction. */
+static int writer(const char *db, int id)
+{
+    pyab_error err = {0};
+    pyab_history *h = pyab_history_open(db, &err);
+
+    if (h == NULL) {
+        fprintf(stderr, "writer %d: %s\n", id, err.text);
+        return 1;
+    }
+    for (int i = 0; i < RUNS_PER_WRITER; i++) {
+        json_t *s = summary(10), *m = json_pack("{s:s}", "git_revision", "abc");
+        char dir[64];
+        snprintf(dir, sizeof(dir), "/r/w%d-%d", id, i);
+        if (pyab_history_append(h, s, m, dir, "pass", &err) < 0) {
+            fprintf(stderr, "writer %d: %s\n", id, err.text);
+            return 1;
+        }
+        json_decref(s);
+        json_decref(m);
+    }
+    pyab_history_close(h);
+    return 0;
+}
+
+static void test_concurrent(const char *db)
+{
+    pid_t pids[2];
+    int status, ok = 1;
+
+    for (int w = 0; w < 2; w++)
+        if ((pids[w] = fork()) == 0)
+            _exit(writer(db, w));
+    for (int w = 0; w < 2; w++)
+        ok &= waitpid(pids[w], &status, 0) == pids[w] && WIFEXITED(status) &&
+              WEXITSTATUS(status) == 0;
+    CHECK(ok);
+    CHECK(count(db, "SELECT count(*) FROM runs") == 2 * RUNS_PER_WRITER);
+    /* pyheap_slope, peak_rss_mb, latency_p99_ms, throughput_rps per run. */
+    CHECK(count(db, "SELECT count(*) FROM metrics") == 2 * RUNS_PER_WRITER * 4);
+    CHECK(count(db, "SELECT count(*) FROM history WHERE metric = 'peak_rss_mb' AND value = 101 "
+                    "AND ci_low = 100 AND ci_high = 102") == 2 * RUNS_PER_WRITER);
+}
+
+static void test_trend(const char *db, const char *other)
+{
+    pyab_error err = {0};
+    pyab_history *h = pyab_history_open(db, &err), *o = pyab_history_open(other, &err);
+    json_t *t, *m;
+
+    CHECK(h != NULL && o != NULL);
+    if (h == NULL || o == NULL)
+        return;
+    for (int i = 0; i < 12; i++) {
+        json_t *s = summary(i < 7 ? 1 + 0.1 * (i % 3) : 200 + 0.1 * (i % 3));
+        json_t *man = json_pack("{s:s, s:s}", "started_utc", "2030-01-01T00:00:00Z",
+                                "git_revision", i < 7 ? "v1" : "v2");
+        char dir[64];
+        snprintf(dir, sizeof(dir), "/t/%02d", i);
+        json_object_set_new(s, "scenario", json_string("stepper"));
+        CHECK(pyab_history_append(o, s, man, dir, i == 11 ? "fail" : "pass", &err) == 0);
+        json_decref(s);
+        json_decref(man);
+    }
+    CHECK(pyab_history_import(h, other, &err) == 0);
+    CHECK(pyab_history_import(h, other, &err) == 0); /* twice: nothing doubles */
+    t = pyab_history_trend(h, "stepper", 30, &err);
+    CHECK(t != NULL);
+    CHECK(json_array_size(json_object_get(t, "runs")) == 12);
+    m = json_object_get(json_object_get(json_object_get(t, "arms"), "base"), "pyheap_slope");
+    CHECK(json_array_size(json_object_get(m, "values")) == 12);
+    CHECK(json_array_size(json_object_get(m, "change_points")) == 1);
+    CHECK(json_integer_value(json_object_get(json_array_get(json_object_get(m, "change_points"),
+                                                            0), "run")) == 7);
+    m = json_object_get(json_object_get(json_object_get(t, "arms"), "base"), "peak_rss_mb");
+    CHECK(json_array_size(json_object_get(m, "change_points")) == 0);
+    json_decref(t);
+    t = pyab_history_trend(h, "stepper", 5, &err);
+    CHECK(json_array_size(json_object_get(t, "runs")) == 5);
+    json_decref(t);
+    /* The newest passing run whose folder exists: none of /t/ exists. */
+    CHECK(pyab_history_baseline(h, "stepper", NULL) == NULL);
+    pyab_history_close(h);
+    pyab_history_close(o);
+}
+
+int main(void)
+{
+    char tmpl[] = "/tmp/pyab-history-XXXXXX";
+    char *dir = mkdtemp(tmpl), *db, *other, *cmd;
+
+    if (dir == NULL)
+        return 1;
+    db = pyab_path_join(dir, "sub/history.sqlite");
+    other = pyab_path_join(dir, "other.sqlite");
+    test_concurrent(db);
+    test_trend(db, other);
+    cmd = xasprintf("rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    free(cmd);
+    free(db);
+    free(other);
+    return check_report("history");
+}
