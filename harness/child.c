@@ -37,6 +37,7 @@ typedef struct child {
     int interrupted;
     uint64_t gc_changes;
     int64_t peak_rss;
+    pyab_gc_totals gc_base; /* GC totals when the replay started */
 } child;
 
 static void send_line(child *c, char tag, const char *text, size_t len)
@@ -87,20 +88,24 @@ static double since_start(child *c, uint64_t ns)
     return ((double)ns - (double)pyab_replay_start_ns(c->rp)) / 1e9;
 }
 
-static void drain_events(child *c)
+/* Sends the GC events collected so far; `cause` marks collections pyab
+ * itself made for a measurement (the quiesce step), which the rep's pause
+ * figures leave out. */
+static void drain_events(child *c, const char *cause)
 {
     pyab_gc_event ev[256];
     size_t n;
-    char line[256];
+    char line[320];
 
     while ((n = pyab_gcwatch_drain(ev, PYAB_ARRAY_LEN(ev))) > 0) {
         for (size_t i = 0; i < n; i++) {
             int len = snprintf(line, sizeof(line),
                                "{\"gen\":%d,\"t_s\":%.6f,\"duration_s\":%.9f,\"collected\":%lld,"
-                               "\"uncollectable\":%lld}",
+                               "\"uncollectable\":%lld%s%s%s}",
                                ev[i].gen, since_start(c, ev[i].start_ns),
                                (double)ev[i].duration_ns / 1e9, (long long)ev[i].collected,
-                               (long long)ev[i].uncollectable);
+                               (long long)ev[i].uncollectable, cause ? ",\"cause\":\"" : "",
+                               cause ? cause : "", cause ? "\"" : "");
             send_line(c, 'E', line, (size_t)len);
         }
     }
@@ -119,8 +124,12 @@ static void take_sample(child *c, const char *phase)
         if (c->gc_changes++ == 0 || c->gc_changes % 100 == 0)
             send_line(c, 'W', msg, strlen(msg));
     }
-    drain_events(c);
+    drain_events(c, NULL);
     PyEval_SaveThread();
+    /* Collections and pauses count from the start of the replay; the
+     * service's import-time collections are in events.jsonl only. */
+    s.gc_collections -= c->gc_base.collections;
+    s.gc_pause_s -= (double)c->gc_base.pause_ns / 1e9;
     s.t_s = since_start(c, pyab_now_ns());
     s.requests = pyab_replay_completed(c->rp);
     s.errors = pyab_replay_errors(c->rp);
@@ -195,6 +204,7 @@ static void finish(child *c)
      * back tells live growth from memory the allocator merely keeps. */
     PyEval_RestoreThread(c->main_ts);
     pyab_gcwatch_collect(2);
+    drain_events(c, "quiesce");
     PyEval_SaveThread();
     malloc_trim(0);
     take_sample(c, "quiesce");
@@ -211,7 +221,7 @@ static void finish(child *c)
     if (pyab_replay_warmup_ns(c->rp))
         json_object_set_new(result, "warmup_end_s",
                             json_real(since_start(c, pyab_replay_warmup_ns(c->rp))));
-    drain_events(c);
+    drain_events(c, NULL);
     PyEval_SaveThread();
     send_json(c, 'F', result);
     uv_walk(&c->loop, close_all, NULL);
@@ -337,6 +347,7 @@ static json_t *hello(child *c)
     json_object_set_new(rb, "malloc_arena_max", json_string(getenv("MALLOC_ARENA_MAX") ?: ""));
     json_object_set_new(rb, "ld_preload", json_string(getenv("LD_PRELOAD") ?: ""));
     json_object_set_new(rb, "preload_mapped", preload_mapped());
+    json_object_set_new(rb, "native_heap_source", json_string(pyab_sample_native_source()));
     json_object_set_new(rb, "mmap_threshold", json_string(getenv("MALLOC_MMAP_THRESHOLD_") ?: ""));
     json_object_set_new(rb, "trim_threshold", json_string(getenv("MALLOC_TRIM_THRESHOLD_") ?: ""));
     j = json_pack("{s:i,s:o,s:{s:I,s:I,s:I,s:I,s:f}}", "pid", (int)getpid(), "readback", rb,
@@ -412,6 +423,7 @@ int pyab_cmd_child(int argc, char **argv)
     uv_signal_start(&c.sigint, on_signal, SIGINT);
     uv_signal_start(&c.sigterm, on_signal, SIGTERM);
     start_timers(&c);
+    pyab_gcwatch_totals(&c.gc_base);
     if ((rc = pyab_replay_start(c.rp)) < 0) {
         pyab_error_internal(&err, "cannot start worker threads: %s", uv_strerror(rc));
         send_fatal(&c, &err);

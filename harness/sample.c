@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dlfcn.h>
 #include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,17 +11,70 @@
 #include "gcwatch.h"
 #include "heap.h"
 
-const char pyab_sample_csv_header[] =
-    "t_s,requests,rss_bytes,pyheap_bytes,pymalloc_arena_bytes,native_heap_bytes,"
-    "native_free_bytes,gc_count0,gc_count1,gc_count2,gc_collections,gc_pause_s,errors,"
-    "latency_p50_ms,latency_p99_ms,phase,native_other_bytes,pyheap_malloc_bytes";
+
 
 static int statm_fd = -1;
 static long page_size;
 
+/*
+ * A preloaded allocator replaces malloc, and glibc's mallinfo2() then
+ * describes only glibc's own, idle heap. jemalloc and tcmalloc answer the
+ * same two questions (in use, free) through their own APIs, found with
+ * dlsym so pyab links against neither.
+ */
+typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
+typedef int (*tc_property_fn)(const char *, size_t *);
+static mallctl_fn je_mallctl;
+static tc_property_fn tc_property;
+static const char *native_source = "glibc mallinfo2";
+
+static void find_allocator(void)
+{
+    je_mallctl = (mallctl_fn)dlsym(RTLD_DEFAULT, "mallctl");
+    tc_property = (tc_property_fn)dlsym(RTLD_DEFAULT, "MallocExtension_GetNumericProperty");
+    if (je_mallctl)
+        native_source = "jemalloc stats.allocated";
+    else if (tc_property)
+        native_source = "tcmalloc generic.current_allocated_bytes";
+    else if (dlsym(RTLD_DEFAULT, "mi_malloc"))
+        native_source = "mimalloc preloaded: glibc mallinfo2 (does not see mimalloc's heap)";
+}
+
+const char *pyab_sample_native_source(void)
+{
+    return native_source;
+}
+
+/* In-use and free bytes of the allocator behind malloc. */
+static void native_heap(int64_t *in_use, int64_t *free_bytes)
+{
+    if (je_mallctl) {
+        uint64_t epoch = 1;
+        size_t allocated = 0, resident = 0, sz = sizeof(size_t), esz = sizeof(epoch);
+        je_mallctl("epoch", &epoch, &esz, &epoch, esz);
+        je_mallctl("stats.allocated", &allocated, &sz, NULL, 0);
+        sz = sizeof(size_t);
+        je_mallctl("stats.resident", &resident, &sz, NULL, 0);
+        *in_use = (int64_t)allocated;
+        *free_bytes = resident > allocated ? (int64_t)(resident - allocated) : 0;
+    } else if (tc_property) {
+        size_t allocated = 0, pagefree = 0;
+        tc_property("generic.current_allocated_bytes", &allocated);
+        tc_property("tcmalloc.pageheap_free_bytes", &pagefree);
+        *in_use = (int64_t)allocated;
+        *free_bytes = (int64_t)pagefree;
+    } else {
+        struct mallinfo2 mi = mallinfo2();
+        /* In use: sbrk heap + mmapped chunks; free: what malloc holds unused. */
+        *in_use = (int64_t)(mi.uordblks + mi.hblkhd);
+        *free_bytes = (int64_t)mi.fordblks;
+    }
+}
+
 int pyab_sample_open(void)
 {
     page_size = sysconf(_SC_PAGESIZE);
+    find_allocator();
     statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     return statm_fd < 0 ? -errno : 0;
 }
@@ -45,16 +99,13 @@ void pyab_sample_memory(pyab_sample *s, int gil)
 {
     pyab_heap_stats hs;
     pyab_gc_totals gt;
-    struct mallinfo2 mi = mallinfo2();
 
     pyab_heap_read(&hs);
     pyab_gcwatch_totals(&gt);
     s->rss_bytes = pyab_sample_rss();
     s->pyheap_bytes = hs.live_bytes;
     s->pymalloc_arena_bytes = hs.arena_bytes;
-    /* In use: sbrk heap + mmapped chunks; free: what malloc holds unused. */
-    s->native_heap_bytes = (int64_t)(mi.uordblks + mi.hblkhd);
-    s->native_free_bytes = (int64_t)mi.fordblks;
+    native_heap(&s->native_heap_bytes, &s->native_free_bytes);
     /* Python's blocks over 512 bytes come from malloc too: take them out to
      * see the native libraries' own share. */
     s->pyheap_malloc_bytes = hs.malloc_bytes;

@@ -4,7 +4,8 @@
  * RSS comes from /proc/self/statm through a descriptor kept open (one
  * pread, no path lookup); the Python heap and pymalloc arenas from the
  * allocator-hook counters (heap.h); native in-use and free bytes from
- * glibc's mallinfo2(); GC counts and pauses from gcwatch.h; requests,
+ * glibc's mallinfo2(), or from jemalloc's or tcmalloc's own statistics
+ * when one of them is preloaded; GC counts and pauses from gcwatch.h; requests,
  * errors and the latency window from the replayer. Nothing here walks the
  * Python heap: the expensive views (type census, tracemalloc) are opt-in
  * elsewhere and labelled as such.
@@ -35,11 +36,10 @@ typedef struct pyab_sample {
     int64_t pyheap_malloc_bytes; /* Python heap bytes in blocks malloc serves */
 } pyab_sample;
 
-/* The header line of samples.csv (no newline). */
-extern const char pyab_sample_csv_header[];
-
 /* Opens /proc/self/statm once; 0 or -errno. */
 int pyab_sample_open(void);
+/* Which allocator the native_* columns come from (for the manifest). */
+const char *pyab_sample_native_source(void);
 /* Current RSS in bytes (-1 if unreadable). */
 int64_t pyab_sample_rss(void);
 /*
