@@ -70,7 +70,7 @@ static PyObject *on_gc(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef on_gc_def = {"pyab_gc_timer", (PyCFunction)(void (*)(void))on_gc,
                                 METH_FASTCALL, "pyab's C-side GC pause timer."};
 
-int pyab_gcwatch_install(pyab_error *err)
+int pyab_gcwatch_install(int timer, pyab_error *err)
 {
     PyObject *callbacks, *fn;
     int rc;
@@ -78,6 +78,8 @@ int pyab_gcwatch_install(pyab_error *err)
     gc_module = PyImport_ImportModule("gc");
     if (gc_module == NULL)
         goto fail;
+    if (!timer)
+        return 0;
     key_generation = PyUnicode_InternFromString("generation");
     key_collected = PyUnicode_InternFromString("collected");
     key_uncollectable = PyUnicode_InternFromString("uncollectable");

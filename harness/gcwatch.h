@@ -35,8 +35,8 @@ typedef struct pyab_gc_event {
     int64_t uncollectable;
 } pyab_gc_event;
 
-/* Registers the timing callback. GIL held. */
-int pyab_gcwatch_install(pyab_error *err);
+/* Imports gc and, with `timer`, registers the pause timer. GIL held. */
+int pyab_gcwatch_install(int timer, pyab_error *err);
 /* Running totals; no GIL needed. */
 void pyab_gcwatch_totals(pyab_gc_totals *out);
 /* Moves up to max events out of the ring. GIL held. Returns the count. */

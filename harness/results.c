@@ -7,6 +7,11 @@
 
 #include "hist.h"
 
+const char pyab_results_csv_header[] =
+    "t_s,requests,rss_bytes,pyheap_bytes,pymalloc_arena_bytes,native_heap_bytes,"
+    "native_free_bytes,gc_count0,gc_count1,gc_count2,gc_collections,gc_pause_s,errors,"
+    "latency_p50_ms,latency_p99_ms,phase,native_other_bytes,pyheap_malloc_bytes";
+
 static const char *const phase_names[] = {"warmup", "run", "warmup_end", "end", "quiesce"};
 
 void pyab_rep_series_init(pyab_rep_series *s)
@@ -81,9 +86,11 @@ void pyab_rep_series_add_event(pyab_rep_series *s, const json_t *ev)
     json_int_t g = json_integer_value(json_object_get(ev, "gen"));
     double d = json_number_value(json_object_get(ev, "duration_s"));
 
-    /* Collections before the replay started (importing the service) are in
-     * events.jsonl but not in the rep's figures. */
-    if (g < 0 || g > 2 || json_number_value(json_object_get(ev, "t_s")) < 0)
+    /* Collections before the replay started (importing the service) and
+     * pyab's own quiesce collection are in events.jsonl but not in the
+     * rep's figures. */
+    if (g < 0 || g > 2 || json_number_value(json_object_get(ev, "t_s")) < 0 ||
+        json_object_get(ev, "cause") != NULL)
         return;
     if (s->ngc[g] == s->gccap[g]) {
         s->gccap[g] = s->gccap[g] ? s->gccap[g] * 2 : 256;
@@ -262,6 +269,36 @@ static json_t *merge_routes(json_t *reps)
     return out;
 }
 
+/*
+ * Status classes per route ("2xx": n, ...), summed over every rep that
+ * reported them (a WSGI app's responses, or a handler returning an int).
+ * Routes without a counted status are left out.
+ */
+static json_t *merge_status(json_t *reps)
+{
+    json_t *out = json_object(), *rep, *r, *n;
+    const char *route, *cls;
+    size_t i;
+
+    json_array_foreach(reps, i, rep) {
+        json_object_foreach(json_object_get(rep, "routes"), route, r) {
+            json_object_foreach(json_object_get(r, "status"), cls, n) {
+                json_t *agg = json_object_get(out, route);
+                if (!json_is_integer(n))
+                    continue;
+                if (agg == NULL) {
+                    agg = json_object();
+                    json_object_set_new(out, route, agg);
+                }
+                json_int_t sum = json_integer_value(n) +
+                                 json_integer_value(json_object_get(agg, cls));
+                json_object_set_new(agg, cls, json_integer(sum));
+            }
+        }
+    }
+    return out;
+}
+
 json_t *pyab_results_aggregate(json_t *reps)
 {
     json_t *arm = json_object(), *slopes = json_object(), *gc = json_object(), *rep;
@@ -320,6 +357,7 @@ json_t *pyab_results_aggregate(json_t *reps)
     json_object_set_new(arm, "peak_rss_bytes", json_integer((json_int_t)peak));
     json_object_set_new(arm, "errors", json_integer(errors));
     json_object_set_new(arm, "errors_by_route", merge_routes(reps));
+    json_object_set_new(arm, "status_by_route", merge_status(reps));
     json_object_set_new(arm, "gc", gc);
     json_object_set_new(arm, "slopes", slopes);
     return arm;

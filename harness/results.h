@@ -22,6 +22,9 @@
 enum { PYAB_PHASE_WARMUP, PYAB_PHASE_RUN, PYAB_PHASE_WARMUP_END, PYAB_PHASE_END,
        PYAB_PHASE_QUIESCE };
 
+/* The header line of samples.csv (no newline); the child formats the rows. */
+extern const char pyab_results_csv_header[];
+
 /* One rep's curve, as the parent receives it. init/finish: embedded. */
 typedef struct pyab_rep_series {
     size_t n, cap;

@@ -14,6 +14,9 @@ asserts a timing; it prints.
   gc.get_objects(), in the same process.
 - heap: an allocation-heavy handler with the heap hooks off, on (blocks,
   the default), on (requested sizes), and under tracemalloc.
+- gctimer: a collection-heavy handler with no pause timer, pyab's C timer,
+  and the C timer plus a Python gc.callbacks function.
+- stream: samples streamed to the parent at 1 Hz against 100 Hz.
 """
 import argparse
 import json
@@ -178,6 +181,73 @@ def bench_heap(pyab, tmp):
                  "  (target <= 10%)" if name == "blocks" else ""))
 
 
+GC_SERVICE = r'''
+import gc, os, time
+class Node:
+    def __init__(self):
+        self.me = self
+if os.environ.get("BENCH_PY_CALLBACK"):
+    started = [0.0]
+    pauses = []
+    def on_gc(phase, info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append(time.perf_counter() - started[0])
+    gc.callbacks.append(on_gc)
+gc.set_threshold(100, 10, 10)
+def handle(req):
+    for _ in range(50):
+        Node()
+'''
+
+
+def cpu_per_request(pyab, tmp, arms, n, reps):
+    """Median child CPU microseconds per request for each arm, run interleaved."""
+    cpu = {name: [] for name, _ in arms}
+    for _ in range(reps):
+        for name, _ in arms:
+            rep = pyab_run(pyab, tmp / ("%s.json" % name), tmp)
+            cpu[name].append(rep["cpu_s"] / rep["requests"] * 1e6)
+    return {name: statistics.median(v) for name, v in cpu.items()}
+
+
+def bench_gctimer(pyab, tmp):
+    trace = make_trace(tmp / "trace1k.jsonl", 1000)
+    service = write(tmp / "cycles.py", GC_SERVICE)
+    arms = [("gc-none", {"env": {"PYAB_BENCH_NO_GC_TIMER": "1"}}),
+            ("gc-c", {}),
+            ("gc-c+py", {"env": {"BENCH_PY_CALLBACK": "1"}})]
+    n = 60_000
+    for name, extra in arms:
+        scenario(tmp, name, service, trace, 1, n, extra)
+    cpu = cpu_per_request(pyab, tmp, arms, n, max(REPS, 5))
+    base = cpu["gc-none"]
+    print("gctimer: collection-heavy handler (50 cyclic objects/request, threshold 100), "
+          "%d requests (median CPU us/request)" % n)
+    print("  no callback at all             %7.2f us/request" % base)
+    print("  pyab's C timer                 %7.2f us/request  %+.1f%% vs none (CPython builds the "
+          "info dict for any callback)" % (cpu["gc-c"], (cpu["gc-c"] / base - 1) * 100))
+    print("  C timer + Python gc.callbacks  %7.2f us/request  %+.1f%% more than the C timer alone"
+          % (cpu["gc-c+py"], (cpu["gc-c+py"] / cpu["gc-c"] - 1) * 100))
+
+
+def bench_stream(pyab, tmp):
+    trace = make_trace(tmp / "trace1k.jsonl", 1000)
+    service = write(tmp / "small.py", "def handle(req):\n    return [str(i) for i in range(20)]\n")
+    arms = [("stream-1hz", {"sample": {"interval_ms": 1000}}),
+            ("stream-100hz", {"sample": {"interval_ms": 10}})]
+    n = 300_000
+    for name, extra in arms:
+        scenario(tmp, name, service, trace, 1, n, extra)
+    cpu = cpu_per_request(pyab, tmp, arms, n, max(REPS, 5))
+    print("stream: samples streamed to the parent at 1 Hz vs 100 Hz, %d requests "
+          "(median CPU us/request)" % n)
+    print("  1 Hz   %7.3f us/request" % cpu["stream-1hz"])
+    print("  100 Hz %7.3f us/request  %+.1f%% (target: no measurable change)"
+          % (cpu["stream-100hz"], (cpu["stream-100hz"] / cpu["stream-1hz"] - 1) * 100))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("which", nargs="?", default="all")
@@ -186,7 +256,8 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         tmp = pathlib.Path(d)
         for name, fn in (("dispatch", bench_dispatch), ("sample", bench_sample),
-                         ("heap", bench_heap)):
+                         ("heap", bench_heap), ("gctimer", bench_gctimer),
+                         ("stream", bench_stream)):
             if args.which in (name, "all"):
                 fn(args.pyab, tmp)
 
