@@ -73,6 +73,11 @@ static double rep_value(json_t *rep, const char *metric)
 
     if (strcmp(metric, "peak_rss_mb") == 0)
         return json_number_value(json_object_get(rep, "peak_rss_bytes")) / 1048576.0;
+    if (strcmp(metric, "cpu_us_per_request") == 0) {
+        double req = json_number_value(json_object_get(rep, "requests"));
+        v = json_object_get(rep, "cpu_s");
+        return json_is_number(v) && req > 0 ? json_number_value(v) * 1e6 / req : NAN;
+    }
     if (strcmp(metric, "throughput_rps") == 0)
         v = json_object_get(rep, "throughput_rps");
     else if (strcmp(metric, "latency_p99_ms") == 0)

@@ -54,10 +54,12 @@ static json_t *arm(double lo, double hi, const double *peak_mb, const double *rp
     json_t *reps = json_array();
 
     for (size_t i = 0; i < n; i++)
+        /* The CPU each request costs follows throughput, as when the service got slower. */
         json_array_append_new(reps, json_pack(
-            "{s:s, s:f, s:f, s:{s:f}, s:{s:{s:f}}}", "outcome", "ok", "peak_rss_bytes",
+            "{s:s, s:f, s:f, s:{s:f}, s:{s:{s:f}}, s:i, s:f}", "outcome", "ok", "peak_rss_bytes",
             peak_mb[i] * 1048576.0, "throughput_rps", rps[i], "gc", "pause_p99_ms", 1.0,
-            "slopes", "pyheap", "bytes_per_request", (lo + hi) / 2 + (double)i));
+            "slopes", "pyheap", "bytes_per_request", (lo + hi) / 2 + (double)i,
+            "requests", 10000, "cpu_s", 10000.0 / rps[i]));
     return json_pack("{s:o, s:{s:{s:f, s:[ff]}}}", "reps", reps, "slopes", "pyheap",
                      "bytes_per_request", (lo + hi) / 2, "ci", lo, hi);
 }
@@ -124,7 +126,23 @@ static void test_regress(void)
     CHECK(strcmp(status_of(r, "peak_rss_mb"), "fail") == 0);
     CHECK(strcmp(status_of(r, "pyheap_slope"), "fail") == 0);
     CHECK(strcmp(status_of(r, "throughput_rps"), "fail") == 0);
+    CHECK(strcmp(status_of(r, "cpu_us_per_request"), "fail") == 0);
     json_decref(r);
+    /* Slower on the wall clock at the same CPU cost per request: a busy machine, not a regression. */
+    for (size_t i = 0; i < 3; i++) {
+        json_t *rep = json_array_get(json_object_get(worse, "reps"), i);
+        json_object_set_new(rep, "cpu_s", json_real(10000.0 / rps[i]));
+    }
+    r = pyab_regress_arm(worse, base);
+    CHECK(strcmp(status_of(r, "throughput_rps"), "pass") == 0);
+    CHECK(strcmp(status_of(r, "cpu_us_per_request"), "pass") == 0);
+    {
+        size_t i;
+        json_t *c;
+        json_array_foreach(r, i, c)
+            if (strcmp(json_string_value(json_object_get(c, "name")), "throughput_rps") == 0)
+                CHECK_CONTAINS(json_string_value(json_object_get(c, "message")), "machine was busier");
+    }
     /* Better is never a regression. */
     r = pyab_regress_arm(base, worse);
     CHECK(strcmp(status_of(r, "peak_rss_mb"), "pass") == 0);
