@@ -249,37 +249,50 @@ static double removed(json_t *e)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-/* Sets "interaction" and "conclusion" from the ranking and the all-swapped arm. */
+/* Suspects whose swap alone explains the growth, sure at the interval's lower end too. */
+static json_t *implicated(json_t *ranking)
+{
+    json_t *out = json_array(), *e;
+    size_t i;
+
+    json_array_foreach(ranking, i, e) {
+        double lo = json_number_value(json_array_get(json_object_get(e, "ci"), 0));
+        if (removed(e) >= EXPLAINS && json_is_number(json_array_get(json_object_get(e, "ci"), 0)) &&
+            lo > 0)
+            json_array_append(out, json_object_get(e, "suspect"));
+    }
+    return out;
+}
+
+/*
+ * Sets "implicated", "interaction" and "conclusion" from the ranking and the
+ * all-swapped arm. A control that does not leak implicates nothing: shares
+ * of a growth that is not there are noise.
+ */
 static void conclude(json_t *ab, json_t *ranking, json_t *all, const char *control_verdict)
 {
     json_t *top = json_array_get(ranking, 0);
     double best = removed(top), together = removed(all);
-    int interaction = 0;
+    const char *name = json_string_value(json_object_get(top, "suspect"));
+    int interaction = 0, leaks = control_verdict && strcmp(control_verdict, "leak") == 0;
     char *text;
 
-    if (!isfinite(best) || !isfinite(together))
-        text = xasprintf("the control arm has no positive growth to share out (verdict %s): "
-                         "nothing to rank", control_verdict ? control_verdict : "unknown");
+    if (!leaks || !isfinite(best) || !isfinite(together))
+        text = xasprintf("the control arm does not leak (verdict %s): no suspect is implicated; "
+                         "any shares below are of noise", control_verdict ? control_verdict : "?");
     else if (best >= EXPLAINS)
-        text = xasprintf("swapping out %s alone removes %.0f%% of the control's growth; "
-                         "with every suspect swapped, %.0f%%",
-                         json_string_value(json_object_get(top, "suspect")), 100 * best,
-                         100 * together);
+        text = xasprintf("swapping out %s alone removes %.0f%% of the control's growth; with "
+                         "every suspect swapped, %.0f%%", name, 100 * best, 100 * together);
     else if (together >= EXPLAINS) {
         interaction = 1;
         text = xasprintf("no single swap removes half of the control's growth (at most %.0f%%, "
                          "%s), but swapping all of them together removes %.0f%%: the suspects "
-                         "leak only in combination, or each holds a part of it", 100 * best,
-                         json_string_value(json_object_get(top, "suspect")), 100 * together);
+                         "leak only in combination, or each holds a part of it", 100 * best, name,
+                         100 * together);
     } else
         text = xasprintf("even with every suspect swapped, %.0f%% of the control's growth "
                          "remains: it comes from somewhere else", 100 * (1 - together));
-    if (control_verdict && strcmp(control_verdict, "leak") != 0 && isfinite(best)) {
-        char *t = xasprintf("%s (note: the control's verdict is \"%s\", so the growth being "
-                            "shared out may be noise)", text, control_verdict);
-        free(text);
-        text = t;
-    }
+    json_object_set_new(ab, "implicated", leaks ? implicated(ranking) : json_array());
     json_object_set_new(ab, "interaction", json_boolean(interaction));
     json_object_set_new(ab, "conclusion", json_string(text));
     free(text);
@@ -326,6 +339,12 @@ json_t *pyab_ablate_rank(json_t *summary, const char *control, const char *const
     return ab;
 }
 
+/* A share in percent, without the "-0" that rounding a small negative gives. */
+static double pct(double x)
+{
+    return fabs(100 * x) < 0.5 ? 0 : 100 * x;
+}
+
 static void print_share(FILE *f, json_t *e)
 {
     json_t *ci = json_object_get(e, "ci");
@@ -335,9 +354,9 @@ static void print_share(FILE *f, json_t *e)
     if (!isfinite(v))
         fprintf(f, "  %8s  %-20s", "-", "");
     else if (json_is_number(json_array_get(ci, 0)))
-        fprintf(f, "  %7.0f%%  [%5.0f%%, %5.0f%%]    ", 100 * v, 100 * lo, 100 * hi);
+        fprintf(f, "  %7.0f%%  [%5.0f%%, %5.0f%%]    ", pct(v), pct(lo), pct(hi));
     else
-        fprintf(f, "  %7.0f%%  %-20s", 100 * v, "");
+        fprintf(f, "  %7.0f%%  %-20s", pct(v), "");
     fprintf(f, "  %12.1f  %s\n", json_number_value(json_object_get(e, "bytes_per_request")),
             json_string_value(json_object_get(e, "arm")));
 }
