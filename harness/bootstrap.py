@@ -45,10 +45,13 @@ class StandInFinder(importlib.abc.MetaPathFinder):
         self.served = {}
 
     def _root(self, fullname):
+        # The longest mocked name wins, so "a.b" can be mocked apart from "a".
+        best = None
         for name in self.mapping:
             if fullname == name or fullname.startswith(name + "."):
-                return name
-        return None
+                if best is None or len(name) > len(best):
+                    best = name
+        return best
 
     def find_spec(self, fullname, path=None, target=None):
         root = self._root(fullname)
@@ -61,7 +64,11 @@ class StandInFinder(importlib.abc.MetaPathFinder):
                 spec = importlib.util.spec_from_file_location(
                     fullname, init, submodule_search_locations=[standin])
             else:
-                spec = importlib.util.spec_from_file_location(fullname, standin)
+                # An empty __path__ makes it a package, so `import x.sub`
+                # reaches this finder instead of failing with "x is not a
+                # package"; the sub-module is then an attribute of the file.
+                spec = importlib.util.spec_from_file_location(
+                    fullname, standin, submodule_search_locations=[])
             if spec is None:
                 raise ImportError("mock for %r: cannot load stand-in %r" % (root, standin))
             self.served[fullname] = standin
@@ -71,8 +78,11 @@ class StandInFinder(importlib.abc.MetaPathFinder):
         parent = sys.modules.get(fullname.rpartition(".")[0])
         attr = getattr(parent, fullname.rpartition(".")[2], None)
         if attr is None or not isinstance(attr, type(sys)):
-            raise ImportError("mock for %r: stand-in %r has no submodule %r"
-                              % (root, standin, fullname))
+            # ModuleNotFoundError, as for a real package: `try: import x.opt`
+            # and importlib.util.find_spec behave as they would without the mock.
+            raise ModuleNotFoundError("mock for %r: stand-in %r has no submodule %r"
+                                      % (root, standin, fullname), name=fullname)
+        self.served[fullname] = standin
         return importlib.util.spec_from_loader(fullname, _AliasLoader(attr))
 
 
@@ -87,15 +97,21 @@ class _AliasLoader(importlib.abc.Loader):
         pass
 
 
+_finder = None
+
+
 def install_mocks(mapping):
+    global _finder
     if not mapping:
         return None
     for name in list(sys.modules):
         if any(name == m or name.startswith(m + ".") for m in mapping):
             del sys.modules[name]
-    finder = StandInFinder(mapping)
+    finder = _finder = StandInFinder(mapping)
     sys.meta_path.insert(0, finder)
     for name, path in mapping.items():
+        if not os.path.exists(path):
+            raise ImportError("mock %r: stand-in %r does not exist" % (name, path))
         try:
             importlib.import_module(name)
         except BaseException as exc:
@@ -104,63 +120,147 @@ def install_mocks(mapping):
     return finder
 
 
+def mocks_served():
+    """For the manifest: each mocked name -> the file its module came from
+    after the service's import (None when it is not imported), and which
+    module names the stand-ins served, proof the swap took effect."""
+    import json
+    if _finder is None:
+        return "null"
+    modules = {}
+    for name in _finder.mapping:
+        mod = sys.modules.get(name)
+        modules[name] = getattr(mod, "__file__", None) if mod is not None else None
+    return json.dumps({"modules": modules, "served": sorted(_finder.served)})
+
+
+class _StartResponse:
+    """start_response for one request (PEP 3333): keeps the status, checks
+    the call order, and hands out a write() that discards the bytes."""
+
+    __slots__ = ("status", "sent")
+
+    def __init__(self):
+        self.status = None
+        self.sent = False  # set once the first body bytes "went out"
+
+    def __call__(self, status, headers, exc_info=None):
+        if exc_info is not None:
+            try:
+                if self.sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # no reference cycle through the frame
+        elif self.status is not None:
+            raise AssertionError("start_response called twice without exc_info")
+        if type(status) is not str or len(status) < 4 or status[3] != " ":
+            raise AssertionError("status must be a str like '200 OK', got %r" % (status,))
+        self.status = status
+        return self.write
+
+    def write(self, data):
+        if self.status is None:
+            raise AssertionError("write() before start_response()")
+        if type(data) is not bytes:
+            raise TypeError("write() takes bytes, got %s" % type(data).__name__)
+        self.sent = True
+
+
+def _latin1(s):
+    """A WSGI native string: text outside latin-1 travels as its UTF-8 bytes."""
+    return s if s.isascii() else s.encode("utf-8").decode("latin-1")
+
+
 def wsgi_adapter(app):
-    """Calls a PEP 3333 app with an environ built from a trace record."""
+    """Calls a PEP 3333 app with an environ built from a trace record.
+
+    Returns the status code as an int (counted per route by the replayer).
+    The response iterable is consumed and its close() called even when the
+    app or the iteration raises; the exception then propagates and is
+    counted as the route's error.
+    """
+    from urllib.parse import unquote_to_bytes, urlencode
+    import json
+
+    base = {
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+    }
+    # Header name -> environ key; bounded by the trace's distinct names.
+    keys = {}
+    dumps = json.dumps
+    BytesIO = io.BytesIO
+
+    def header_key(name):
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        keys[name] = key
+        return key
+
     def call(req):
-        headers = req.get("headers") or {}
-        query = req.get("query") or ""
-        if isinstance(query, dict):
-            from urllib.parse import urlencode
-            query = urlencode(query, doseq=True)
+        environ = base.copy()
         body = req.get("body")
         if body is None:
             data = b""
-        elif isinstance(body, str):
+        elif type(body) is bytes:  # JSON text already serialised by the replayer
+            data = body
+            environ["CONTENT_TYPE"] = "application/json"
+        elif type(body) is str:
             data = body.encode("utf-8")
         else:
-            import json
-            data = json.dumps(body).encode("utf-8")
-        environ = {
-            "REQUEST_METHOD": req.get("method") or ("POST" if data else "GET"),
-            "SCRIPT_NAME": "",
-            "PATH_INFO": req.get("path") or req["route"],
-            "QUERY_STRING": query,
-            "SERVER_NAME": "pyab",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "CONTENT_LENGTH": str(len(data)),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(data),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
-        for k, v in headers.items():
-            key = k.upper().replace("-", "_")
-            if key == "CONTENT_TYPE":
-                environ["CONTENT_TYPE"] = v
-            elif key != "CONTENT_LENGTH":
-                environ["HTTP_" + key] = v
-        if data and "CONTENT_TYPE" not in environ and not isinstance(body, str):
+            data = dumps(body).encode("utf-8")
             environ["CONTENT_TYPE"] = "application/json"
-        status = []
-
-        def start_response(s, response_headers, exc_info=None):
-            status[:] = [s]
-            return lambda chunk: None
-
-        result = app(environ, start_response)
+        path = req.get("path") or req["route"]
+        if "%" in path:
+            path = unquote_to_bytes(path).decode("latin-1")
+        elif not path.isascii():
+            path = _latin1(path)
+        query = req.get("query")
+        if not query:
+            query = ""
+        elif type(query) is not str:
+            query = urlencode(query, doseq=True)
+        elif query[0] == "?":
+            query = query[1:]
+        environ["REQUEST_METHOD"] = req.get("method") or ("POST" if data else "GET")
+        environ["PATH_INFO"] = path
+        environ["QUERY_STRING"] = _latin1(query)
+        headers = req.get("headers")
+        if headers:
+            for name, value in headers.items():
+                key = keys.get(name) or header_key(name)
+                environ[key] = value if value.isascii() else _latin1(value)
+        if data:
+            environ["CONTENT_LENGTH"] = str(len(data))
+        else:
+            environ.pop("CONTENT_LENGTH", None)
+        environ["wsgi.input"] = BytesIO(data)
+        start = _StartResponse()
+        result = app(environ, start)
         try:
-            for _ in result:
-                pass
+            for chunk in result:
+                if chunk:
+                    if start.status is None:
+                        raise AssertionError("body bytes before start_response()")
+                    start.sent = True
         finally:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        return int(status[0].split(" ", 1)[0]) if status else 0
+        if start.status is None:
+            raise AssertionError("the app returned without calling start_response()")
+        return int(start.status[:3])
     return call
 
 

@@ -416,7 +416,9 @@ int pyab_cmd_child(int argc, char **argv)
     if ((rc = setup(&c, argv[1], &err)) < 0) {
         send_fatal(&c, &err);
         fprintf(stderr, "pyab: %s\n", err.text);
-        return err.exit_code ? err.exit_code : PYAB_EXIT_INTERNAL;
+        fflush(NULL);
+        /* As at the normal end: the interpreter is not finalised. */
+        _exit(err.exit_code ? err.exit_code : PYAB_EXIT_INTERNAL);
     }
     send_json(&c, 'H', hello(&c));
     uv_signal_init(&c.loop, &c.sigint);

@@ -12,5 +12,9 @@ int pyab_cmd_child(int argc, char **argv);
 int pyab_cmd_compare(int argc, char **argv);
 int pyab_cmd_trace(int argc, char **argv);
 int pyab_cmd_report(int argc, char **argv);
+int pyab_cmd_check(int argc, char **argv);
+int pyab_cmd_history(int argc, char **argv);
+int pyab_cmd_merge(int argc, char **argv);
+int pyab_cmd_ablate(int argc, char **argv);
 
 #endif

@@ -157,9 +157,10 @@ json_t *pyab_compare_arms(json_t *summary, const char *control, double conf)
     const char *name;
 
     json_object_foreach(arms, name, arm) {
-        json_t *figs = json_object(), *c;
+        json_t *figs, *c;
         if (strcmp(name, control) == 0)
             continue;
+        figs = json_object();
         for (size_t i = 0; i < PYAB_ARRAY_LEN(figures); i++)
             if ((c = compare_figure(ctl, arm, &figures[i], conf)) != NULL)
                 json_object_set_new(figs, figures[i].name, c);

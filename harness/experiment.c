@@ -19,6 +19,7 @@
 #include "report.h"
 #include "results.h"
 #include "trace.h"
+#include "transform.h"
 #include "version.h"
 
 extern char **environ;
@@ -476,8 +477,7 @@ static int prepare_rep(experiment *ex, rep_run *r, pyab_error *err)
     free(part);
     if (r->samples == NULL || r->events == NULL)
         return pyab_error_internal(err, "%s: cannot create files: %s", r->dir, strerror(errno));
-    extern const char pyab_sample_csv_header[];
-    fprintf(r->samples, "%s\n", pyab_sample_csv_header);
+    fprintf(r->samples, "%s\n", pyab_results_csv_header);
     pyab_buf_init(&r->inbuf);
     pyab_rep_series_init(&r->series);
     r->warnings = json_array();
@@ -575,6 +575,22 @@ static int validate_traces(pyab_scenario *sc, pyab_error *err)
         if (tr->reordered)
             pyab_log("%s: %zu line(s) had a timestamp below the previous line's; replaying in "
                      "time order", tr->path, tr->reordered);
+        /* Each arm's load.routes / exclude_routes / sample must keep something of it. */
+        for (size_t j = i; j < sc->narms; j++) {
+            uint32_t *keep;
+            size_t n;
+            if (strcmp(sc->arms[j].trace_path, sc->arms[i].trace_path) != 0)
+                continue;
+            char *where = sc->narms > 1 ? xasprintf("%s (arm %s)", sc->path, sc->arms[j].arm)
+                                        : xstrdup(sc->path);
+            int rc = pyab_transform_select(&sc->arms[j], tr, where, &keep, &n, err);
+            free(where);
+            if (rc < 0) {
+                pyab_trace_destroy(tr);
+                return rc;
+            }
+            free(keep);
+        }
         pyab_trace_destroy(tr);
     }
     return 0;
@@ -661,6 +677,9 @@ static int analyse_and_report(const char *dir, const pyab_run_opts *opts)
     if (pyab_analyze_dir(dir, &err) < 0) {
         fprintf(stderr, "pyab: analysis: %s\n", err.text);
         rc = -EIO;
+    } else if (opts->after_analysis && opts->after_analysis(dir, opts->data, &err) < 0) {
+        fprintf(stderr, "pyab: %s\n", err.text);
+        rc = -EIO;
     }
     summary = json_load_file(path, 0, NULL);
     if (summary && !opts->quiet) {
@@ -710,12 +729,22 @@ int pyab_cmd_run(int argc, char **argv)
         fprintf(stderr, "pyab: %s\n", err.text);
         return err.exit_code;
     }
-    code = pyab_experiment_run(sc, &opts, &dir, &err);
-    if (code == PYAB_EXIT_USAGE || code == PYAB_EXIT_INTERNAL)
-        fprintf(stderr, "pyab: %s\n", err.text);
-    if (dir && code != PYAB_EXIT_INTERNAL && analyse_and_report(dir, &opts) < 0)
-        code = PYAB_EXIT_INTERNAL;
+    code = pyab_experiment_run_all(sc, &opts, &dir);
     free(dir);
     pyab_scenario_destroy(sc);
+    return code;
+}
+
+int pyab_experiment_run_all(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out)
+{
+    pyab_error err = {0};
+    int code;
+
+    *dir_out = NULL;
+    code = pyab_experiment_run(sc, opts, dir_out, &err);
+    if (code == PYAB_EXIT_USAGE || code == PYAB_EXIT_INTERNAL)
+        fprintf(stderr, "pyab: %s\n", err.text);
+    if (*dir_out && code != PYAB_EXIT_INTERNAL && analyse_and_report(*dir_out, opts) < 0)
+        code = PYAB_EXIT_INTERNAL;
     return code;
 }

@@ -20,6 +20,10 @@ typedef struct pyab_run_opts {
     const char *out_dir; /* NULL: results/<name>-<UTC timestamp> */
     int quiet;
     int report;          /* write report.html at the end */
+    /* pyab_experiment_run_all: called on the analysed folder before the
+     * tables and the report (NULL: nothing); 0 or a negative errno. */
+    int (*after_analysis)(const char *dir, void *data, pyab_error *err);
+    void *data;
 } pyab_run_opts;
 
 /*
@@ -28,5 +32,14 @@ typedef struct pyab_run_opts {
  */
 int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out,
                         pyab_error *err);
+
+/*
+ * Everything `pyab run` does once the scenario is loaded (and `pyab ablate`
+ * after it has made its arms): runs it, analyses the folder, calls
+ * opts->after_analysis, prints the tables and writes the report. Messages
+ * go to stderr. Returns an exit code; *dir_out as above (NULL when no
+ * folder was made).
+ */
+int pyab_experiment_run_all(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out);
 
 #endif

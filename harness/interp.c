@@ -211,6 +211,18 @@ PyObject *pyab_interp_load(const pyab_config *cfg, pyab_error *err)
     return r;
 }
 
+/* bootstrap.mocks_served() as JSON (null without mocks); GIL held. New reference. */
+static json_t *mocks_served(void)
+{
+    PyObject *r = boot ? call_boot("mocks_served", "()") : NULL;
+    const char *text = r ? PyUnicode_AsUTF8(r) : NULL;
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+
+    PyErr_Clear();
+    Py_XDECREF(r);
+    return j ? j : json_null();
+}
+
 json_t *pyab_interp_readback(void)
 {
     json_t *j = json_object();
@@ -219,5 +231,6 @@ json_t *pyab_interp_readback(void)
     json_object_set_new(j, "python_allocator", json_string(allocator_name));
     json_object_set_new(j, "pyheap_mode", json_string(pyab_heap_mode_name()));
     json_object_set_new(j, "hash_seed_fixed", json_true());
+    json_object_set_new(j, "mocks_served", mocks_served());
     return j;
 }

@@ -15,6 +15,10 @@ static const struct verb {
     const char *help;
 } verbs[] = {
     {"run", pyab_cmd_run, "run SCENARIO [--out DIR] [--quiet]   replay a scenario's arms and reps"},
+    {"ablate", pyab_cmd_ablate, "ablate SCENARIO [--suspects a,b]     swap suspects for stand-ins, rank by growth removed"},
+    {"check", pyab_cmd_check, "check SCENARIO... [--baseline DIR] [--junit F] [--shard I/N]  budgets and regressions (nightly)"},
+    {"history", pyab_cmd_history, "history SCENARIO [--db DB]          each metric's trend and change points"},
+    {"merge", pyab_cmd_merge, "merge OUT_DIR IN_DIR...             combine sharded checks (check.json, JUnit, history)"},
     {"trace", pyab_cmd_trace, "trace import|info|synth ...        import, inspect or make request traces"},
     {"report", pyab_cmd_report, "report RESULTS_DIR [--png]          write report.html (and report.png)"},
     {"compare", pyab_cmd_compare, "compare RESULTS_DIR                 re-analyse a results folder: verdicts and A/B table"},

@@ -9,6 +9,8 @@
 
 #include "gcwatch.h"
 #include "interp.h"
+#include "transform.h"
+#include "wsgi.h"
 
 /* A request that starts this long after it was due counts as late. */
 #define LATE_NS 1000000ull
@@ -28,6 +30,7 @@ typedef struct route_stats {
     uint64_t errors;
     uint64_t status[6]; /* [0] other, [1..5] = 1xx..5xx, from an int handler result */
     error_kind *kinds;
+    int kept; /* the route has records this arm replays */
 } route_stats;
 
 typedef struct worker {
@@ -51,6 +54,9 @@ struct pyab_replay {
     PyObject *keys[NKEYS];
     uv_async_t *notify;
     uint64_t total;
+    uint32_t *keep; /* indices of the records replayed (load.routes, load.sample) */
+    size_t nkeep;
+    double t0;   /* t of the first kept record: it is due at 0 */
     double span; /* open loop: seconds one pass over the trace takes */
     uint64_t start_ns;
     _Atomic uint64_t next, completed, errors, dropped, late, timeouts, warmup_ns;
@@ -81,16 +87,21 @@ static void nap_until(pyab_replay *rp, uint64_t when)
     }
 }
 
+/* The record request idx replays: passes cycle over the kept records. */
+static const pyab_trace_rec *rec_at(const pyab_replay *rp, uint64_t idx)
+{
+    return &rp->trace->recs[rp->keep[idx % rp->nkeep]];
+}
+
 /* Offset from the start at which request idx is due (open loop). */
 static uint64_t due_offset(const pyab_replay *rp, uint64_t idx)
 {
-    const pyab_trace *tr = rp->trace;
     double s;
 
     if (rp->cfg->rate > 0)
         s = (double)idx / rp->cfg->rate;
     else
-        s = ((double)(idx / tr->count) * rp->span + tr->recs[idx % tr->count].t) / rp->cfg->speed;
+        s = ((double)(idx / rp->nkeep) * rp->span + rec_at(rp, idx)->t - rp->t0) / rp->cfg->speed;
     return (uint64_t)(s * 1e9);
 }
 
@@ -257,12 +268,41 @@ static PyObject *decode(const uint8_t **p)
     }
 }
 
+/*
+ * The record's top-level object, for a WSGI app: as decode() but a body
+ * that is not a string comes as bytes of JSON text (see wsgi.h).
+ */
+static PyObject *decode_for_wsgi(const uint8_t **p)
+{
+    size_t n;
+    PyObject *o;
+
+    if (**p != PYAB_TAG_OBJECT)
+        return decode(p);
+    (*p)++;
+    n = pyab_varint_read(p);
+    o = PyDict_New();
+    for (size_t i = 0; o && i < n; i++) {
+        size_t klen = pyab_varint_read(p);
+        int body = klen == 4 && memcmp(*p, "body", 4) == 0;
+        PyObject *k = PyUnicode_DecodeUTF8((const char *)*p, (Py_ssize_t)klen, "surrogatepass");
+        *p += klen;
+        body = body && **p != PYAB_TAG_STRING && **p != PYAB_TAG_NULL;
+        PyObject *v = k == NULL ? NULL : body ? pyab_wsgi_body(p) : decode(p);
+        if (v == NULL || PyDict_SetItem(o, k, v) < 0)
+            Py_CLEAR(o);
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+    }
+    return o;
+}
+
 /* A fresh dict for one call: the record's fields plus "t" and "route". */
 static PyObject *build_request(pyab_replay *rp, const pyab_trace_rec *rec)
 {
     const uint8_t *p = rp->trace->arena + rec->off;
     const char *route = rp->trace->routes[rec->route];
-    PyObject *req = decode(&p), *v;
+    PyObject *req = rp->cfg->app_kind == PYAB_APP_WSGI ? decode_for_wsgi(&p) : decode(&p), *v;
 
     if (req == NULL)
         return NULL;
@@ -306,7 +346,7 @@ static void record_error(pyab_replay *rp, uint32_t route)
 
 static void run_one(pyab_replay *rp, worker *w, PyThreadState *ts, uint64_t idx, uint64_t due)
 {
-    const pyab_trace_rec *rec = &rp->trace->recs[idx % rp->trace->count];
+    const pyab_trace_rec *rec = rec_at(rp, idx);
     const pyab_config *cfg = rp->cfg;
     PyObject *req, *res = NULL;
     uint64_t done, end;
@@ -368,6 +408,26 @@ static void worker_main(void *arg)
     uv_async_send(rp->notify);
 }
 
+/*
+ * The records this arm replays. The parent validated the same selection
+ * before starting the child, so it fails only if the trace file changed in
+ * between; then nothing is replayed and the reason goes to stderr.
+ */
+static void select_records(pyab_replay *rp)
+{
+    pyab_error err = {0};
+
+    if (pyab_transform_select(rp->cfg, rp->trace, "scenario", &rp->keep, &rp->nkeep, &err) < 0) {
+        pyab_log("%s", err.text);
+        rp->keep = xcalloc(1, sizeof(*rp->keep));
+        rp->nkeep = 1;
+        atomic_store(&rp->stop, 1);
+    }
+    rp->t0 = rp->trace->recs[rp->keep[0]].t;
+    for (size_t i = 0; i < rp->nkeep; i++)
+        rp->routes[rp->trace->recs[rp->keep[i]].route].kept = 1;
+}
+
 pyab_replay *pyab_replay_create(const pyab_config *cfg, const pyab_trace *trace,
                                 PyObject *handler, uv_async_t *notify)
 {
@@ -383,12 +443,14 @@ pyab_replay *pyab_replay_create(const pyab_config *cfg, const pyab_trace *trace,
     rp->routes = xcalloc(tr->nroutes, sizeof(*rp->routes));
     rp->nworkers = (int)cfg->workers;
     rp->workers = xcalloc((size_t)rp->nworkers, sizeof(*rp->workers));
+    select_records(rp);
     if (cfg->load_model == PYAB_LOAD_OPEN) {
-        rp->total = tr->count * (uint64_t)cfg->loops;
-        /* One pass lasts the trace plus one mean gap, so loops do not overlap. */
-        rp->span = tr->duration + (tr->count > 1 ? tr->duration / (double)(tr->count - 1) : 1.0);
+        rp->total = rp->nkeep * (uint64_t)cfg->loops;
+        /* One pass lasts the kept records' span plus one mean gap, so loops do not overlap. */
+        double d = tr->recs[rp->keep[rp->nkeep - 1]].t - rp->t0;
+        rp->span = d + (rp->nkeep > 1 ? d / (double)(rp->nkeep - 1) : 1.0);
     } else {
-        rp->total = cfg->requests ? (uint64_t)cfg->requests : tr->count;
+        rp->total = cfg->requests ? (uint64_t)cfg->requests : rp->nkeep;
         rp->token_queue = cfg->think_ms > 0 || cfg->users > cfg->workers;
     }
     uv_mutex_init(&rp->lock);
@@ -505,7 +567,7 @@ void pyab_replay_check_timeouts(pyab_replay *rp, PyThreadState *main_ts)
         /* With the GIL held the worker cannot move on: check it is still
          * inside the same request before blaming it. */
         if (atomic_load(&w->busy_since) == since && atomic_load(&w->busy_idx) == idx) {
-            const pyab_trace_rec *rec = &rp->trace->recs[idx % rp->trace->count];
+            const pyab_trace_rec *rec = rec_at(rp, idx);
             w->flagged_idx = idx + 1;
             atomic_fetch_add(&rp->timeouts, 1);
             pyab_log("request %llu (route %s, trace line %u) has run %.0f ms, over timeout_ms; "
@@ -525,6 +587,8 @@ static json_t *routes_json(const pyab_replay *rp)
 
     for (size_t r = 0; r < rp->trace->nroutes; r++) {
         const route_stats *rs = &rp->routes[r];
+        if (!rs->kept)
+            continue; /* filtered out by load.routes / load.exclude_routes */
         json_t *o = json_object(), *status = json_object(), *kinds = json_array();
         for (int c = 0; c < 6; c++)
             if (rs->status[c])
@@ -591,6 +655,7 @@ void pyab_replay_destroy(pyab_replay *rp)
         }
     }
     free(rp->routes);
+    free(rp->keep);
     free(rp->workers);
     free(rp->heap);
     Py_XDECREF(rp->handler);

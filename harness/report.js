@@ -422,6 +422,31 @@
       Object.keys(rest).length ? renderValue(rest) : null);
   }
 
+  /* pyab check: its verdicts, and each metric's trend over the history database's last runs. */
+  function checkAndHistory() {
+    const ck = SUMMARY.check, h = SUMMARY.history;
+    if (!ck && !h) return null;
+    const checks = ck && Array.isArray(ck.checks) ? ck.checks : [];
+    const rows = checks.map((c) => [verdictBadge(c.status) || c.status, renderValue(c.arm), renderValue(c.kind),
+      renderValue(c.name), renderValue(c.message)]);
+    const spark = (vals) => {
+      const xs = vals.filter((v) => typeof v === 'number'), lo = Math.min(...xs), hi = Math.max(...xs);
+      return vals.map((v) => (typeof v !== 'number' ? ' ' : '▁▂▃▄▅▆▇█'[hi > lo ? Math.round(7 * (v - lo) / (hi - lo)) : 0])).join('');
+    };
+    const trend = [];
+    for (const [arm, ms] of Object.entries((h && h.arms) || {})) {
+      for (const [metric, m] of Object.entries(ms)) {
+        const vals = m.values || [], cps = m.change_points || [];
+        trend.push([arm, metric, el('code', null, spark(vals)), fmtNum(vals[vals.length - 1]),
+          cps.length ? cps.map((c) => `run ${c.run + 1} (${c.date_utc || '?'}): ${fmtNum(c.before)} → ${fmtNum(c.after)}`).join('; ') : 'steady']);
+      }
+    }
+    return section('check', 'Check and history',
+      rows.length ? table(['status', 'arm', 'kind', 'check', 'figures'], rows) : null,
+      h ? el('h3', null, `Trend over ${(h.runs || []).length} runs`) : null,
+      trend.length ? table(['arm', 'metric', 'runs (oldest → newest)', 'last', 'change points'], trend) : null);
+  }
+
   function repsTable() {
     const rows = [];
     for (const a of ARMS) {
@@ -554,7 +579,7 @@
     const { sec, grid } = chartsSection();
     const nopng = (node) => { if (node) node.classList.add('nopng'); return node; };
     const parts = [header(), nopng(verdicts()), nopng(armTable()), sec, nopng(comparisons()), nopng(ablation()),
-      nopng(repsTable()), nopng(errorsSection()), nopng(provenance())];
+      nopng(checkAndHistory()), nopng(repsTable()), nopng(errorsSection()), nopng(provenance())];
     app.append(...parts.filter(Boolean));
     if (!ARMS.length) grid.append(el('p', { class: 'muted' }, 'No arms with samples in this folder.'));
     else drawCharts(grid);

@@ -175,7 +175,8 @@ static json_t *gc_json(pyab_rep_series *s, double duration, double requests)
 
     for (int g = 0; g < 3; g++) {
         double sum = 0;
-        qsort(s->gc_pause[g], s->ngc[g], sizeof(double), cmp_double);
+        if (s->ngc[g])
+            qsort(s->gc_pause[g], s->ngc[g], sizeof(double), cmp_double);
         for (size_t i = 0; i < s->ngc[g]; i++)
             sum += s->gc_pause[g][i];
         total += sum;

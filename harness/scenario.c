@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ablate.h"
+#include "budget.h"
+
 /* Where a value sits, for messages: "<file>: key \"<prefix><path>.<key>\"". */
 typedef struct where {
     const char *file;
@@ -236,10 +239,35 @@ static int parse_python(const where *w, pyab_config *cfg, json_t *root, const ch
     return 0;
 }
 
+/* A non-empty list of distinct, non-empty strings (route names), or absent. */
+static int opt_route_list(const where *w, json_t *obj, const char *path, const char *key,
+                          json_t **out)
+{
+    json_t *v = json_object_get(obj, key), *item;
+    size_t i;
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return fail(w, path, key, "must be a non-empty list of route names, e.g. [\"/predict\"]");
+    json_array_foreach(v, i, item) {
+        char idx[48];
+        snprintf(idx, sizeof(idx), "%s[%zu]", key, i);
+        if (!json_is_string(item) || json_string_length(item) == 0)
+            return fail(w, path, idx, "must be a non-empty string (a route name)");
+        for (size_t j = 0; j < i; j++)
+            if (json_equal(json_array_get(v, j), item))
+                return fail(w, path, idx, "repeats an earlier entry");
+    }
+    *out = v;
+    return 0;
+}
+
 static int parse_load(const where *w, pyab_config *cfg, json_t *root)
 {
     static const char *const keys[] = {"model", "speed", "loops", "rate", "users", "think_ms",
-                                       "requests"};
+                                       "requests", "routes", "exclude_routes", "sample"};
     static const char *const models[] = {"open", "closed"};
     json_t *load;
     int rc;
@@ -253,8 +281,13 @@ static int parse_load(const where *w, pyab_config *cfg, json_t *root)
         (rc = opt_number(w, load, "load", "rate", 0, 1e9, &cfg->rate)) < 0 ||
         (rc = opt_long(w, load, "load", "users", 1, 100000, &cfg->users)) < 0 ||
         (rc = opt_number(w, load, "load", "think_ms", 0, 3.6e6, &cfg->think_ms)) < 0 ||
-        (rc = opt_long(w, load, "load", "requests", 1, LONG_MAX, &cfg->requests)) < 0)
+        (rc = opt_long(w, load, "load", "requests", 1, LONG_MAX, &cfg->requests)) < 0 ||
+        (rc = opt_route_list(w, load, "load", "routes", &cfg->routes)) < 0 ||
+        (rc = opt_route_list(w, load, "load", "exclude_routes", &cfg->exclude_routes)) < 0 ||
+        (rc = opt_number(w, load, "load", "sample", 0, 1, &cfg->sample_share)) < 0)
         return rc;
+    if (cfg->sample_share <= 0)
+        return fail(w, "load", "sample", "must be above 0 (the share of requests kept, up to 1)");
     if (cfg->load_model == PYAB_LOAD_OPEN) {
         static const char *const closed_only[] = {"users", "think_ms", "requests"};
         for (size_t i = 0; i < PYAB_ARRAY_LEN(closed_only); i++)
@@ -458,6 +491,7 @@ static void config_defaults(pyab_config *cfg)
     cfg->load_model = PYAB_LOAD_OPEN;
     cfg->speed = 1.0;
     cfg->loops = 1;
+    cfg->sample_share = 1.0;
     cfg->users = 8;
     cfg->workers = 4;
     cfg->max_in_flight = 1024;
@@ -584,6 +618,11 @@ static int load_arms(pyab_scenario *sc, json_t *base, pyab_error *err)
             return fail(&w, "arms", name, "must be an object of overrides");
         char *prefix = xasprintf("arms.%s", name);
         rc = check_keys(&aw, over, prefix, arm_keys, PYAB_ARRAY_LEN(arm_keys));
+        if (rc == 0) {
+            char *bpath = xasprintf("%s.budgets", prefix);
+            rc = pyab_budget_validate(json_object_get(over, "budgets"), sc->path, bpath, err);
+            free(bpath);
+        }
         free(prefix);
         if (rc < 0)
             return rc;
@@ -635,7 +674,9 @@ pyab_scenario *pyab_scenario_from_json(const char *path, json_t *root, pyab_erro
         opt_choice(&w, root, "", "order", orders, 2, &order) < 0 ||
         get_object(&w, root, "", "analysis", &sc->analysis) < 0 ||
         get_object(&w, root, "", "budgets", &sc->budgets) < 0 ||
-        get_object(&w, root, "", "ablate", &sc->ablate) < 0)
+        pyab_budget_validate(sc->budgets, path, "budgets", err) < 0 ||
+        get_object(&w, root, "", "ablate", &sc->ablate) < 0 ||
+        (sc->ablate && pyab_ablate_validate(sc->ablate, path, sc->dir, err) < 0))
         goto fail;
     sc->shuffle = order;
     base = json_deep_copy(root);

@@ -42,6 +42,9 @@ typedef struct pyab_config {
     long users;        /* closed */
     double think_ms;   /* closed */
     long requests;     /* closed: total; 0 = one pass over the trace */
+    json_t *routes;         /* load.routes: list of route names to keep, or NULL (borrowed) */
+    json_t *exclude_routes; /* load.exclude_routes: route names to drop, or NULL (borrowed) */
+    double sample_share;    /* load.sample: share of records kept (seeded), 1 = all */
     long workers;
     long max_in_flight;
     long warmup_requests;

@@ -25,6 +25,7 @@ json_t *pyab_version_json(void)
     json_object_set_new(v, "libuv", json_string(uv_version_string()));
     json_object_set_new(v, "jansson", json_string(JANSSON_VERSION));
     json_object_set_new(v, "glibc", json_string(gnu_get_libc_version()));
+    json_object_set_new(v, "sanitize", json_string(PYAB_SANITIZE));
     if (uname(&u) == 0) {
         json_object_set_new(v, "kernel", json_sprintf("%s %s %s", u.sysname, u.release, u.machine));
     }
@@ -38,5 +39,6 @@ int pyab_cmd_version(int argc, char **argv)
     printf("libuv %s\n", uv_version_string());
     printf("jansson %s\n", JANSSON_VERSION);
     printf("glibc %s\n", gnu_get_libc_version());
+    printf("sanitize %s\n", PYAB_SANITIZE);
     return 0;
 }

@@ -22,6 +22,14 @@ def pyab():
     return str(exe)
 
 
+@pytest.fixture(scope="session")
+def sanitized(pyab):
+    """True for an ASan/UBSan build: malloc is the sanitizer's, so figures
+    that measure memory (RSS, mallinfo, preloaded allocators) mean nothing."""
+    out = subprocess.run([pyab, "version"], capture_output=True, text=True).stdout
+    return "sanitize none" not in out
+
+
 def run_pyab(pyab, args, cwd=None, timeout=180, env=None):
     full_env = dict(os.environ)
     full_env.update(env or {})

@@ -17,6 +17,8 @@ asserts a timing; it prints.
 - gctimer: a collection-heavy handler with no pause timer, pyab's C timer,
   and the C timer plus a Python gc.callbacks function.
 - stream: samples streamed to the parent at 1 Hz against 100 Hz.
+- verdict: requests and seconds of run time to a confident verdict on a
+  256 B/request Python leak.
 """
 import argparse
 import json
@@ -248,6 +250,43 @@ def bench_stream(pyab, tmp):
           % (cpu["stream-100hz"], (cpu["stream-100hz"] / cpu["stream-1hz"] - 1) * 100))
 
 
+LEAK256 = r'''
+kept = []
+def handle(req):
+    sum(range(1500))              # some work, as a real handler does (tens of us)
+    kept.append(bytearray(190))   # sys.getsizeof = 247 -> a 256-byte block, + an 8-byte slot
+    return 200
+'''
+
+
+def bench_verdict(pyab, tmp):
+    """How many requests and seconds of run time pyab needs for a confident
+    verdict on a 256 B/request Python leak (3 reps, closed loop)."""
+    trace = make_trace(tmp / "trace1k.jsonl", 1000)
+    service = write(tmp / "leak256.py", LEAK256)
+    print("verdict: a 256 B/request Python leak, 3 reps, 1 worker, samples every 5 ms")
+    for n in (1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000):
+        sc = json.loads(scenario(tmp, "v%d" % n, service, trace, 1, n).read_text())
+        sc["reps"] = 3
+        sc["sample"] = {"interval_ms": 5}
+        write(tmp / ("v%d.json" % n), json.dumps(sc))
+        out = tmp / ("verdict-%d" % n)
+        r = subprocess.run([pyab, "run", str(tmp / ("v%d.json" % n)), "--out", str(out),
+                            "--quiet", "--no-report"], capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit("pyab failed: %s" % r.stderr[-2000:])
+        arm = json.load(open(out / "summary.json"))["arms"]["base"]
+        run_s = sum(rep["duration_s"] for rep in arm["reps"])
+        slope = arm["slopes"]["pyheap"]
+        print("  %6d requests/rep: %-12s %-12s pyheap %s B/request CI %s, run time %.2f s (3 reps)"
+              % (n, arm["verdict"], arm.get("attribution"), slope.get("bytes_per_request"),
+                 slope.get("ci"), run_s))
+        if arm["verdict"] == "leak":
+            print("  -> first confident verdict at %d requests per rep, %.2f s of run time"
+                  % (n, run_s))
+            break
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("which", nargs="?", default="all")
@@ -257,7 +296,7 @@ def main():
         tmp = pathlib.Path(d)
         for name, fn in (("dispatch", bench_dispatch), ("sample", bench_sample),
                          ("heap", bench_heap), ("gctimer", bench_gctimer),
-                         ("stream", bench_stream)):
+                         ("stream", bench_stream), ("verdict", bench_verdict)):
             if args.which in (name, "all"):
                 fn(args.pyab, tmp)
 
