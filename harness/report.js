@@ -46,13 +46,17 @@
 
   const isNum = (v) => typeof v === 'number' && isFinite(v);
 
-  function fmtBytes(b) {
+  // step: the distance between neighbouring axis ticks, when formatting a
+  // tick, so that close ticks on a flat curve still read differently.
+  function fmtBytes(b, step) {
     if (!isNum(b)) return '—';
     const a = Math.abs(b);
-    if (a >= 1024 ** 3) return (b / 1024 ** 3).toFixed(2) + ' GiB';
-    if (a >= 1024 ** 2) return (b / 1024 ** 2).toFixed(a >= 100 * 1024 ** 2 ? 0 : 1) + ' MiB';
-    if (a >= 1024) return (b / 1024).toFixed(1) + ' KiB';
-    return b.toFixed(0) + ' B';
+    const unit = a >= 1024 ** 3 ? [1024 ** 3, ' GiB'] : a >= 1024 ** 2 ? [1024 ** 2, ' MiB']
+      : a >= 1024 ? [1024, ' KiB'] : [1, ' B'];
+    let digits = unit[0] === 1 ? 0 : unit[0] === 1024 ** 3 ? 2 : a >= 100 * unit[0] ? 0 : 1;
+    if (isNum(step) && step > 0 && unit[0] > 1)
+      digits = Math.min(6, Math.max(digits, Math.ceil(-Math.log10(step / unit[0]))));
+    return (b / unit[0]).toFixed(digits) + unit[1];
   }
 
   function fmtNum(v, digits) {
@@ -282,7 +286,9 @@
   }
 
   function memChart(parent, key, title) {
-    const opts = baseOptions((v) => fmtBytes(v), null, fmtBytes);
+    const opts = baseOptions((v, i, ticks) =>
+      fmtBytes(v, ticks.length > 1 ? Math.abs(ticks[1].value - ticks[0].value) : undefined),
+    null, (v) => fmtBytes(v));
     const chart = makeChart(parent, title, { type: 'line', data: { datasets: memDatasets(key, xMode) }, options: opts },
       { axis: () => xMode, band: () => warmupBand(xMode) });
     chart.$refresh = () => {
