@@ -111,7 +111,7 @@ static void test_budget_rules(void)
 static void test_regress(void)
 {
     double peak[] = {100, 101, 102}, peak2[] = {103, 104, 105}, peak3[] = {130, 131, 129};
-    double rps[] = {1000, 1010, 990}, rps_slow[] = {600, 610, 590};
+    double rps[] = {1000, 1010, 990}, rps_slow[] = {400, 410, 390};
     json_t *base = arm(0, 1, peak, rps, 3), *same = arm(0, 1, peak2, rps, 3);
     json_t *worse = arm(200, 210, peak3, rps_slow, 3), *r;
 
