@@ -143,6 +143,7 @@ static void test_regress(void)
             if (strcmp(json_string_value(json_object_get(c, "name")), "throughput_rps") == 0)
                 CHECK_CONTAINS(json_string_value(json_object_get(c, "message")), "machine was busier");
     }
+    json_decref(r);
     /* Better is never a regression. */
     r = pyab_regress_arm(base, worse);
     CHECK(strcmp(status_of(r, "peak_rss_mb"), "pass") == 0);
