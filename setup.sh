@@ -14,6 +14,7 @@ packages=(
   python3 python3-pytest python3-numpy python3-flask
   libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
   libjs-chart.js chromium
+  gunicorn wrk            # only the WSGI benchmark uses these
 )
 
 missing=()
