@@ -102,7 +102,7 @@ static json_t *ablation_root(json_t *root, const ablation *a)
 static int write_ablation(const char *dir, void *data, pyab_error *err)
 {
     ablation *a = data;
-    char *path = pyab_path_join(dir, "summary.json"), *text;
+    char *path = pyab_path_join(dir, "summary.json");
     json_error_t je;
     json_t *summary = json_load_file(path, 0, &je);
     int rc;
@@ -116,11 +116,7 @@ static int write_ablation(const char *dir, void *data, pyab_error *err)
                         pyab_ablate_rank(summary, CONTROL_ARM, (const char *const *)a->suspects,
                                          (const char *const *)a->arms, a->n,
                                          a->n > 1 ? ALL_ARM : NULL, a->metric));
-    text = json_dumps(summary, JSON_INDENT(2));
-    rc = pyab_file_write_atomic(path, text, strlen(text));
-    if (rc < 0)
-        pyab_error_internal(err, "%s: cannot write: %s", path, strerror(-rc));
-    free(text);
+    rc = pyab_json_write_atomic(path, summary, JSON_INDENT(2), err);
     free(path);
     json_decref(summary);
     return rc;
@@ -181,14 +177,10 @@ int pyab_cmd_ablate(int argc, char **argv)
     int code;
 
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-            opts.out_dir = argv[++i];
-        else if (strcmp(argv[i], "--suspects") == 0 && i + 1 < argc)
+        if (pyab_experiment_take_flag(&opts, argc, argv, &i))
+            continue;
+        if (strcmp(argv[i], "--suspects") == 0 && i + 1 < argc)
             only = argv[++i];
-        else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0)
-            opts.quiet = 1;
-        else if (strcmp(argv[i], "--no-report") == 0)
-            opts.report = 0;
         else if (argv[i][0] == '-' || path)
             return ablate_usage();
         else

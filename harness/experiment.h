@@ -3,12 +3,12 @@
  *
  * Validates the scenario and its traces, then runs every (arm, rep) in a
  * freshly exec'd `pyab __child` (interleaved A1 B1 A2 B2 ..., or shuffled
- * with the seed), each under the same trace, seed and request order. The
- * child streams its samples over a pipe (child.h); the parent writes them
- * to the rep's files as they arrive, enforces limits.run_seconds and
- * limits.rss_mb, and records each rep's outcome (ok, crashed, timeout,
- * over-limit, interrupted, failed). After every rep, summary.json is
- * rewritten atomically, so Ctrl-C or a crash never loses completed data.
+ * with the seed), each under the same trace, seed and request order. One
+ * rep's child process, its protocol and its outcome (ok, crashed, timeout,
+ * over-limit, interrupted, failed) are rep.h's; this module orders the
+ * reps, writes manifest.json, and after every rep rewrites summary.json
+ * atomically, so Ctrl-C or a crash never loses completed data. The verb
+ * itself is in runcmd.c.
  */
 #ifndef PYAB_EXPERIMENT_H
 #define PYAB_EXPERIMENT_H
@@ -41,5 +41,12 @@ int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir
  * folder was made).
  */
 int pyab_experiment_run_all(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out);
+
+/*
+ * Takes argv[*i] into opts when it is one of the flags every running verb
+ * shares (--out DIR, --quiet/-q, --no-report), moving *i past a value.
+ * 1 when it did, 0 when the flag is not one of them.
+ */
+int pyab_experiment_take_flag(pyab_run_opts *opts, int argc, char **argv, int *i);
 
 #endif

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -332,4 +333,20 @@ int pyab_parse_double(const char *s, double *out)
     if (errno || end == s || *end != '\0')
         return -EINVAL;
     return 0;
+}
+
+json_t *pyab_json_number(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+int pyab_json_write_atomic(const char *path, const json_t *j, size_t flags, pyab_error *err)
+{
+    char *text = json_dumps(j, flags);
+    int rc = text ? pyab_file_write_atomic(path, text, strlen(text)) : -ENOMEM;
+
+    free(text);
+    if (rc < 0)
+        pyab_error_internal(err, "%s: cannot write: %s", path, strerror(-rc));
+    return rc;
 }

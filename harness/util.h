@@ -10,6 +10,7 @@
 #ifndef PYAB_UTIL_H
 #define PYAB_UTIL_H
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,6 +87,14 @@ int pyab_file_read(const char *path, char **out, size_t *len);
  * file or the whole new one, never half. 0 or -errno.
  */
 int pyab_file_write_atomic(const char *path, const void *data, size_t len);
+
+/* A JSON real, or null when v is NaN or infinite (JSON has neither). New reference. */
+json_t *pyab_json_number(double v);
+/*
+ * Writes j (borrowed) to path atomically, dumped with jansson's `flags`.
+ * 0, or a negative errno with err saying "PATH: cannot write: why".
+ */
+int pyab_json_write_atomic(const char *path, const json_t *j, size_t flags, pyab_error *err);
 
 /* Parses a whole decimal integer or number; 0 on success, -EINVAL otherwise. */
 int pyab_parse_long(const char *s, long *out);
