@@ -1,0 +1,97 @@
+/*
+ * config: the settings of one arm, parsed from its effective JSON object.
+ *
+ * The parent (scenario.h) calls pyab_config_parse once per arm on the base
+ * merged with the arm's overrides, and writes the result's JSON into the
+ * rep's config.json; the child (`pyab __child`) parses that file again
+ * with the same function. One parser per section of knobs (app, python,
+ * load, gc, allocator, env, mocks, limits) checks keys, types and ranges
+ * (keys.h), sets defaults, and makes relative paths absolute in the JSON
+ * as well, so what the child reads needs no base folder.
+ */
+#ifndef PYAB_CONFIG_H
+#define PYAB_CONFIG_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "util.h"
+
+enum { PYAB_LOAD_OPEN, PYAB_LOAD_CLOSED };
+enum { PYAB_APP_PATH, PYAB_APP_MODULE, PYAB_APP_WSGI };
+
+/* The settings of one arm. */
+typedef struct pyab_config {
+    char *arm;     /* arm name; "base" when the scenario has no arms */
+    json_t *json;  /* effective settings, paths absolute (owned) */
+
+    int app_kind;
+    char *app_target; /* file path, module name, or "module:attr" for wsgi */
+    char *handler;    /* callable name (path/module apps) */
+    char **sys_path;
+    size_t nsys_path;
+    char *venv;
+
+    char *trace_path;
+    int load_model;
+    double speed;      /* open: due time = t / speed */
+    long loops;        /* open: how many times the trace is played */
+    double rate;       /* open: constant arrivals per second, 0 = the trace's times */
+    long users;        /* closed */
+    double think_ms;   /* closed */
+    long requests;     /* closed: total; 0 = one pass over the trace */
+    json_t *routes;         /* load.routes: list of route names to keep, or NULL (borrowed) */
+    json_t *exclude_routes; /* load.exclude_routes: route names to drop, or NULL (borrowed) */
+    double sample_share;    /* load.sample: share of records kept (seeded), 1 = all */
+    long workers;
+    long max_in_flight;
+    long warmup_requests;
+    double warmup_seconds;
+    double sample_interval_ms;
+    int pyheap_mode;   /* 0 blocks, 1 requested, 2 off (sample.pyheap) */
+    uint64_t seed;
+    double timeout_ms;
+
+    int gc_enabled;
+    int gc_has_threshold;
+    long gc_threshold[3];
+    int gc_freeze_after_warmup;
+    long gc_collect_every_requests;
+    double gc_collect_every_seconds;
+    int gc_collect_generation;
+
+    char *py_allocator; /* pymalloc | malloc | pymalloc_debug */
+    long malloc_arena_max;   /* 0 = unset */
+    long mmap_threshold;     /* -1 = unset */
+    long trim_threshold;     /* -1 = unset */
+    double trim_every_seconds;
+    char *preload;       /* absolute path of the library, or NULL */
+    char *preload_name;  /* as written: jemalloc | tcmalloc | mimalloc | path */
+
+    json_t *env;   /* object of strings (borrowed from json) */
+    json_t *mocks; /* object: module name -> absolute path (borrowed) */
+
+    double limit_run_seconds; /* 0 = none */
+    double limit_rss_mb;      /* 0 = none */
+} pyab_config;
+
+/*
+ * Parses one arm's effective settings into cfg (embedded: finish with
+ * pyab_config_finish). json is borrowed, and cfg->json keeps a new
+ * reference to it; relative paths in it are made absolute against
+ * base_dir, in place. `where` names the source in messages. 0 or -EINVAL
+ * with err set (cfg must still be finished).
+ */
+int pyab_config_parse(pyab_config *cfg, const char *where, const char *arm, json_t *json,
+                      const char *base_dir, pyab_error *err);
+/* Frees what cfg holds and zeroes it. */
+void pyab_config_finish(pyab_config *cfg);
+
+/*
+ * Finds an allocator library by name (jemalloc, tcmalloc, mimalloc): a new
+ * path, or NULL. *package (optional) names the Debian package that
+ * provides it, or NULL when the name is not one of those.
+ */
+char *pyab_config_find_preload(const char *name, const char **package);
+
+#endif
