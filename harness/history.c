@@ -11,6 +11,7 @@
 #include "budget.h"
 #include "regress.h"
 #include "stats.h"
+#include "stats_shape.h"
 
 struct pyab_history {
     sqlite3 *db;

@@ -15,6 +15,7 @@
 
 #include "series.h"
 #include "stats.h"
+#include "stats_shape.h"
 
 /* Fewer samples than this after warm-up and the curve is not measured. */
 #define PYAB_TREND_MIN_SAMPLES 20

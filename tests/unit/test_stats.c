@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "stats.h"
+#include "stats_shape.h"
 
 /* A seeded Gaussian source, so every run of the tests sees the same series. */
 static uint64_t seed_state;
