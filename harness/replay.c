@@ -9,8 +9,9 @@
 
 #include "gcwatch.h"
 #include "interp.h"
+#include "request.h"
+#include "routestats.h"
 #include "transform.h"
-#include "wsgi.h"
 
 /* A request that starts this long after it was due counts as late. */
 #define LATE_NS 1000000ull
@@ -18,20 +19,6 @@
 #define MAX_NAP_NS 50000000ull
 
 enum { KEY_T, KEY_ROUTE, NKEYS };
-
-typedef struct error_kind {
-    char *type;
-    char *traceback; /* of the first occurrence */
-    uint64_t count;
-    struct error_kind *next;
-} error_kind;
-
-typedef struct route_stats {
-    uint64_t errors;
-    uint64_t status[6]; /* [0] other, [1..5] = 1xx..5xx, from an int handler result */
-    error_kind *kinds;
-    int kept; /* the route has records this arm replays */
-} route_stats;
 
 typedef struct worker {
     pyab_replay *rp;
@@ -68,7 +55,7 @@ struct pyab_replay {
     uv_cond_t cond;
     uint64_t *heap; /* min-heap of ready times of idle users */
     size_t nheap;
-    route_stats *routes; /* touched with the GIL held */
+    pyab_routestats *routes; /* touched with the GIL held */
     pyab_hist prev; /* main thread: sum of worker histograms at the last window */
     _Atomic uint64_t last_done_ns;
 };
@@ -211,139 +198,6 @@ static void give_token_back(pyab_replay *rp, worker *w)
     uv_mutex_unlock(&rp->lock);
 }
 
-static PyObject *decode(const uint8_t **p)
-{
-    uint8_t tag = *(*p)++;
-    size_t n;
-    PyObject *o;
-
-    switch (tag) {
-    case PYAB_TAG_NULL:
-        Py_RETURN_NONE;
-    case PYAB_TAG_TRUE:
-        Py_RETURN_TRUE;
-    case PYAB_TAG_FALSE:
-        Py_RETURN_FALSE;
-    case PYAB_TAG_INT: {
-        uint64_t z = pyab_varint_read(p);
-        return PyLong_FromLongLong((long long)((z >> 1) ^ (~(z & 1) + 1)));
-    }
-    case PYAB_TAG_REAL: {
-        double d;
-        memcpy(&d, *p, sizeof(d));
-        *p += sizeof(d);
-        return PyFloat_FromDouble(d);
-    }
-    case PYAB_TAG_STRING:
-        n = pyab_varint_read(p);
-        o = PyUnicode_DecodeUTF8((const char *)*p, (Py_ssize_t)n, "surrogatepass");
-        *p += n;
-        return o;
-    case PYAB_TAG_ARRAY:
-        n = pyab_varint_read(p);
-        o = PyList_New((Py_ssize_t)n);
-        for (size_t i = 0; o && i < n; i++) {
-            PyObject *item = decode(p);
-            if (item == NULL) {
-                Py_CLEAR(o);
-                break;
-            }
-            PyList_SET_ITEM(o, (Py_ssize_t)i, item);
-        }
-        return o;
-    default:
-        n = pyab_varint_read(p);
-        o = PyDict_New();
-        for (size_t i = 0; o && i < n; i++) {
-            size_t klen = pyab_varint_read(p);
-            PyObject *k = PyUnicode_DecodeUTF8((const char *)*p, (Py_ssize_t)klen, "surrogatepass");
-            *p += klen;
-            PyObject *v = k ? decode(p) : NULL;
-            if (v == NULL || PyDict_SetItem(o, k, v) < 0)
-                Py_CLEAR(o);
-            Py_XDECREF(k);
-            Py_XDECREF(v);
-        }
-        return o;
-    }
-}
-
-/*
- * The record's top-level object, for a WSGI app: as decode() but a body
- * that is not a string comes as bytes of JSON text (see wsgi.h).
- */
-static PyObject *decode_for_wsgi(const uint8_t **p)
-{
-    size_t n;
-    PyObject *o;
-
-    if (**p != PYAB_TAG_OBJECT)
-        return decode(p);
-    (*p)++;
-    n = pyab_varint_read(p);
-    o = PyDict_New();
-    for (size_t i = 0; o && i < n; i++) {
-        size_t klen = pyab_varint_read(p);
-        int body = klen == 4 && memcmp(*p, "body", 4) == 0;
-        PyObject *k = PyUnicode_DecodeUTF8((const char *)*p, (Py_ssize_t)klen, "surrogatepass");
-        *p += klen;
-        body = body && **p != PYAB_TAG_STRING && **p != PYAB_TAG_NULL;
-        PyObject *v = k == NULL ? NULL : body ? pyab_wsgi_body(p) : decode(p);
-        if (v == NULL || PyDict_SetItem(o, k, v) < 0)
-            Py_CLEAR(o);
-        Py_XDECREF(k);
-        Py_XDECREF(v);
-    }
-    return o;
-}
-
-/* A fresh dict for one call: the record's fields plus "t" and "route". */
-static PyObject *build_request(pyab_replay *rp, const pyab_trace_rec *rec)
-{
-    const uint8_t *p = rp->trace->arena + rec->off;
-    const char *route = rp->trace->routes[rec->route];
-    PyObject *req = rp->cfg->app_kind == PYAB_APP_WSGI ? decode_for_wsgi(&p) : decode(&p), *v;
-
-    if (req == NULL)
-        return NULL;
-    v = PyFloat_FromDouble(rec->t);
-    if (v == NULL || PyDict_SetItem(req, rp->keys[KEY_T], v) < 0)
-        goto fail;
-    Py_DECREF(v);
-    v = PyUnicode_FromString(route);
-    if (v == NULL || PyDict_SetItem(req, rp->keys[KEY_ROUTE], v) < 0)
-        goto fail;
-    Py_DECREF(v);
-    return req;
-fail:
-    Py_XDECREF(v);
-    Py_DECREF(req);
-    return NULL;
-}
-
-static void record_error(pyab_replay *rp, uint32_t route)
-{
-    PyObject *exc = pyab_interp_take_exception();
-    route_stats *rs = &rp->routes[route];
-    const char *type = exc ? Py_TYPE(exc)->tp_name : "unknown";
-    error_kind *k;
-
-    atomic_fetch_add(&rp->errors, 1);
-    rs->errors++;
-    for (k = rs->kinds; k; k = k->next)
-        if (strcmp(k->type, type) == 0)
-            break;
-    if (k == NULL) {
-        k = xcalloc(1, sizeof(*k));
-        k->type = xstrdup(type);
-        k->traceback = exc ? pyab_interp_format_exception(exc) : xstrdup("");
-        k->next = rs->kinds;
-        rs->kinds = k;
-    }
-    k->count++;
-    Py_XDECREF(exc);
-}
-
 static void run_one(pyab_replay *rp, worker *w, PyThreadState *ts, uint64_t idx, uint64_t due)
 {
     const pyab_trace_rec *rec = rec_at(rp, idx);
@@ -354,16 +208,16 @@ static void run_one(pyab_replay *rp, worker *w, PyThreadState *ts, uint64_t idx,
     PyEval_RestoreThread(ts);
     atomic_store_explicit(&w->busy_idx, idx, memory_order_relaxed);
     atomic_store_explicit(&w->busy_since, pyab_now_ns(), memory_order_release);
-    req = build_request(rp, rec);
+    req = pyab_request_build(rp->trace, rec, cfg->app_kind == PYAB_APP_WSGI, rp->keys[KEY_T],
+                             rp->keys[KEY_ROUTE]);
     if (req != NULL)
         res = PyObject_CallOneArg(rp->handler, req);
     atomic_store_explicit(&w->busy_since, 0, memory_order_release);
     if (res == NULL) {
-        record_error(rp, rec->route);
-    } else if (PyLong_CheckExact(res)) {
-        long code = PyLong_AsLong(res);
-        rp->routes[rec->route].status[code >= 100 && code < 600 ? code / 100 : 0]++;
-        PyErr_Clear();
+        atomic_fetch_add(&rp->errors, 1);
+        pyab_routestats_error(rp->routes, rec->route);
+    } else {
+        pyab_routestats_result(rp->routes, rec->route, res);
     }
     Py_XDECREF(res);
     Py_XDECREF(req);
@@ -425,7 +279,7 @@ static void select_records(pyab_replay *rp)
     }
     rp->t0 = rp->trace->recs[rp->keep[0]].t;
     for (size_t i = 0; i < rp->nkeep; i++)
-        rp->routes[rp->trace->recs[rp->keep[i]].route].kept = 1;
+        pyab_routestats_keep(rp->routes, rp->trace->recs[rp->keep[i]].route);
 }
 
 pyab_replay *pyab_replay_create(const pyab_config *cfg, const pyab_trace *trace,
@@ -440,7 +294,7 @@ pyab_replay *pyab_replay_create(const pyab_config *cfg, const pyab_trace *trace,
     rp->notify = notify;
     rp->keys[KEY_T] = PyUnicode_InternFromString("t");
     rp->keys[KEY_ROUTE] = PyUnicode_InternFromString("route");
-    rp->routes = xcalloc(tr->nroutes, sizeof(*rp->routes));
+    rp->routes = pyab_routestats_create(tr->nroutes);
     rp->nworkers = (int)cfg->workers;
     rp->workers = xcalloc((size_t)rp->nworkers, sizeof(*rp->workers));
     select_records(rp);
@@ -580,36 +434,6 @@ void pyab_replay_check_timeouts(pyab_replay *rp, PyThreadState *main_ts)
     }
 }
 
-static json_t *routes_json(const pyab_replay *rp)
-{
-    json_t *out = json_object();
-    static const char *const classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
-
-    for (size_t r = 0; r < rp->trace->nroutes; r++) {
-        const route_stats *rs = &rp->routes[r];
-        if (!rs->kept)
-            continue; /* filtered out by load.routes / load.exclude_routes */
-        json_t *o = json_object(), *status = json_object(), *kinds = json_array();
-        for (int c = 0; c < 6; c++)
-            if (rs->status[c])
-                json_object_set_new(status, classes[c], json_integer((json_int_t)rs->status[c]));
-        for (error_kind *k = rs->kinds; k; k = k->next)
-            json_array_append_new(kinds, json_pack("{s:s,s:I,s:s}", "type", k->type, "count",
-                                                   (json_int_t)k->count, "traceback",
-                                                   k->traceback));
-        json_object_set_new(o, "errors", json_integer((json_int_t)rs->errors));
-        json_object_set_new(o, "status", status);
-        json_object_set_new(o, "exceptions", kinds);
-        json_object_set_new(out, rp->trace->routes[r], o);
-    }
-    return out;
-}
-
-static json_t *num(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 json_t *pyab_replay_result(pyab_replay *rp)
 {
     pyab_hist all;
@@ -629,14 +453,15 @@ json_t *pyab_replay_result(pyab_replay *rp)
     json_object_set_new(j, "abandoned_workers", json_integer(pyab_replay_running(rp)));
     json_object_set_new(j, "duration_s", json_real(dur));
     json_object_set_new(j, "throughput_rps", json_real(dur > 0 ? (double)done / dur : 0));
-    json_object_set_new(lat, "p50", num(pyab_hist_quantile_ms(&all, 0.50)));
-    json_object_set_new(lat, "p90", num(pyab_hist_quantile_ms(&all, 0.90)));
-    json_object_set_new(lat, "p99", num(pyab_hist_quantile_ms(&all, 0.99)));
-    json_object_set_new(lat, "p999", num(pyab_hist_quantile_ms(&all, 0.999)));
-    json_object_set_new(lat, "max", num(pyab_hist_max_ms(&all)));
+    json_object_set_new(lat, "p50", pyab_json_number(pyab_hist_quantile_ms(&all, 0.50)));
+    json_object_set_new(lat, "p90", pyab_json_number(pyab_hist_quantile_ms(&all, 0.90)));
+    json_object_set_new(lat, "p99", pyab_json_number(pyab_hist_quantile_ms(&all, 0.99)));
+    json_object_set_new(lat, "p999", pyab_json_number(pyab_hist_quantile_ms(&all, 0.999)));
+    json_object_set_new(lat, "max", pyab_json_number(pyab_hist_max_ms(&all)));
     json_object_set_new(j, "latency_ms", lat);
     json_object_set_new(j, "latency_hist", pyab_hist_to_json(&all));
-    json_object_set_new(j, "routes", routes_json(rp));
+    json_object_set_new(j, "routes",
+                        pyab_routestats_json(rp->routes, (const char *const *)rp->trace->routes));
     return j;
 }
 
@@ -644,17 +469,7 @@ void pyab_replay_destroy(pyab_replay *rp)
 {
     if (rp == NULL)
         return;
-    for (size_t r = 0; r < rp->trace->nroutes; r++) {
-        error_kind *k = rp->routes[r].kinds;
-        while (k) {
-            error_kind *next = k->next;
-            free(k->type);
-            free(k->traceback);
-            free(k);
-            k = next;
-        }
-    }
-    free(rp->routes);
+    pyab_routestats_destroy(rp->routes);
     free(rp->keep);
     free(rp->workers);
     free(rp->heap);

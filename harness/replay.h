@@ -4,8 +4,9 @@
  * Each worker is an OS thread with its own Python thread state. It takes
  * the next request index from an atomic counter, waits (without the GIL)
  * until the request is due, takes the GIL, builds a fresh request dict from
- * the compact record, calls the handler, releases the GIL, and records the
- * latency in its own histogram. So native code that drops the GIL runs in
+ * the compact record (request.h), calls the handler, counts its outcome by
+ * route (routestats.h), releases the GIL, and records the latency in its
+ * own histogram. So native code that drops the GIL runs in
  * parallel, as in a threaded server, and the hot path takes no lock.
  *
  * Why workers pace themselves instead of a libuv timer handing requests
