@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "stats.h"
 
 /* A swap "explains" the growth when it removes at least this share of it. */
 #define EXPLAINS 0.5
@@ -160,12 +161,6 @@ static double resampled_mean(const double *x, size_t n, uint64_t *rng)
     return s / (double)n;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /*
  * Share of the control's growth removed: 1 - mean(arm) / mean(control),
  * with a percentile bootstrap interval that resamples the reps of each arm
@@ -191,7 +186,7 @@ static void share_removed(const double *c, size_t nc, const double *a, size_t na
             boot[k++] = 1 - ma / mc;
     }
     if (k >= BOOT_ITERS / 2) {
-        qsort(boot, k, sizeof(double), cmp_double);
+        pyab_stats_sort(boot, k);
         *lo = boot[(size_t)floor((1 - BOOT_CONF) / 2 * (double)(k - 1))];
         *hi = boot[(size_t)ceil((1 + BOOT_CONF) / 2 * (double)(k - 1))];
     }

@@ -301,18 +301,14 @@ fail:
 int pyab_analyze_dir(const char *dir, pyab_error *err)
 {
     json_t *summary = pyab_analyze_summary(dir, err);
-    char *text, *path;
+    char *path;
     int rc;
 
     if (summary == NULL)
         return -EINVAL;
-    text = json_dumps(summary, JSON_INDENT(2));
     path = pyab_path_join(dir, "summary.json");
-    rc = text ? pyab_file_write_atomic(path, text, strlen(text)) : -ENOMEM;
-    if (rc < 0)
-        pyab_error_internal(err, "%s: cannot write: %s", path, strerror(-rc));
+    rc = pyab_json_write_atomic(path, summary, JSON_INDENT(2), err);
     free(path);
-    free(text);
     json_decref(summary);
     return rc;
 }

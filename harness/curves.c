@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stats.h"
+
 /* Header names of the columns in enum order (notes/layout.md). */
 static const char *const col_names[PYAB_CURVE_NCOLS] = {
     "t_s", "requests", "rss_bytes", "pyheap_bytes", "native_heap_bytes",
@@ -435,17 +437,11 @@ void pyab_curves_add_json(const pyab_curves *c, size_t buckets, pyab_buf *b)
     add_events(c, buckets, b);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *v, size_t n)
 {
     if (n == 0)
         return NAN;
-    qsort(v, n, sizeof(*v), cmp_double);
+    pyab_stats_sort(v, n);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hist.h"
+#include "stats.h"
 
 const char pyab_results_csv_header[] =
     "t_s,requests,rss_bytes,pyheap_bytes,pymalloc_arena_bytes,native_heap_bytes,"
@@ -152,12 +153,6 @@ static json_t *slopes_json(const pyab_rep_series *s)
     return out;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double quantile(const double *sorted, size_t n, double q)
 {
     if (n == 0)
@@ -176,7 +171,7 @@ static json_t *gc_json(pyab_rep_series *s, double duration, double requests)
     for (int g = 0; g < 3; g++) {
         double sum = 0;
         if (s->ngc[g])
-            qsort(s->gc_pause[g], s->ngc[g], sizeof(double), cmp_double);
+            pyab_stats_sort(s->gc_pause[g], s->ngc[g]);
         for (size_t i = 0; i < s->ngc[g]; i++)
             sum += s->gc_pause[g][i];
         total += sum;
@@ -195,7 +190,7 @@ static json_t *gc_json(pyab_rep_series *s, double duration, double requests)
     for (int g = 0; g < 3; g++)
         for (size_t i = 0; i < s->ngc[g]; i++)
             all[k++] = s->gc_pause[g][i];
-    qsort(all, count, sizeof(double), cmp_double);
+    pyab_stats_sort(all, count);
     json_object_set_new(out, "collections", json_integer((json_int_t)count));
     json_object_set_new(out, "pause_p50_ms", num(quantile(all, count, 0.5) * 1e3));
     json_object_set_new(out, "pause_p99_ms", num(quantile(all, count, 0.99) * 1e3));
@@ -241,7 +236,7 @@ static double median_of(json_t *reps, const char *key, const char *sub)
     }
     if (n == 0)
         return NAN;
-    qsort(v, n, sizeof(double), cmp_double);
+    pyab_stats_sort(v, n);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
@@ -329,7 +324,7 @@ json_t *pyab_results_aggregate(json_t *reps)
             if (json_is_number(json_object_get(sl, "bytes_per_request")) && n < 1024)
                 v[n++] = json_number_value(json_object_get(sl, "bytes_per_request"));
         }
-        qsort(v, n, sizeof(double), cmp_double);
+        pyab_stats_sort(v, n);
         if (n)
             bpr = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
         n = 0;
@@ -338,7 +333,7 @@ json_t *pyab_results_aggregate(json_t *reps)
             if (json_is_number(json_object_get(sl, "mb_per_hour")) && n < 1024)
                 v[n++] = json_number_value(json_object_get(sl, "mb_per_hour"));
         }
-        qsort(v, n, sizeof(double), cmp_double);
+        pyab_stats_sort(v, n);
         if (n)
             mph = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
         json_object_set_new(slopes, metrics[m], json_pack("{s:o,s:o,s:s}", "bytes_per_request",

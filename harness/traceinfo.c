@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stats.h"
+
 #define MAX_BUCKETS 60
 
 static const double bucket_widths[] = {
@@ -13,12 +15,6 @@ static const double bucket_widths[] = {
 static int cmp_size(const void *a, const void *b)
 {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
@@ -56,7 +52,7 @@ static json_t *rate_figures(const pyab_trace *tr)
         json_array_append_new(list, json_integer((json_int_t)counts[b]));
         rates[b] = (double)counts[b] / width;
     }
-    qsort(rates, nb, sizeof(*rates), cmp_double);
+    pyab_stats_sort(rates, nb);
     json_object_set_new(rate, "bucket_s", json_real(width));
     json_object_set_new(rate, "counts", list);
     json_object_set_new(rate, "min_rps", json_real(rates[0]));
