@@ -120,7 +120,7 @@ int pyab_cmd_history(int argc, char **argv)
     if (arg == NULL)
         return history_usage();
     if (access(db, R_OK) != 0) {
-        fprintf(stderr, "pyab history: %s: no history database (pyab check writes one)\n", db);
+        fprintf(stderr, "pyab history: %s: no history database (pyab run and pyab check write one)\n", db);
         return PYAB_EXIT_USAGE;
     }
     if ((name = scenario_name(arg)) == NULL) {

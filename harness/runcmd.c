@@ -1,20 +1,59 @@
 /* `pyab run SCENARIO`: the verb; the work is pyab_experiment_run_all's. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmds.h"
 #include "experiment.h"
+#include "history.h"
 
 static int run_usage(void)
 {
-    fprintf(stderr, "usage: pyab run SCENARIO [--out DIR] [--quiet] [--no-report]\n");
+    fprintf(stderr, "usage: pyab run SCENARIO [--out DIR] [--quiet] [--no-report] "
+                    "[--history DB | --no-history]\n");
     return PYAB_EXIT_USAGE;
+}
+
+static json_t *load(const char *dir, const char *name)
+{
+    char *path = pyab_path_join(dir, name);
+    json_t *j = json_load_file(path, 0, NULL);
+
+    free(path);
+    return j;
+}
+
+/*
+ * after_analysis hook: every run's figures go into the history too, with
+ * the verdict "run" (so `pyab history` shows them; `pyab check` takes only
+ * its own passing runs as baselines). The database is `data`, or
+ * history.sqlite beside the results folder (results/history.sqlite for the
+ * default folder, the same file `pyab check` uses).
+ */
+static int record(const char *dir, void *data, pyab_error *err)
+{
+    json_t *summary = load(dir, "summary.json"), *manifest = load(dir, "manifest.json");
+    char *parent = pyab_path_dirname(dir);
+    char *db = data ? xstrdup(data) : pyab_path_join(parent, "history.sqlite");
+    pyab_history *h = NULL;
+    int rc = -EIO;
+
+    if (summary == NULL || manifest == NULL)
+        pyab_error_internal(err, "%s: cannot read summary.json or manifest.json", dir);
+    else if ((h = pyab_history_open(db, err)) != NULL)
+        rc = pyab_history_append(h, summary, manifest, dir, "run", err);
+    pyab_history_close(h);
+    free(parent);
+    free(db);
+    json_decref(summary);
+    json_decref(manifest);
+    return rc;
 }
 
 int pyab_cmd_run(int argc, char **argv)
 {
-    pyab_run_opts opts = {.report = 1};
+    pyab_run_opts opts = {.report = 1, .after_analysis = record};
     const char *path = NULL;
     pyab_error err = {0};
     pyab_scenario *sc;
@@ -24,7 +63,11 @@ int pyab_cmd_run(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (pyab_experiment_take_flag(&opts, argc, argv, &i))
             continue;
-        if (argv[i][0] == '-' || path)
+        if (strcmp(argv[i], "--history") == 0 && i + 1 < argc)
+            opts.data = argv[++i];
+        else if (strcmp(argv[i], "--no-history") == 0)
+            opts.after_analysis = NULL;
+        else if (argv[i][0] == '-' || path)
             return run_usage();
         else
             path = argv[i];
