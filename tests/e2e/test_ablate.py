@@ -66,11 +66,32 @@ def ablations(pyab, tmp_path_factory):
     return done
 
 
+# Under ASan/UBSan the native heap (glibc's mallinfo2) does not see ASan's heap and
+# ASan's quarantine makes RSS grow with no leak, so growth, verdicts and the ranking
+# mean nothing there: those checks skip, and the rest (exit code, per-call-site
+# counters, manifest) still run.
+ASAN_SKIP = ("ASan/UBSan build: growth, verdict and ranking measure native heap and RSS, "
+             "which ASan's allocator makes meaningless; the other checks passed")
+
+
 @pytest.mark.parametrize("name", ["run1", "run2", "run3"])
-def test_concurrent_ablation_ranks_the_model_first(ablations, name):
+def test_concurrent_ablation_ranks_the_model_first(ablations, name, sanitized):
     code, stdout, stderr, out = ablations[name]
     assert code == 0, stderr[-3000:]
     summary = load_json(out / "summary.json")
+    # The leak the ranking points at is the one the counters saw, and only with the real model.
+    assert counters_leaked(summary, "control") > 0
+    assert counters_leaked(summary, "swap-fakemodel") == 0
+    # The manifest records what each arm swapped and what the child actually served.
+    manifest = load_json(out / "manifest.json")
+    arm = manifest["arms"]["swap-fakemodel"]
+    assert arm["settings"]["mocks"]["fakemodel"].endswith("mocks/fakemodel_standin.py")
+    assert arm["readback"]["mocks_served"]["modules"]["fakemodel"].endswith("fakemodel_standin.py")
+    assert manifest["arms"]["control"]["readback"]["mocks_served"] is None
+    assert sorted(manifest["arms"]["all-swapped"]["readback"]["mocks_served"]["served"]) == \
+        ["fakemodel", "imgcodec"]
+    if sanitized:
+        pytest.skip(ASAN_SKIP)
     ab = summary["ablation"]
     assert summary["arms"]["control"]["verdict"] == "leak"
     assert ab["metric"] == "native"
@@ -81,32 +102,23 @@ def test_concurrent_ablation_ranks_the_model_first(ablations, name):
     assert ab["implicated"] == ["fakemodel"]
     assert ab["interaction"] is False
     assert ab["all_swapped"]["growth_removed"] > 0.8
-    # The leak the ranking points at is the one the counters saw, and only with the real model.
-    assert counters_leaked(summary, "control") > 0
-    assert counters_leaked(summary, "swap-fakemodel") == 0
     # The table is printed, culprit first.
     table = stdout[stdout.index("\nablation: metric native"):].splitlines()
     assert table[3].split()[:2] == ["1", "fakemodel"], stdout[-2000:]
     assert table[4].split()[:2] == ["2", "imgcodec"], stdout[-2000:]
-    # The manifest records what each arm swapped and what the child actually served.
-    manifest = load_json(out / "manifest.json")
-    arm = manifest["arms"]["swap-fakemodel"]
-    assert arm["settings"]["mocks"]["fakemodel"].endswith("mocks/fakemodel_standin.py")
-    assert arm["readback"]["mocks_served"]["modules"]["fakemodel"].endswith("fakemodel_standin.py")
-    assert manifest["arms"]["control"]["readback"]["mocks_served"] is None
-    assert sorted(manifest["arms"]["all-swapped"]["readback"]["mocks_served"]["served"]) == \
-        ["fakemodel", "imgcodec"]
 
 
-def test_one_worker_does_not_see_the_leak(ablations):
+def test_one_worker_does_not_see_the_leak(ablations, sanitized):
     code, stdout, stderr, out = ablations["sequential"]
     assert code == 0, stderr[-3000:]
     summary = load_json(out / "summary.json")
-    assert summary["arms"]["control"]["verdict"] != "leak"
     assert counters_leaked(summary, "control") == 0
+    assert [e["suspect"] for e in summary["ablation"]["ranking"]] == ["fakemodel"]
+    if sanitized:
+        pytest.skip(ASAN_SKIP)
+    assert summary["arms"]["control"]["verdict"] != "leak"
     assert summary["ablation"]["implicated"] == []
     assert "no suspect is implicated" in summary["ablation"]["conclusion"]
-    assert [e["suspect"] for e in summary["ablation"]["ranking"]] == ["fakemodel"]
 
 
 def write(tmp, doc):

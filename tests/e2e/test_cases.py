@@ -10,8 +10,14 @@ expect.json keys:
                   "equals": v, "contains": s, "abs_below": x}
   manifest_checks the same, against manifest.json
   files           files that must exist under the results folder
-  measures_memory true when the checks depend on real malloc and RSS figures:
-                  skipped in an ASan/UBSan build, whose allocator is the sanitizer's
+  measures_memory on a check: a string saying why that check is meaningless in an
+                  ASan/UBSan build (it reads glibc's mallinfo, which does not see ASan's
+                  heap; an RSS slope of malloc'd memory, which ASan's quarantine inflates;
+                  a preloaded allocator, which cannot come before ASan's runtime; a
+                  crash signal, which ASan catches). Such checks are skipped there and
+                  the test reports them as skipped; pyab still runs the case and every
+                  other check, the exit code, stderr and files are still checked.
+                  On the case (true): every check of the case measures memory.
 """
 import pathlib
 
@@ -41,8 +47,6 @@ def check(summary, chk):
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case(case, pyab, sanitized, tmp_path):
     exp = load_json(case / "expect.json")
-    if sanitized and exp.get("measures_memory"):
-        pytest.skip("measures memory: meaningless under ASan's allocator")
     out = tmp_path / "out"
     args = exp.get("args", ["run", "scenario.json", "--out", "{out}", "--quiet", "--no-report"])
     args = [a.replace("{out}", str(out)) for a in args]
@@ -52,8 +56,16 @@ def test_case(case, pyab, sanitized, tmp_path):
         assert s in r.stderr, f"stderr lacks {s!r}:\n{r.stderr[-3000:]}"
     for f in exp.get("files", []):
         assert (out / f).exists(), f"{f} missing"
+    skipped = []
     for key, name in (("checks", "summary.json"), ("manifest_checks", "manifest.json")):
         if exp.get(key):
             doc = load_json(out / name)
             for chk in exp[key]:
+                why = chk.get("measures_memory") or exp.get("measures_memory")
+                if sanitized and why:
+                    skipped.append(f"{chk['path']} ({why if isinstance(why, str) else 'measures memory'})")
+                    continue
                 check(doc, chk)
+    if skipped:
+        pytest.skip(f"ASan/UBSan build: the other checks passed; skipped {len(skipped)} that "
+                    "measure memory: " + "; ".join(skipped))
