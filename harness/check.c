@@ -21,8 +21,11 @@
 #include "experiment.h"
 #include "history.h"
 #include "junit.h"
+#include "progress.h"
 #include "regress.h"
 #include "scenario.h"
+#include "trace.h"
+#include "transform.h"
 
 #define DEFAULT_HISTORY "results/history.sqlite"
 #define TREND_RUNS 30
@@ -151,7 +154,7 @@ static int record_history(scen_check *c, const char *dir, json_t *summary, const
     if ((trend = pyab_history_trend(c->hist, c->sc->name, TREND_RUNS, err)) == NULL)
         return -EIO;
     path = pyab_path_join(dir, "history.json");
-    rc = json_dump_file(trend, path, JSON_INDENT(1)) == 0 ? 0 : -EIO;
+    rc = json_dump_file(trend, path, JSON_INDENT(1) | PYAB_HISTORY_JSON_PRECISION) == 0 ? 0 : -EIO;
     if (rc < 0)
         pyab_error_internal(err, "%s: cannot write", path);
     json_object_set(summary, "history", trend);
@@ -160,65 +163,102 @@ static int record_history(scen_check *c, const char *dir, json_t *summary, const
     return rc;
 }
 
+/*
+ * The checks of a complete run against its budgets and baseline. An
+ * incomplete one (interrupted, or a rep not ok) is not judged: its status
+ * is "error" and its "error" says why, since 1 rep of 3 held to a baseline
+ * of 3 would pass or fail by chance.
+ */
+static json_t *judge(scen_check *c, const char *dir, json_t *summary, char **base_dir)
+{
+    json_t *manifest = load_json(dir, "manifest.json"), *base = NULL, *checks;
+    char *why = pyab_history_incomplete(summary, manifest);
+
+    json_decref(manifest);
+    *base_dir = NULL;
+    if (why) {
+        json_object_set_new(c->entry, "error", json_sprintf("not judged: %s", why));
+        free(why);
+        return json_array();
+    }
+    *base_dir = find_baseline(c, dir);
+    if (*base_dir && (base = load_json(*base_dir, "summary.json")) == NULL) {
+        free(*base_dir);
+        *base_dir = NULL;
+    }
+    checks = arm_checks(c, summary, base);
+    if (*base_dir == NULL && (c->o->baseline || !c->o->no_history))
+        add_check(checks, c->sc->arms[0].arm, json_pack("{s:s, s:s, s:s, s:s}", "kind",
+                  "regression", "name", "baseline", "status", "skip", "message",
+                  c->o->baseline ? "no complete results of this scenario in the --baseline folder"
+                                 : "no earlier complete passing run in the history"));
+    json_decref(base);
+    return checks;
+}
+
 /* after_analysis hook: budgets, regression, history, all into summary.json before the report. */
 static int on_analysed(const char *dir, void *data, pyab_error *err)
 {
     scen_check *c = data;
-    json_t *summary = load_json(dir, "summary.json"), *base = NULL, *checks;
-    char *base_dir = find_baseline(c, dir), *path;
+    json_t *summary = load_json(dir, "summary.json"), *checks;
+    char *base_dir, *path;
+    const char *status;
     int rc = 0;
 
     if (summary == NULL)
         return pyab_error_internal(err, "%s: cannot read summary.json after analysis", dir);
-    if (base_dir && (base = load_json(base_dir, "summary.json")) == NULL) {
-        free(base_dir);
-        base_dir = NULL;
-    }
-    checks = arm_checks(c, summary, base);
-    if (base_dir == NULL && (c->o->baseline || !c->o->no_history))
-        add_check(checks, c->sc->arms[0].arm, json_pack("{s:s, s:s, s:s, s:s}", "kind",
-                  "regression", "name", "baseline", "status", "skip", "message",
-                  c->o->baseline ? "no results of this scenario in the --baseline folder"
-                                 : "no earlier passing run in the history"));
+    checks = judge(c, dir, summary, &base_dir);
+    status = json_object_get(c->entry, "error") ? "error" : checks_status(checks);
     json_object_set_new(c->entry, "checks", checks);
     json_object_set_new(c->entry, "baseline", base_dir ? json_string(base_dir) : json_null());
-    json_object_set_new(c->entry, "status", json_string(checks_status(checks)));
+    json_object_set_new(c->entry, "status", json_string(status));
     json_object_set_new(summary, "check", json_pack("{s:O, s:O, s:O}", "status",
                         json_object_get(c->entry, "status"), "baseline",
                         json_object_get(c->entry, "baseline"), "checks", checks));
     if (c->hist)
-        rc = record_history(c, dir, summary, checks_status(checks), err);
+        rc = record_history(c, dir, summary, status, err);
     path = pyab_path_join(dir, "summary.json");
-    if (rc == 0 && json_dump_file(summary, path, JSON_INDENT(1)) != 0)
+    if (rc == 0 && json_dump_file(summary, path, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) != 0)
         rc = pyab_error_internal(err, "%s: cannot write", path);
     free(path);
     free(base_dir);
-    json_decref(base);
     json_decref(summary);
     return rc;
 }
 
-static void print_entry(json_t *e)
+/*
+ * A scenario's result and its table of checks. With --quiet, as `pyab run
+ * --quiet` prints no tables, a passing scenario prints nothing and a
+ * failing one only its failed checks.
+ */
+static void print_entry(json_t *e, int quiet)
 {
     json_t *c;
     size_t i;
     const char *status = json_string_value(json_object_get(e, "status"));
 
+    if (quiet && strcmp(status, "pass") == 0)
+        return;
     printf("%s %s", strcmp(status, "pass") == 0 ? "PASS" : strcmp(status, "fail") == 0 ? "FAIL"
-                                                                                        : "ERROR",
+                    : strcmp(status, "skip") == 0 ? "SKIP" : "ERROR",
            json_string_value(json_object_get(e, "scenario")));
     if (json_is_string(json_object_get(e, "baseline")))
         printf("  (baseline %s)", json_string_value(json_object_get(e, "baseline")));
     printf("\n");
     if (json_is_string(json_object_get(e, "error")))
         printf("  error: %s\n", json_string_value(json_object_get(e, "error")));
-    json_array_foreach(json_object_get(e, "checks"), i, c)
-        printf("  %-5s %-12s %-10s %-32s %s\n",
-               json_string_value(json_object_get(c, "status")),
+    if (json_is_string(json_object_get(e, "message")))
+        printf("  %s\n", json_string_value(json_object_get(e, "message")));
+    json_array_foreach(json_object_get(e, "checks"), i, c) {
+        const char *st = json_string_value(json_object_get(c, "status"));
+        if (quiet && strcmp(st, "fail") != 0 && strcmp(st, "error") != 0)
+            continue;
+        printf("  %-5s %-12s %-10s %-32s %s\n", st,
                json_string_value(json_object_get(c, "arm")),
                json_string_value(json_object_get(c, "kind")),
                json_string_value(json_object_get(c, "name")),
                json_string_value(json_object_get(c, "message")));
+    }
 }
 
 static double now_wall(void)
@@ -236,16 +276,22 @@ static int check_one(const check_opts *o, pyab_scenario *sc, pyab_history *hist,
     pyab_run_opts ro = {.out_dir = out, .quiet = o->quiet, .report = 1,
                         .after_analysis = on_analysed, .data = &c};
     double t0 = now_wall();
-    int code = pyab_experiment_run_all(sc, &ro, &dir);
+    int code;
 
+    pyab_progress_set_label(sc->name);
+    code = pyab_experiment_run_all(sc, &ro, &dir);
+    pyab_progress_set_label(NULL);
     json_object_set_new(entry, "results_dir", json_string(out));
     json_object_set_new(entry, "duration_s", json_real(now_wall() - t0));
     if (code == PYAB_EXIT_USAGE || code == PYAB_EXIT_INTERNAL || code == 130) {
+        /* on_analysed's reason (a rep's outcome and message) beats a generic one. */
+        json_t *why = json_object_get(entry, "error");
         json_object_set_new(entry, "status", json_string("error"));
-        json_object_set_new(entry, "error", json_sprintf(
+        json_object_set_new(entry, "error", json_sprintf("%s%s%s",
             code == 130 ? "interrupted" : code == PYAB_EXIT_USAGE
-                ? "the run failed on bad input (exit 2): see %s/arms/*/*/stderr.log and pyab's stderr"
-                : "pyab failed (exit 3) running %s", out));
+                ? "the run stopped on bad input (exit 2)" : "pyab failed (exit 3)",
+            why ? "; " : "; see pyab's messages on stderr",
+            why ? json_string_value(why) : ""));
     } else if (json_object_get(entry, "checks") == NULL) {
         json_object_set_new(entry, "status", json_string("error"));
         json_object_set_new(entry, "error", json_string("no analysed results"));
@@ -333,24 +379,104 @@ static int parse_args(int argc, char **argv, check_opts *o, char **paths, size_t
     return 0;
 }
 
-/* Loads every selected scenario before any runs; names must be unique (they name the folders). */
-static int load_all(char **paths, size_t n, pyab_scenario **scs)
+/*
+ * Loads every trace of a scenario and applies each arm's selection to it,
+ * as the run will; 0 or -EINVAL with err naming the file, line and key.
+ * The run loads them again: a trace is freed here before the next loads,
+ * so a check never holds two at once.
+ */
+static int validate_traces(pyab_scenario *sc, pyab_error *err)
 {
-    pyab_error err = {0};
-
-    for (size_t i = 0; i < n; i++) {
-        if ((scs[i] = pyab_scenario_load(paths[i], &err)) == NULL) {
-            fprintf(stderr, "pyab: %s\n", err.text);
-            return err.exit_code ? err.exit_code : PYAB_EXIT_USAGE;
+    for (size_t i = 0; i < sc->narms; i++) {
+        const char *tp = sc->arms[i].trace_path;
+        pyab_trace *tr;
+        int seen = 0, rc = 0;
+        for (size_t j = 0; j < i; j++)
+            seen |= strcmp(sc->arms[j].trace_path, tp) == 0;
+        if (seen)
+            continue;
+        if ((tr = pyab_trace_load(tp, err)) == NULL)
+            return -EINVAL;
+        for (size_t j = i; j < sc->narms && rc == 0; j++) {
+            uint32_t *keep = NULL;
+            size_t n;
+            if (strcmp(sc->arms[j].trace_path, tp) != 0)
+                continue;
+            char *where = sc->narms > 1 ? xasprintf("%s (arm %s)", sc->path, sc->arms[j].arm)
+                                        : xstrdup(sc->path);
+            rc = pyab_transform_select(&sc->arms[j], tr, where, &keep, &n, err);
+            free(where);
+            free(keep);
         }
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(scs[k]->name, scs[i]->name) == 0) {
-                fprintf(stderr, "pyab check: %s and %s are both named \"%s\" (names must be "
-                                "unique in one check)\n", paths[k], paths[i], scs[i]->name);
-                return PYAB_EXIT_USAGE;
-            }
+        pyab_trace_destroy(tr);
+        if (rc < 0)
+            return rc;
     }
     return 0;
+}
+
+/* The "name" of a scenario file that failed to load, else its path. New string. */
+static char *name_of(const char *path)
+{
+    json_t *root = json_load_file(path, 0, NULL);
+    const char *name = json_string_value(json_object_get(root, "name"));
+    char *out = xstrdup(name ? name : path);
+
+    json_decref(root);
+    return out;
+}
+
+/*
+ * Loads every selected scenario and its traces before any runs, and gives
+ * each its entry of check.json. Names must be unique (they name the
+ * folders). Every problem is found, not only the first: a bad scenario's
+ * entry has status "error" and the message, naming file, line and key.
+ * Returns how many are bad.
+ */
+static size_t validate_all(char **paths, size_t n, pyab_scenario **scs, json_t *scenarios)
+{
+    size_t bad = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        pyab_error err = {0};
+        char *name = NULL, *why = NULL;
+        if ((scs[i] = pyab_scenario_load(paths[i], &err)) == NULL ||
+            validate_traces(scs[i], &err) < 0)
+            why = xstrdup(err.text);
+        for (size_t k = 0; why == NULL && k < i; k++)
+            if (scs[k] && strcmp(scs[k]->name, scs[i]->name) == 0)
+                why = xasprintf("%s and %s are both named \"%s\" (names must be unique in one "
+                                "check)", paths[k], paths[i], scs[i]->name);
+        name = scs[i] ? xstrdup(scs[i]->name) : name_of(paths[i]);
+        json_t *entry = json_pack("{s:s, s:s}", "scenario", name, "path",
+                                  scs[i] ? scs[i]->path : paths[i]);
+        if (why) {
+            fprintf(stderr, "pyab check: %s\n", why);
+            json_object_set_new(entry, "status", json_string("error"));
+            json_object_set_new(entry, "error", json_string(why));
+            json_object_set_new(entry, "checks", json_array());
+            bad++;
+        }
+        json_array_append_new(scenarios, entry);
+        free(name);
+        free(why);
+    }
+    return bad;
+}
+
+/* Marks the scenarios with no status (kept from running by a bad one or an interrupt) skipped. */
+static void mark_not_run(json_t *scenarios, const char *why)
+{
+    json_t *e;
+    size_t i;
+
+    json_array_foreach(scenarios, i, e) {
+        if (json_object_get(e, "status"))
+            continue;
+        json_object_set_new(e, "status", json_string("skip"));
+        json_object_set_new(e, "message", json_string(why));
+        json_object_set_new(e, "checks", json_array());
+    }
 }
 
 static char *default_out(void)
@@ -397,39 +523,50 @@ int pyab_cmd_check(int argc, char **argv)
     pyab_history *hist = NULL;
     pyab_error err = {0};
     json_t *report = NULL, *scenarios;
-    size_t n = 0;
+    size_t n = 0, bad;
     int code;
 
     if ((code = parse_args(argc, argv, &o, paths, &n)) != 0)
         goto out;
     n = select_shard(paths, n, &o);
     scs = xcalloc(n + 1, sizeof(*scs));
-    if ((code = load_all(paths, n, scs)) != 0)
-        goto out;
-    if (!o.no_history && (hist = pyab_history_open(
-            o.history ? o.history : DEFAULT_HISTORY, &err)) == NULL) {
-        fprintf(stderr, "pyab check: %s\n", err.text);
-        code = err.exit_code;
-        goto out;
-    }
     if (o.out == NULL)
         o.out = out = default_out();
     scenarios = json_array();
     report = json_pack("{s:s, s:o, s:o}", "out", o.out, "shard",
                        o.shard_n > 1 ? json_sprintf("%ld/%ld", o.shard_i, o.shard_n) : json_null(),
                        "scenarios", scenarios);
+    /* A bad scenario stops the check before anything runs, with check.json and
+     * JUnit saying which and why, so CI shows the message and not only an exit code. */
+    if ((bad = validate_all(paths, n, scs, scenarios)) > 0) {
+        char *why = xasprintf("not run: %zu scenario%s of this check failed validation", bad,
+                              bad == 1 ? "" : "s");
+        mark_not_run(scenarios, why);
+        free(why);
+        for (size_t i = 0; i < n; i++)
+            print_entry(json_array_get(scenarios, i), o.quiet);
+        code = PYAB_EXIT_USAGE;
+        goto finish;
+    }
+    if (!o.no_history && (hist = pyab_history_open(
+            o.history ? o.history : DEFAULT_HISTORY, &err)) == NULL) {
+        fprintf(stderr, "pyab check: %s\n", err.text);
+        code = err.exit_code;
+        goto out;
+    }
     if (n == 0 && !o.quiet)
         printf("shard %ld/%ld has no scenarios\n", o.shard_i, o.shard_n);
     for (size_t i = 0; i < n && code != 130; i++) {
-        json_t *entry = json_pack("{s:s, s:s}", "scenario", scs[i]->name, "path", scs[i]->path);
+        json_t *entry = json_array_get(scenarios, i);
         int rc = check_one(&o, scs[i], hist, entry);
-        json_array_append_new(scenarios, entry);
-        print_entry(entry);
+        print_entry(entry, o.quiet);
         if (rc == PYAB_EXIT_OK && strcmp(json_string_value(json_object_get(entry, "status")),
                                          "pass") != 0)
             rc = PYAB_EXIT_FAIL;
         code = worst(code, rc);
     }
+    mark_not_run(scenarios, "not run: the check was interrupted");
+finish:
     json_object_set_new(report, "exit_code", json_integer(code));
     if (pyab_mkdirs(o.out) < 0 || write_outputs(&o, report) < 0)
         code = worst(code, PYAB_EXIT_INTERNAL);

@@ -35,10 +35,8 @@ static void print_metric(FILE *f, json_t *runs, const char *metric, json_t *m)
     }
     fprintf(f, "  %-16s %3zu runs  first %-10.4g last %-10.4g min %-10.4g max %-10.4g", metric, k,
             first, last, lo, hi);
-    if (json_array_size(json_object_get(m, "change_points")) == 0)
-        fprintf(f, "steady\n");
-    else
-        fprintf(f, "\n");
+    fprintf(f, "%s\n", json_array_size(json_object_get(m, "change_points")) > 0 ? ""
+                       : pyab_history_no_change_label(metric, vals));
     json_array_foreach(json_object_get(m, "change_points"), i, cp) {
         json_t *run = json_array_get(runs, (size_t)json_integer_value(json_object_get(cp, "run")));
         const char *rev = json_string_value(json_object_get(run, "git_revision"));
@@ -132,12 +130,16 @@ int pyab_cmd_history(int argc, char **argv)
         fprintf(stderr, "pyab history: %s\n", err.text);
         code = err.exit_code;
     } else {
-        if (as_json)
-            json_dumpf(trend, stdout, JSON_INDENT(1)), printf("\n");
-        else if (json_array_size(json_object_get(trend, "runs")) == 0)
-            printf("no runs of %s recorded in %s\n", name, db);
-        else
+        if (json_array_size(json_object_get(trend, "runs")) == 0) {
+            /* A typo in the name must not pass for an empty history in a script. */
+            fprintf(stderr, "pyab history: no runs of scenario '%s' in %s\n", name, db);
+            code = PYAB_EXIT_USAGE;
+        } else if (as_json) {
+            json_dumpf(trend, stdout, JSON_INDENT(1) | PYAB_HISTORY_JSON_PRECISION);
+            printf("\n");
+        } else {
             pyab_history_print(stdout, trend);
+        }
         json_decref(trend);
     }
     pyab_history_close(h);

@@ -196,13 +196,64 @@ static char *now_utc(void)
     return xstrdup(buf);
 }
 
+/* A rep's outcome and reason, for the message of an incomplete run. */
+static void note_bad_rep(pyab_buf *b, json_t *reps)
+{
+    json_t *rep;
+    size_t i;
+
+    json_array_foreach(reps, i, rep) {
+        const char *outcome = json_string_value(json_object_get(rep, "outcome"));
+        const char *reason = json_string_value(json_object_get(rep, "reason"));
+        if (outcome && strcmp(outcome, "ok") == 0)
+            continue;
+        pyab_buf_addf(b, " (rep %lld %s%s%s)", (long long)json_integer_value(
+                      json_object_get(rep, "rep")), outcome ? outcome : "did not report",
+                      reason ? ": " : "", reason ? reason : "");
+        return;
+    }
+}
+
+char *pyab_history_incomplete(json_t *summary, json_t *manifest)
+{
+    const char *status = json_string_value(json_object_get(summary, "status"));
+    json_int_t want = json_integer_value(json_object_get(manifest, "reps"));
+    const char *name;
+    json_t *arm;
+    pyab_buf b;
+
+    pyab_buf_init(&b);
+    if (status == NULL || strcmp(status, "complete") != 0)
+        pyab_buf_addf(&b, "the run is %s, not complete", status ? status : "without a status");
+    json_object_foreach(json_object_get(summary, "arms"), name, arm) {
+        json_int_t ok = json_integer_value(json_object_get(arm, "reps_ok"));
+        if (ok >= want && ok > 0)
+            continue;
+        pyab_buf_addf(&b, "%sarm %s has %lld of %lld reps ok", b.len ? "; " : "", name,
+                      (long long)ok, (long long)want);
+        note_bad_rep(&b, json_object_get(arm, "reps"));
+    }
+    if (b.len == 0 && json_object_size(json_object_get(summary, "arms")) == 0)
+        pyab_buf_adds(&b, "the run has no arms");
+    if (b.len == 0) {
+        pyab_buf_finish(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
 int pyab_history_append(pyab_history *h, json_t *summary, json_t *manifest, const char *dir,
                         const char *verdict, pyab_error *err)
 {
     sqlite3_stmt *st = NULL;
     const char *date = json_string_value(json_object_get(manifest, "started_utc"));
+    const char *status = json_string_value(json_object_get(summary, "status"));
     char *now = now_utc();
     int rc;
+
+    /* An interrupted or failed run's figures are partial: its row says so, and it has none. */
+    if (status && strcmp(status, "complete") != 0)
+        verdict = "error";
 
     if ((rc = exec(h, "BEGIN IMMEDIATE", err)) < 0)
         goto out;
@@ -223,7 +274,8 @@ int pyab_history_append(pyab_history *h, json_t *summary, json_t *manifest, cons
         rc = db_fail(h, err, "cannot insert the run");
         goto rollback;
     }
-    if ((rc = insert_metrics(h, sqlite3_last_insert_rowid(h->db), summary, err)) < 0)
+    if (strcmp(verdict ? verdict : "", "error") != 0 &&
+        (rc = insert_metrics(h, sqlite3_last_insert_rowid(h->db), summary, err)) < 0)
         goto rollback;
     rc = exec(h, "COMMIT", err);
     if (rc == 0)
@@ -244,14 +296,14 @@ static void segment(const double *y, size_t lo, size_t hi, double min_effect, si
     double *x;
     pyab_step step;
 
-    if (*n >= max || len < 6)
+    if (*n >= max || len < 2 * PYAB_HISTORY_SIDE_RUNS)
         return;
     x = xcalloc(len, sizeof(double));
     for (size_t i = 0; i < len; i++)
         x[i] = (double)i;
-    int ok = pyab_stats_step(x, y + lo, len, 3, &step) == 0;
+    int ok = pyab_stats_step(x, y + lo, len, PYAB_HISTORY_SIDE_RUNS, &step) == 0;
     free(x);
-    if (!ok || step.at < 3 || len - step.at < 3)
+    if (!ok || step.at < PYAB_HISTORY_SIDE_RUNS || len - step.at < PYAB_HISTORY_SIDE_RUNS)
         return;
     double ss = 0;
     for (size_t i = 0; i < len; i++) {
@@ -284,6 +336,45 @@ size_t pyab_history_change_points(const double *y, size_t n, double min_effect, 
     segment(y, 0, n, min_effect, at, &k, max);
     qsort(at, k, sizeof(*at), cmp_size);
     return k;
+}
+
+/* Whether every one of y[0, t) lies beyond base +- effect on the same side. */
+static int all_moved(const double *y, size_t t, double base, double effect)
+{
+    int up = 0, down = 0;
+
+    for (size_t i = 0; i < t; i++) {
+        up += y[i] > base + effect;
+        down += y[i] < base - effect;
+    }
+    return up == (int)t || down == (int)t;
+}
+
+const char *pyab_history_no_change_label(const char *metric, json_t *values)
+{
+    size_t n = json_array_size(values), k = 0;
+    double *y = xcalloc(n ? n : 1, sizeof(double));
+    const char *label = "steady";
+
+    for (size_t i = 0; i < n; i++)
+        if (json_is_number(json_array_get(values, i)))
+            y[k++] = json_number_value(json_array_get(values, i));
+    if (k < 2 * PYAB_HISTORY_SIDE_RUNS) {
+        label = "too few runs to tell";
+    } else {
+        /* A step needs PYAB_HISTORY_SIDE_RUNS runs after it to be found; the newest
+         * ones may have moved all the same. */
+        for (size_t t = PYAB_HISTORY_SIDE_RUNS - 1; t >= 1; t--) {
+            double base = pyab_stats_median(y, k - t);
+            if (all_moved(y + k - t, t, base, pyab_regress_min_effect(metric, base))) {
+                label = t == 1 ? "steady before the last run, which moved: too few runs to tell"
+                               : "steady before the last runs, which moved: too few runs to tell";
+                break;
+            }
+        }
+    }
+    free(y);
+    return label;
 }
 
 static json_t *col_json(sqlite3_stmt *st, int i)
@@ -410,6 +501,27 @@ json_t *pyab_history_trend(pyab_history *h, const char *scenario, size_t last, p
     return json_pack("{s:s, s:o, s:o}", "scenario", scenario, "runs", runs, "arms", arms);
 }
 
+/*
+ * Whether a results folder can serve as a baseline: its summary and
+ * manifest read, and the run complete with every rep ok. Databases written
+ * before interrupted checks were recorded as errors hold such runs as
+ * "pass"; this keeps them out all the same.
+ */
+static int usable_baseline(const char *dir)
+{
+    char *sp = pyab_path_join(dir, "summary.json"), *mp = pyab_path_join(dir, "manifest.json");
+    json_t *summary = json_load_file(sp, 0, NULL), *manifest = json_load_file(mp, 0, NULL);
+    char *why = summary && manifest ? pyab_history_incomplete(summary, manifest) : NULL;
+    int ok = summary && manifest && why == NULL;
+
+    free(why);
+    json_decref(summary);
+    json_decref(manifest);
+    free(sp);
+    free(mp);
+    return ok;
+}
+
 char *pyab_history_baseline(pyab_history *h, const char *scenario, const char *exclude)
 {
     sqlite3_stmt *st;
@@ -421,10 +533,8 @@ char *pyab_history_baseline(pyab_history *h, const char *scenario, const char *e
     sqlite3_bind_text(st, 1, scenario, -1, SQLITE_TRANSIENT);
     while (out == NULL && sqlite3_step(st) == SQLITE_ROW) {
         const char *dir = (const char *)sqlite3_column_text(st, 0);
-        char *summary = pyab_path_join(dir, "summary.json");
-        if ((exclude == NULL || strcmp(dir, exclude) != 0) && access(summary, R_OK) == 0)
+        if ((exclude == NULL || strcmp(dir, exclude) != 0) && usable_baseline(dir))
             out = xstrdup(dir);
-        free(summary);
     }
     sqlite3_finalize(st);
     return out;

@@ -39,9 +39,21 @@ void pyab_history_close(pyab_history *h);
 json_t *pyab_history_arm_metrics(json_t *arm);
 
 /*
+ * Why a run cannot be judged, or NULL when it can: its summary (borrowed)
+ * has a status other than "complete" (interrupted, failed), or an arm has
+ * fewer ok reps than the manifest's (borrowed) "reps". New string naming
+ * the arm, the count and the first bad rep's outcome and reason.
+ */
+char *pyab_history_incomplete(json_t *summary, json_t *manifest);
+
+/*
  * Appends one run: an analysed summary and its manifest (both borrowed),
- * the results folder and the check's verdict ("pass"/"fail"). 0 or a
- * negative errno with err set.
+ * the results folder and the verdict ("pass", "fail", "error", or "run"
+ * for `pyab run`). A run whose summary status is not "complete" is
+ * recorded as "error" whatever the verdict given, and an "error" run
+ * keeps its row (so the history shows the night failed) but no metrics
+ * (its partial figures stay out of trends). 0 or a negative errno with
+ * err set.
  */
 int pyab_history_append(pyab_history *h, json_t *summary, json_t *manifest, const char *dir,
                         const char *verdict, pyab_error *err);
@@ -58,7 +70,9 @@ json_t *pyab_history_trend(pyab_history *h, const char *scenario, size_t last, p
 
 /*
  * The newest passing run's results folder for a scenario that still holds
- * a summary.json and is not `exclude` (may be NULL): new string, or NULL.
+ * its summary.json and manifest.json, ran complete with every rep ok
+ * (pyab_history_incomplete), and is not `exclude` (may be NULL): new
+ * string, or NULL.
  */
 char *pyab_history_baseline(pyab_history *h, const char *scenario, const char *exclude);
 
@@ -74,6 +88,22 @@ int pyab_history_import(pyab_history *h, const char *other, pyab_error *err);
  */
 size_t pyab_history_change_points(const double *y, size_t n, double min_effect, size_t *at,
                                   size_t max);
+
+/* Runs a change point needs on each side of it. */
+#define PYAB_HISTORY_SIDE_RUNS 3
+
+/*
+ * The label of a metric with no change point, from its trend "values"
+ * (borrowed; nulls skipped): "too few runs to tell" under 2 *
+ * PYAB_HISTORY_SIDE_RUNS measured runs; a note when the newest one or two
+ * runs (too few after them for a change point) all moved by more than
+ * pyab_regress_min_effect from the median before them; else "steady".
+ * A static string.
+ */
+const char *pyab_history_no_change_label(const char *metric, json_t *values);
+
+/* JSON output of trends: 15 significant digits, so 0.56 prints as 0.56. */
+#define PYAB_HISTORY_JSON_PRECISION JSON_REAL_PRECISION(15)
 
 /* Prints a trend object (borrowed) as one table per arm. */
 void pyab_history_print(FILE *f, json_t *trend);

@@ -83,17 +83,48 @@ static void render_case(pyab_buf *b, const char *scenario, json_t *c)
     free(name);
 }
 
+/* A scenario that did not run (another one was bad, or an interrupt): its message. */
+static const char *not_run(json_t *s)
+{
+    return strcmp(str(s, "status", ""), "skip") == 0 ? str(s, "message", "not run") : NULL;
+}
+
+/* The scenario-level test cases: "run" with the error, or skipped; 1 or 0. */
+static size_t run_case(pyab_buf *b, json_t *s)
+{
+    const char *name = str(s, "scenario", "?"), *error = str(s, "error", NULL);
+    const char *skipped = not_run(s);
+
+    if (error == NULL && skipped == NULL)
+        return 0;
+    if (b == NULL)
+        return 1;
+    pyab_buf_adds(b, "    <testcase");
+    attr(b, "classname", name);
+    pyab_buf_adds(b, " name=\"run\" time=\"0\">\n      ");
+    if (error) {
+        pyab_buf_adds(b, "<error");
+        attr(b, "message", error);
+        pyab_buf_adds(b, " type=\"run\">");
+        pyab_junit_escape(b, error);
+        pyab_buf_adds(b, "</error>\n    </testcase>\n");
+    } else {
+        pyab_buf_adds(b, "<skipped");
+        attr(b, "message", skipped);
+        pyab_buf_adds(b, "/>\n    </testcase>\n");
+    }
+    return 1;
+}
+
 static void render_suite(pyab_buf *b, json_t *s)
 {
     json_t *checks = json_object_get(s, "checks"), *c;
     const char *name = str(s, "scenario", "?"), *error = str(s, "error", NULL);
-    size_t fail = 0, err = 0, skip = 0, tests = json_array_size(checks), i;
+    size_t fail = 0, err = 0, skip = 0, tests = json_array_size(checks) + run_case(NULL, s), i;
 
     count(checks, &fail, &err, &skip);
-    if (error) {
-        tests++;
-        err++;
-    }
+    err += error != NULL;
+    skip += error == NULL && not_run(s) != NULL;
     pyab_buf_adds(b, "  <testsuite");
     attr(b, "name", name);
     pyab_buf_addf(b, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"",
@@ -111,15 +142,7 @@ static void render_suite(pyab_buf *b, json_t *s)
         pyab_buf_adds(b, "/>\n");
     }
     pyab_buf_adds(b, "    </properties>\n");
-    if (error) {
-        pyab_buf_adds(b, "    <testcase");
-        attr(b, "classname", name);
-        pyab_buf_adds(b, " name=\"run\" time=\"0\">\n      <error");
-        attr(b, "message", error);
-        pyab_buf_adds(b, " type=\"run\">");
-        pyab_junit_escape(b, error);
-        pyab_buf_adds(b, "</error>\n    </testcase>\n");
-    }
+    run_case(b, s);
     json_array_foreach(checks, i, c)
         render_case(b, name, c);
     pyab_buf_adds(b, "  </testsuite>\n");
@@ -132,9 +155,10 @@ void pyab_junit_render(pyab_buf *b, json_t *report)
     double time = 0;
 
     json_array_foreach(suites, i, s) {
-        tests += json_array_size(json_object_get(s, "checks")) +
-                 json_is_string(json_object_get(s, "error"));
-        err += json_is_string(json_object_get(s, "error"));
+        int error = json_is_string(json_object_get(s, "error"));
+        tests += json_array_size(json_object_get(s, "checks")) + run_case(NULL, s);
+        err += error;
+        skip += !error && not_run(s) != NULL;
         count(json_object_get(s, "checks"), &fail, &err, &skip);
         time += json_number_value(json_object_get(s, "duration_s"));
     }

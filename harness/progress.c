@@ -7,6 +7,16 @@
 #define PLAIN_EVERY_S 5.0
 #define LIVE_EVERY_S 0.2
 
+/* Borrowed; set by `pyab check`, which runs several scenarios in one log. */
+static const char *label = "";
+static const char *label_sep = "";
+
+void pyab_progress_set_label(const char *name)
+{
+    label = name ? name : "";
+    label_sep = name ? ": " : "";
+}
+
 void pyab_progress_init(pyab_progress *p, int quiet)
 {
     p->quiet = quiet;
@@ -32,7 +42,8 @@ void pyab_progress_start(pyab_progress *p, const char *arm, int rep, size_t run,
     if (p->quiet)
         return;
     clear_live(p);
-    fprintf(stderr, "pyab: [%zu/%zu] arm %s rep %d\n", run + 1, runs, arm, rep);
+    fprintf(stderr, "pyab: [%zu/%zu] %s%sarm %s rep %d\n", run + 1, runs, label, label_sep, arm,
+            rep);
 }
 
 void pyab_progress_update(pyab_progress *p, const char *arm, int rep, double requests, double t_s,
@@ -44,12 +55,12 @@ void pyab_progress_update(pyab_progress *p, const char *arm, int rep, double req
         return;
     p->last_print = now;
     if (p->tty) {
-        fprintf(stderr, "\r\033[K  %s rep %d: %.0f requests  %.1f s  RSS %.1f MB  pyheap %.1f MB",
-                arm, rep, requests, t_s, rss / 1048576.0, pyheap / 1048576.0);
+        fprintf(stderr, "\r\033[K  %s%s%s rep %d: %.0f requests  %.1f s  RSS %.1f MB  pyheap %.1f MB",
+                label, label_sep, arm, rep, requests, t_s, rss / 1048576.0, pyheap / 1048576.0);
         p->live = 1;
     } else {
-        fprintf(stderr, "pyab:   %s rep %d: %.0f requests, %.1f s, RSS %.1f MB, pyheap %.1f MB\n",
-                arm, rep, requests, t_s, rss / 1048576.0, pyheap / 1048576.0);
+        fprintf(stderr, "pyab:   %s%s%s rep %d: %.0f requests, %.1f s, RSS %.1f MB, pyheap %.1f MB\n",
+                label, label_sep, arm, rep, requests, t_s, rss / 1048576.0, pyheap / 1048576.0);
     }
 }
 
@@ -59,7 +70,7 @@ void pyab_progress_done(pyab_progress *p, const char *arm, int rep, const char *
     if (p->quiet)
         return;
     clear_live(p);
-    fprintf(stderr, "pyab:   %s rep %d: %s%s%s (%.1f s)\n", arm, rep, outcome,
+    fprintf(stderr, "pyab:   %s%s%s rep %d: %s%s%s (%.1f s)\n", label, label_sep, arm, rep, outcome,
             reason && reason[0] ? ": " : "", reason ? reason : "", pyab_now_s() - p->rep_started);
 }
 

@@ -28,6 +28,8 @@ void pyab_progress_update(pyab_progress *p, const char *arm, int rep, double req
                           double rss, double pyheap);
 void pyab_progress_done(pyab_progress *p, const char *arm, int rep, const char *outcome,
                         const char *reason);
+/* Names the scenario (borrowed; NULL: none) on every rep line from now on. */
+void pyab_progress_set_label(const char *name);
 void pyab_progress_log(pyab_progress *p, const char *fmt, ...) PYAB_PRINTF(2, 3);
 
 #endif

@@ -5,9 +5,12 @@ nothing, LEAK_BYTES=1024 keeps a 1 KiB bytes object per request (about
 sampled every 2 ms, about 0.3 s a rep.
 """
 import json
+import re
 import shutil
+import signal
 import sqlite3
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -67,6 +70,8 @@ def test_budgets_pass_and_fail(pyab, tmp_path, sanitized):
     ok = scenario(tmp_path / "svc", leak=0, budgets=ok_budgets)
     r = check(pyab, [ok, "--out", tmp_path / "ok", "--no-history"], tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
+    # --quiet: no table for a passing scenario (as `pyab run --quiet` prints none).
+    assert not re.search(r"^(PASS|  pass )", r.stdout, re.M), r.stdout
     root, cases = junit_cases(tmp_path / "ok" / "junit.xml")
     assert int(root.get("tests")) == len(ok_budgets) and root.get("failures") == "0"
 
@@ -90,6 +95,7 @@ def test_budgets_pass_and_fail(pyab, tmp_path, sanitized):
     assert "budget 64" in msg and f"{slope['bytes_per_request']:.4g}" in msg
     # The verdict per scenario, arm and metric on stdout, and in check.json.
     assert "FAIL svc" in r.stdout and "pyheap_slope_bytes_per_request" in r.stdout
+    assert "peak_rss_mb" not in r.stdout, "--quiet prints only the failed checks"
     report = json.load(open(tmp_path / "bad" / "check.json"))
     assert report["exit_code"] == 1 and report["scenarios"][0]["status"] == "fail"
 
@@ -125,6 +131,11 @@ def test_history_trend_and_change_point(pyab, tmp_path):
         r = check(pyab, [sc, "--out", tmp_path / f"c{i}", "--history", db], tmp_path)
         # From the fourth run on, the leak regresses against the newest passing run (the third).
         assert r.returncode == (1 if i >= 3 else 0), f"run {i}: {r.stdout}{r.stderr}"
+        if i == 4:
+            # A 1000x jump with 2 runs after it is no change point yet, and not "steady" either.
+            h = run_pyab(pyab, ["history", "svc", "--db", db]).stdout
+            line = next(x for x in h.splitlines() if "pyheap_slope" in x)
+            assert "too few runs to tell" in line and "steady" not in line, h
     rows = sqlite3.connect(db).execute(
         "SELECT count(DISTINCT run_id), count(*) FROM history WHERE scenario = 'svc'").fetchone()
     assert rows[0] == 6 and rows[1] >= 6 * 5
@@ -139,6 +150,16 @@ def test_history_trend_and_change_point(pyab, tmp_path):
     assert len(h["runs"]) == 6
     assert json.load(open(tmp_path / "c5" / "svc" / "summary.json"))["history"]["runs"]
     assert run_pyab(pyab, ["history", "svc", "--db", tmp_path / "none.sqlite"]).returncode == 2
+    # No float noise (0.56000000000000005) in the JSON.
+    text = run_pyab(pyab, ["history", "svc", "--db", db, "--json"]).stdout
+    for num in re.findall(r"-?[0-9][0-9.]*(?:e[-+]?[0-9]+)?", text):
+        digits = num.split("e")[0].replace("-", "").replace(".", "").lstrip("0")
+        assert len(digits) <= 15, num
+    # A scenario name with no runs is an error, not an empty history.
+    for args in (["nope"], ["nope", "--json"]):
+        r = run_pyab(pyab, ["history", *args, "--db", db])
+        assert r.returncode == 2 and r.stdout == "", r.stdout
+        assert f"no runs of scenario 'nope' in {db}" in r.stderr, r.stderr
 
 
 def test_shards_concurrent_history_and_merge(pyab, tmp_path):
@@ -184,16 +205,83 @@ def test_bad_flags(pyab, tmp_path, args, message):
     assert not (tmp_path / "out").exists()
 
 
+def ran_nothing(out):
+    """Only check.json and junit.xml: no scenario folder, no history."""
+    assert sorted(p.name for p in out.iterdir()) == ["check.json", "junit.xml"]
+
+
 def test_bad_budget_runs_nothing(pyab, tmp_path):
     good = scenario(tmp_path / "a", name="a", reps=1)
     bad = scenario(tmp_path / "b", name="b", reps=1, budgets={"rss_slope_bytes_per_reqest": 64})
     r = check(pyab, [good, bad, "--out", tmp_path / "out"], tmp_path)
     assert r.returncode == 2
-    assert f'{bad}: key "budgets.rss_slope_bytes_per_reqest": unknown key' in r.stderr, r.stderr
-    assert not (tmp_path / "out").exists()
+    msg = f'{bad}: key "budgets.rss_slope_bytes_per_reqest": unknown key'
+    assert msg in r.stderr, r.stderr
+    ran_nothing(tmp_path / "out")
+    report = json.load(open(tmp_path / "out" / "check.json"))
+    assert report["exit_code"] == 2
+    assert [(e["scenario"], e["status"]) for e in report["scenarios"]] == [("a", "skip"), ("b", "error")]
+    assert msg in report["scenarios"][1]["error"]
     per_arm = scenario(tmp_path / "c", name="c", reps=1)
     doc = json.loads(per_arm.read_text())
     doc["arms"] = {"x": {}, "y": {"budgets": {"peak_rss_mb": "big"}}}
     per_arm.write_text(json.dumps(doc))
-    r = check(pyab, [per_arm, "--out", tmp_path / "out"], tmp_path)
+    r = check(pyab, [per_arm, "--out", tmp_path / "out2"], tmp_path)
     assert r.returncode == 2 and 'key "arms.y.budgets.peak_rss_mb": must be a number' in r.stderr
+
+
+def test_bad_trace_runs_nothing(pyab, tmp_path):
+    """A trace that will not load stops the whole check before the first rep,
+    with the trace's own message (file:line:column) in check.json and JUnit."""
+    good = scenario(tmp_path / "a", name="a", reps=1)
+    bad = scenario(tmp_path / "b", name="b", reps=1)
+    (tmp_path / "b" / "trace.jsonl").write_bytes(b'{"t": 0, "route": "/a"}\n\0\0\n')
+    db, junit = tmp_path / "h.sqlite", tmp_path / "j.xml"
+    r = check(pyab, [good, bad, "--out", tmp_path / "out", "--history", db, "--junit", junit],
+              tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    ran_nothing(tmp_path / "out")
+    assert not db.exists()
+    where = f"{tmp_path / 'b' / 'trace.jsonl'}:2:"
+    assert where in r.stderr and "ERROR b" in r.stdout and where in r.stdout, r.stdout + r.stderr
+    report = json.load(open(tmp_path / "out" / "check.json"))
+    by_name = {e["scenario"]: e for e in report["scenarios"]}
+    assert by_name["b"]["status"] == "error" and by_name["b"]["error"].startswith(where)
+    assert by_name["a"]["status"] == "skip" and "not run" in by_name["a"]["message"]
+    root, cases = junit_cases(junit)
+    assert root.get("errors") == "1" and root.get("skipped") == "1"
+    errors = [tc.find("error") for cls, name, tc in cases if tc.find("error") is not None]
+    assert len(errors) == 1 and errors[0].get("message").startswith(where)
+
+
+def test_interrupted_check_is_error_never_baseline(pyab, tmp_path):
+    """Ctrl-C during a check: exit 130, the scenario an "error" in check.json,
+    JUnit and the history (with no metrics), and the next check has no baseline."""
+    slow = scenario(tmp_path / "s", name="svc", reps=3, requests=10_000_000)
+    quick = scenario(tmp_path / "q", name="svc", reps=3)
+    db = tmp_path / "h.sqlite"
+    p = subprocess.Popen([pyab, "check", str(slow), "--out", str(tmp_path / "int"),
+                          "--history", str(db)],
+                         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    seen = ""
+    while "svc: arm base rep 1" not in seen and time.time() < deadline:
+        seen += p.stderr.readline()  # progress lines name the scenario
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, out + seen + err
+    entry = json.load(open(tmp_path / "int" / "check.json"))["scenarios"][0]
+    assert entry["status"] == "error" and entry["error"].startswith("interrupted"), entry
+    assert "0 of 3 reps ok" in entry["error"], entry
+    root, cases = junit_cases(tmp_path / "int" / "junit.xml")
+    assert root.get("errors") == "1" and root.get("failures") == "0"
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT verdict FROM runs").fetchall() == [("error",)]
+    assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 0
+    r = check(pyab, [quick, "--out", tmp_path / "next", "--history", db], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    entry = json.load(open(tmp_path / "next" / "check.json"))["scenarios"][0]
+    assert entry["baseline"] is None, entry
+    assert [c["message"] for c in entry["checks"] if c["name"] == "baseline"] == [
+        "no earlier complete passing run in the history"]

@@ -199,6 +199,58 @@ static void test_junit(void)
     CHECK(strchr(b.data, '\x01') == NULL);
     pyab_buf_finish(&b);
     json_decref(rep);
+
+    /* A scenario kept from running by a bad one is one skipped "run" case. */
+    rep = json_pack("{s:[{s:s, s:s, s:s, s:[]}, {s:s, s:s, s:s, s:[]}]}", "scenarios",
+                    "scenario", "bad", "status", "error", "error", "t.jsonl:1:1: NUL byte",
+                    "checks", "scenario", "good", "status", "skip", "message",
+                    "not run: 1 scenario of this check failed validation", "checks");
+    pyab_buf_init(&b);
+    pyab_junit_render(&b, rep);
+    CHECK_CONTAINS(b.data, "tests=\"2\" failures=\"0\" errors=\"1\" skipped=\"1\"");
+    CHECK_CONTAINS(b.data, "<testsuite name=\"good\" tests=\"1\" failures=\"0\" errors=\"0\" "
+                           "skipped=\"1\"");
+    CHECK_CONTAINS(b.data, "<error message=\"t.jsonl:1:1: NUL byte\" type=\"run\">");
+    CHECK_CONTAINS(b.data, "<skipped message=\"not run: 1 scenario of this check failed "
+                           "validation\"/>");
+    pyab_buf_finish(&b);
+    json_decref(rep);
+}
+
+static json_t *values(const double *y, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, isnan(y[i]) ? json_null() : json_real(y[i]));
+    return a;
+}
+
+/* What `pyab history` says of a metric without a change point. */
+static void test_no_change_label(void)
+{
+    const double jump[] = {1000, 1010, 150000, 151000, 150500};
+    const double flat[] = {1000, 1010, 990, 1005, NAN, 995, 1000};
+    const double tail[] = {1000, 1010, 990, 1005, 995, 1000, 150000, 151000};
+    const double last[] = {1000, 1010, 990, 1005, 995, 1000, 1002, 150000};
+    json_t *v;
+
+    /* A 150x jump over 5 runs cannot be a change point (3 runs each side): not "steady". */
+    v = values(jump, 5);
+    CHECK(strcmp(pyab_history_no_change_label("rss_slope", v), "too few runs to tell") == 0);
+    json_decref(v);
+    v = values(flat, 7);
+    CHECK(strcmp(pyab_history_no_change_label("rss_slope", v), "steady") == 0);
+    json_decref(v);
+    v = values(flat, 6); /* 5 measured, one null */
+    CHECK(strcmp(pyab_history_no_change_label("rss_slope", v), "too few runs to tell") == 0);
+    json_decref(v);
+    v = values(tail, 8);
+    CHECK_CONTAINS(pyab_history_no_change_label("peak_rss_mb", v), "the last runs, which moved");
+    json_decref(v);
+    v = values(last, 8);
+    CHECK_CONTAINS(pyab_history_no_change_label("peak_rss_mb", v), "the last run, which moved");
+    json_decref(v);
 }
 
 int main(void)
@@ -208,5 +260,6 @@ int main(void)
     test_regress();
     test_change_points();
     test_junit();
+    test_no_change_label();
     return check_report("check");
 }

@@ -128,6 +128,104 @@ static void test_trend(const char *db, const char *other)
     pyab_history_close(o);
 }
 
+/* A results folder with a summary (status, reps of arm base) and a manifest asking for 3 reps. */
+static void write_run(const char *dir, const char *status, const char *const *outcomes, int n)
+{
+    json_t *reps = json_array(), *s, *m;
+    char *p;
+    int ok = 0;
+
+    for (int i = 0; i < n; i++) {
+        ok += strcmp(outcomes[i], "ok") == 0;
+        json_array_append_new(reps, json_pack("{s:i, s:s, s:s?}", "rep", i + 1, "outcome",
+                                              outcomes[i], "reason",
+                                              strcmp(outcomes[i], "ok") ? "boom" : NULL));
+    }
+    s = json_pack("{s:s, s:s, s:{s:{s:o, s:i, s:{s:{s:f, s:[ff]}}}}}", "scenario", "base",
+                  "status", status, "arms", "base", "reps", reps, "reps_ok", ok, "slopes",
+                  "pyheap", "bytes_per_request", 5.0, "ci", 4.0, 6.0);
+    m = json_pack("{s:i, s:s}", "reps", 3, "started_utc", dir + strlen(dir) - 20);
+    pyab_mkdirs(dir);
+    p = pyab_path_join(dir, "summary.json");
+    json_dump_file(s, p, 0);
+    free(p);
+    p = pyab_path_join(dir, "manifest.json");
+    json_dump_file(m, p, 0);
+    free(p);
+    json_decref(s);
+    json_decref(m);
+}
+
+static int append_run(pyab_history *h, const char *dir, const char *verdict)
+{
+    pyab_error err = {0};
+    char *sp = pyab_path_join(dir, "summary.json"), *mp = pyab_path_join(dir, "manifest.json");
+    json_t *s = json_load_file(sp, 0, NULL), *m = json_load_file(mp, 0, NULL);
+    int rc = pyab_history_append(h, s, m, dir, verdict, &err);
+
+    json_decref(s);
+    json_decref(m);
+    free(sp);
+    free(mp);
+    return rc;
+}
+
+/*
+ * An interrupted check is recorded as "error" with no metrics, and neither
+ * it nor a "pass" row (from an older pyab) whose run lacks reps is ever
+ * a baseline.
+ */
+static void test_incomplete(const char *root)
+{
+    static const char *const all_ok[] = {"ok", "ok", "ok"}, *const one[] = {"ok"};
+    static const char *const crashed[] = {"ok", "crashed", "ok"};
+    char *db = xasprintf("%s/inc.sqlite", root), *a = xasprintf("%s/2030-01-01T00:00:00Z", root);
+    char *b = xasprintf("%s/2030-01-02T00:00:00Z", root);
+    char *c = xasprintf("%s/2030-01-03T00:00:00Z", root);
+    pyab_error err = {0};
+    pyab_history *h = pyab_history_open(db, &err);
+    json_t *s, *m;
+    char *why, *base;
+
+    CHECK(h != NULL);
+    if (h == NULL)
+        return;
+    write_run(a, "complete", all_ok, 3);
+    write_run(b, "interrupted", one, 1);
+    write_run(c, "complete", crashed, 3);
+    CHECK(append_run(h, a, "pass") == 0);
+    CHECK(append_run(h, b, "pass") == 0); /* told "pass": the status says otherwise */
+    CHECK(append_run(h, c, "pass") == 0); /* as an older pyab recorded a crashed rep */
+    CHECK(count(db, "SELECT count(*) FROM runs WHERE verdict = 'error'") == 1);
+    CHECK(count(db, "SELECT count(*) FROM runs r JOIN metrics m ON m.run_id = r.id"
+                    " WHERE r.verdict = 'error'") == 0);
+    CHECK(count(db, "SELECT count(*) FROM runs r JOIN metrics m ON m.run_id = r.id"
+                    " WHERE r.verdict = 'pass'") > 0);
+    base = pyab_history_baseline(h, "base", NULL);
+    CHECK(base != NULL && strcmp(base, a) == 0);
+    free(base);
+    CHECK(pyab_history_baseline(h, "base", a) == NULL);
+
+    s = json_pack("{s:s, s:{s:{s:i}}}", "status", "complete", "arms", "x", "reps_ok", 3);
+    m = json_pack("{s:i}", "reps", 3);
+    CHECK(pyab_history_incomplete(s, m) == NULL);
+    json_decref(s);
+    s = json_pack("{s:s, s:{s:{s:i, s:[{s:i, s:s}, {s:i, s:s, s:s}]}}}", "status", "interrupted",
+                  "arms", "x", "reps_ok", 1, "reps", "rep", 1, "outcome", "ok", "rep", 2,
+                  "outcome", "interrupted", "reason", "stopped by a signal");
+    why = pyab_history_incomplete(s, m);
+    CHECK_CONTAINS(why, "the run is interrupted, not complete; arm x has 1 of 3 reps ok "
+                        "(rep 2 interrupted: stopped by a signal)");
+    free(why);
+    json_decref(s);
+    json_decref(m);
+    pyab_history_close(h);
+    free(db);
+    free(a);
+    free(b);
+    free(c);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/pyab-history-XXXXXX";
@@ -143,6 +241,7 @@ int main(void)
     snprintf(other, sizeof(other), "%s/other.sqlite", dir);
     test_concurrent(db);
     test_trend(db, other);
+    test_incomplete(dir);
     cmd = xasprintf("rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
