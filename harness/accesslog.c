@@ -26,6 +26,42 @@ int64_t pyab_accesslog_days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+static int days_in_month(int64_t y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+pyab_date_field pyab_accesslog_check_date(int64_t year, int month, int day, int hour, int minute,
+                                          int second, int offset_h, int offset_m,
+                                          const char **problem)
+{
+    pyab_date_field f = PYAB_DATE_OK;
+    const char *why = NULL;
+
+    if (month < 1 || month > 12)
+        f = PYAB_DATE_MONTH, why = "month out of range (01-12)";
+    else if (day < 1 || day > days_in_month(year, month))
+        f = PYAB_DATE_DAY, why = month == 2 && day == 29
+            ? "day out of range: 29 February in a year that is not a leap year"
+            : "day out of range for its month";
+    else if (hour < 0 || hour > 23)
+        f = PYAB_DATE_HOUR, why = "hour out of range (00-23)";
+    else if (minute < 0 || minute > 59)
+        f = PYAB_DATE_MINUTE, why = "minute out of range (00-59)";
+    else if (second < 0 || second > 60 || (second == 60 && (hour != 23 || minute != 59)))
+        f = PYAB_DATE_SECOND, why = "second out of range (00-59, or 60 at 23:59 for a leap second)";
+    else if (offset_m < 0 || offset_m > 59)
+        f = PYAB_DATE_OFFSET, why = "UTC offset minutes out of range (00-59)";
+    else if (offset_h < 0 || offset_h * 60 + offset_m > 14 * 60)
+        f = PYAB_DATE_OFFSET, why = "UTC offset out of range (at most 14:00 either way)";
+    if (problem)
+        *problem = why;
+    return f;
+}
+
 static int fail(cursor *c, const char *problem)
 {
     c->problem = problem;
@@ -72,14 +108,29 @@ static int expect_char(cursor *c, char ch)
     return 0;
 }
 
-/* [10/Oct/2000:13:55:36 -0700] */
+/* [10/Oct/2000:13:55:36 -0700]; a bad field's message names it, and its column points at it. */
 static int read_date(cursor *c, int64_t *epoch)
 {
     int day, year, hh, mm, ss, off, month = -1;
     int sign;
+    const char *start;
+    static const int field_at[] = {
+        [PYAB_DATE_MONTH] = 3, [PYAB_DATE_DAY] = 0, [PYAB_DATE_HOUR] = 12,
+        [PYAB_DATE_MINUTE] = 15, [PYAB_DATE_SECOND] = 18, [PYAB_DATE_OFFSET] = 21,
+    };
+    static const char *const messages[] = {
+        [PYAB_DATE_MONTH] = "bad date: month out of range (01-12)",
+        [PYAB_DATE_DAY] = "bad date: day out of range for its month",
+        [PYAB_DATE_HOUR] = "bad date: hour out of range (00-23)",
+        [PYAB_DATE_MINUTE] = "bad date: minute out of range (00-59)",
+        [PYAB_DATE_SECOND] = "bad date: second out of range (00-59, or 60 at 23:59)",
+        [PYAB_DATE_OFFSET] = "bad date: UTC offset out of range (at most +1400 or -1400, "
+                             "minutes 00-59)",
+    };
 
     if (expect_char(c, '[') < 0)
         return fail(c, "expected '[' before the date");
+    start = c->p;
     if (read_digits(c, 2, &day) < 0 || expect_char(c, '/') < 0)
         return fail(c, "bad date: expected DD/Mon/YYYY:HH:MM:SS +ZZZZ");
     for (int i = 0; i < 12; i++)
@@ -97,8 +148,15 @@ static int read_date(cursor *c, int64_t *epoch)
     sign = *c->p++ == '-' ? -1 : 1;
     if (read_digits(c, 4, &off) < 0)
         return fail(c, "bad date: expected a +ZZZZ or -ZZZZ offset");
-    if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || off % 100 > 59)
-        return fail(c, "bad date: a field is out of range");
+    pyab_date_field bad = pyab_accesslog_check_date(year, month, day, hh, mm, ss, off / 100,
+                                                    off % 100, NULL);
+    if (bad != PYAB_DATE_OK) {
+        c->p = start + field_at[bad];
+        /* 29 Feb outside a leap year is the one that surprises: say so. */
+        return fail(c, bad == PYAB_DATE_DAY && month == 2 && day == 29
+                           ? "bad date: 29 Feb in a year that is not a leap year"
+                           : messages[bad]);
+    }
     if (expect_char(c, ']') < 0)
         return fail(c, "expected ']' after the date");
     *epoch = pyab_accesslog_days_from_civil(year, month, day) * 86400 + hh * 3600 + mm * 60 +

@@ -43,4 +43,27 @@ int pyab_accesslog_matches(const char *line, size_t len);
  */
 int64_t pyab_accesslog_days_from_civil(int64_t year, int month, int day);
 
+/* The fields of a date-time, for pyab_accesslog_check_date's answer. */
+typedef enum pyab_date_field {
+    PYAB_DATE_OK,
+    PYAB_DATE_MONTH,
+    PYAB_DATE_DAY,
+    PYAB_DATE_HOUR,
+    PYAB_DATE_MINUTE,
+    PYAB_DATE_SECOND,
+    PYAB_DATE_OFFSET,
+} pyab_date_field;
+
+/*
+ * Checks a date-time's fields against the calendar: month 1-12, the day
+ * within its month (29 February only in a leap year), hour 0-23, minute
+ * 0-59, second 0-59 (60 only at 23:59, a leap second), and the UTC offset
+ * (offset_h:offset_m, either sign) at most 14:00 with minutes 0-59. Returns
+ * the first bad field, with *problem a static message naming it, or
+ * PYAB_DATE_OK. Shared with the HAR importer's ISO-8601 parser.
+ */
+pyab_date_field pyab_accesslog_check_date(int64_t year, int month, int day, int hour, int minute,
+                                          int second, int offset_h, int offset_m,
+                                          const char **problem);
+
 #endif

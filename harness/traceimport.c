@@ -108,10 +108,13 @@ static int read_int(const char **p, int n, int *out)
     return 0;
 }
 
-int pyab_traceimport_iso8601(const char *s, int64_t *sec, double *frac)
+int pyab_traceimport_iso8601(const char *s, int64_t *sec, double *frac, const char **problem)
 {
     int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 1;
     double f = 0, scale = 0.1;
+
+    if (problem)
+        *problem = "not an ISO-8601 date-time (YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM])";
 
     if (read_int(&s, 4, &y) < 0 || *s++ != '-' || read_int(&s, 2, &mo) < 0 || *s++ != '-' ||
         read_int(&s, 2, &d) < 0 || (*s != 'T' && *s != 't' && *s != ' '))
@@ -137,8 +140,9 @@ int pyab_traceimport_iso8601(const char *s, int64_t *sec, double *frac)
         if (read_int(&s, 2, &om) < 0)
             return -EINVAL;
     }
-    if (*s != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 ||
-        oh > 23 || om > 59)
+    if (*s != '\0')
+        return -EINVAL;
+    if (pyab_accesslog_check_date(y, mo, d, h, mi, se, oh, om, problem) != PYAB_DATE_OK)
         return -EINVAL;
     *sec = pyab_accesslog_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
            sign * (oh * 3600 + om * 60);
@@ -256,6 +260,7 @@ static int har_entry(const char *name, size_t i, json_t *entry, pyab_route_from 
                      import_list *out, pyab_error *err)
 {
     json_t *rest = json_object(), *date, *req, *method, *url, *v;
+    const char *why;
     char problem[512];
     int64_t sec;
     double frac;
@@ -265,10 +270,14 @@ static int har_entry(const char *name, size_t i, json_t *entry, pyab_route_from 
         goto fail;
     }
     date = json_object_get(entry, "startedDateTime");
-    if (!json_is_string(date) || pyab_traceimport_iso8601(json_string_value(date), &sec, &frac) < 0) {
-        snprintf(problem, sizeof(problem), ".startedDateTime: %s%.200s",
-                 date == NULL ? "missing" : "not an ISO-8601 date-time: ",
-                 json_is_string(date) ? json_string_value(date) : "");
+    if (!json_is_string(date)) {
+        snprintf(problem, sizeof(problem), ".startedDateTime: %s",
+                 date == NULL ? "missing" : "must be a string");
+        goto fail;
+    }
+    if (pyab_traceimport_iso8601(json_string_value(date), &sec, &frac, &why) < 0) {
+        snprintf(problem, sizeof(problem), ".startedDateTime: %s: \"%.200s\"", why,
+                 json_string_value(date));
         goto fail;
     }
     req = json_object_get(entry, "request");

@@ -59,9 +59,12 @@ char *pyab_traceimport_route(const char *path, pyab_route_from route_from);
 /*
  * Parses an ISO-8601 date-time, "2024-03-01T12:00:00.250+01:00" (the
  * offset may be Z, +HH:MM, +HHMM or absent for UTC), into whole seconds
- * since 1970 UTC and a fraction in [0, 1). 0 or -EINVAL.
+ * since 1970 UTC and a fraction in [0, 1). The fields must make a real
+ * date-time (pyab_accesslog_check_date: no 30 February, offset at most
+ * 14:00). 0, or -EINVAL with *problem (when not NULL) a static message
+ * naming the bad field.
  */
-int pyab_traceimport_iso8601(const char *s, int64_t *sec, double *frac);
+int pyab_traceimport_iso8601(const char *s, int64_t *sec, double *frac, const char **problem);
 
 /*
  * Appends one trace line: {"t":T, then the members of `rest` (borrowed; an

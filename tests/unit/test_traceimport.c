@@ -112,7 +112,7 @@ static const struct {
     {"bad_json.har", DATA "bad_json.har:4:50: string or '}' expected near ','"},
     {"missing_url.har", DATA "missing_url.har: log.entries[3].request.url: missing"},
     {"bad_date.har", DATA "bad_date.har: log.entries[2].startedDateTime: not an ISO-8601 "
-                     "date-time: 2024-03-01 sometime"},
+                     "date-time (YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]): \"2024-03-01 sometime\""},
     {"truncated.log", DATA "truncated.log:3:55: unterminated quoted field (truncated line?)"},
     {"bad_date.log", DATA "bad_date.log:2:19: bad date: unknown month name"},
     {"nonexistent.har", DATA "nonexistent.har: cannot read: No such file or directory"},
@@ -168,6 +168,38 @@ static const struct {
     {"1.2.3.4 - - 01/Jan/2024:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1\n",
      PYAB_IMPORT_ACCESS_LOG, "m:1:13: expected '[' before the date"},
     {"{\"log\": 1}", PYAB_IMPORT_ACCESS_LOG, "m:1:11: expected the user field"},
+    /* Dates that look right but are not on the calendar: the entry or line, column and field. */
+#define HAR_AT(date) "{\"log\": {\"entries\": [{\"startedDateTime\": \"2023-01-01T00:00:00Z\", " \
+    "\"request\": {\"method\": \"GET\", \"url\": \"/\"}}, {\"startedDateTime\": \"" date "\", " \
+    "\"request\": {\"method\": \"GET\", \"url\": \"/\"}}]}}"
+    {HAR_AT("2023-02-30T10:00:00Z"), PYAB_IMPORT_AUTO, "m: log.entries[1].startedDateTime: day "
+     "out of range for its month: \"2023-02-30T10:00:00Z\""},
+    {HAR_AT("2023-02-29T10:00:00Z"), PYAB_IMPORT_AUTO, "m: log.entries[1].startedDateTime: day "
+     "out of range: 29 February in a year that is not a leap year"},
+    {HAR_AT("2023-04-31T10:00:00Z"), PYAB_IMPORT_AUTO, "day out of range for its month"},
+    {HAR_AT("2023-04-30T24:00:00Z"), PYAB_IMPORT_AUTO, "entries[1].startedDateTime: hour out of"},
+    {HAR_AT("2023-04-30T10:60:00Z"), PYAB_IMPORT_AUTO, "entries[1].startedDateTime: minute out"},
+    {HAR_AT("2023-04-30T10:00:60Z"), PYAB_IMPORT_AUTO, "entries[1].startedDateTime: second out"},
+    {HAR_AT("2023-04-30T10:00:00+14:01"), PYAB_IMPORT_AUTO, "UTC offset out of range (at most "
+     "14:00 either way): \"2023-04-30T10:00:00+14:01\""},
+    {HAR_AT("2023-04-30T10:00:00-99:00"), PYAB_IMPORT_AUTO, "UTC offset out of range"},
+    {HAR_AT("2023-04-30T10:00:00+05:60"), PYAB_IMPORT_AUTO, "UTC offset minutes out of range"},
+#define LOG_AT(date) "1.2.3.4 - - [01/Jan/2023:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1\n" \
+    "1.2.3.4 - - [" date "] \"GET / HTTP/1.1\" 200 1\n"
+    {LOG_AT("29/Feb/2023:00:00:00 +0000"), PYAB_IMPORT_ACCESS_LOG,
+     "m:2:14: bad date: 29 Feb in a year that is not a leap year"},
+    {LOG_AT("31/Jun/2023:00:00:00 +0000"), PYAB_IMPORT_ACCESS_LOG,
+     "m:2:14: bad date: day out of range for its month"},
+    {LOG_AT("30/Jun/2023:24:00:00 +0000"), PYAB_IMPORT_ACCESS_LOG,
+     "m:2:26: bad date: hour out of range"},
+    {LOG_AT("30/Jun/2023:23:60:00 +0000"), PYAB_IMPORT_ACCESS_LOG,
+     "m:2:29: bad date: minute out of range"},
+    {LOG_AT("30/Jun/2023:23:00:60 +0000"), PYAB_IMPORT_ACCESS_LOG,
+     "m:2:32: bad date: second out of range"},
+    {LOG_AT("30/Jun/2023:23:00:00 +9900"), PYAB_IMPORT_ACCESS_LOG,
+     "m:2:35: bad date: UTC offset out of range"},
+    {LOG_AT("30/Jun/2023:23:00:00 -1401"), PYAB_IMPORT_ACCESS_LOG,
+     "m:2:35: bad date: UTC offset out of range"},
 };
 
 static void test_bad_mem(void)
@@ -208,17 +240,33 @@ static void test_iso8601(void)
 {
     int64_t sec;
     double frac;
+    const char *why = NULL;
 
-    CHECK(pyab_traceimport_iso8601("1970-01-01T00:00:00Z", &sec, &frac) == 0 && sec == 0);
-    CHECK(pyab_traceimport_iso8601("2000-10-10T13:55:36.25-07:00", &sec, &frac) == 0);
+    CHECK(pyab_traceimport_iso8601("1970-01-01T00:00:00Z", &sec, &frac, NULL) == 0 && sec == 0);
+    /* Leap days and seconds, and the widest offsets, are real. */
+    CHECK(pyab_traceimport_iso8601("2024-02-29T00:00:00Z", &sec, &frac, NULL) == 0);
+    CHECK(sec == 1709164800);
+    CHECK(pyab_traceimport_iso8601("2000-02-29T00:00:00Z", &sec, &frac, NULL) == 0);
+    CHECK(pyab_traceimport_iso8601("1900-02-29T00:00:00Z", &sec, &frac, &why) < 0);
+    CHECK_CONTAINS(why, "29 February in a year that is not a leap year");
+    CHECK(pyab_traceimport_iso8601("2016-12-31T23:59:60Z", &sec, &frac, NULL) == 0);
+    CHECK(pyab_traceimport_iso8601("2016-12-31T23:58:60Z", &sec, &frac, NULL) < 0);
+    CHECK(pyab_traceimport_iso8601("2024-01-01T14:00:00+14:00", &sec, &frac, NULL) == 0);
+    CHECK(sec == 1704067200);
+    CHECK(pyab_traceimport_iso8601("2024-01-01T00:00:00-14:00", &sec, &frac, NULL) == 0);
+    CHECK(pyab_traceimport_iso8601("2024-01-01T00:00:00-1430", &sec, &frac, &why) < 0);
+    CHECK_CONTAINS(why, "UTC offset out of range");
+    CHECK(pyab_traceimport_iso8601("2024-01-00T00:00:00Z", &sec, &frac, &why) < 0);
+    CHECK_CONTAINS(why, "day out of range");
+    CHECK(pyab_traceimport_iso8601("2000-10-10T13:55:36.25-07:00", &sec, &frac, NULL) == 0);
     CHECK(sec == 971211336 && frac == 0.25);
-    CHECK(pyab_traceimport_iso8601("2000-10-10T22:25:36+0200", &sec, &frac) == 0);
+    CHECK(pyab_traceimport_iso8601("2000-10-10T22:25:36+0200", &sec, &frac, NULL) == 0);
     CHECK(sec == 971209536);
-    CHECK(pyab_traceimport_iso8601("2000-10-10T20:55:36", &sec, &frac) == 0 && sec == 971211336);
-    CHECK(pyab_traceimport_iso8601("2000-13-10T20:55:36Z", &sec, &frac) < 0);
-    CHECK(pyab_traceimport_iso8601("2000-10-10T20:55", &sec, &frac) < 0);
-    CHECK(pyab_traceimport_iso8601("2000-10-10T20:55:36.Z", &sec, &frac) < 0);
-    CHECK(pyab_traceimport_iso8601("2000-10-10T20:55:36Z junk", &sec, &frac) < 0);
+    CHECK(pyab_traceimport_iso8601("2000-10-10T20:55:36", &sec, &frac, NULL) == 0 && sec == 971211336);
+    CHECK(pyab_traceimport_iso8601("2000-13-10T20:55:36Z", &sec, &frac, NULL) < 0);
+    CHECK(pyab_traceimport_iso8601("2000-10-10T20:55", &sec, &frac, NULL) < 0);
+    CHECK(pyab_traceimport_iso8601("2000-10-10T20:55:36.Z", &sec, &frac, NULL) < 0);
+    CHECK(pyab_traceimport_iso8601("2000-10-10T20:55:36Z junk", &sec, &frac, NULL) < 0);
 }
 
 static void test_access_line(void)
