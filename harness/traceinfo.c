@@ -8,8 +8,13 @@
 
 #define MAX_BUCKETS 60
 
+#define DAY 86400.0
+
+/* The documented list (traceinfo.h, README): seconds, minutes, hours, a day; then whole days. */
 static const double bucket_widths[] = {
-    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400,
+    1, 2, 5, 10, 15, 30,                /* s */
+    60, 120, 300, 600, 900, 1800,       /* 1, 2, 5, 10, 15, 30 min */
+    3600, 7200, 21600, 43200, DAY,      /* 1, 2, 6, 12 h, 1 day */
 };
 
 static int cmp_size(const void *a, const void *b)
@@ -30,18 +35,29 @@ static double pick_width(double duration)
     for (size_t i = 0; i < PYAB_ARRAY_LEN(bucket_widths); i++)
         if (ceil(duration / bucket_widths[i]) <= MAX_BUCKETS)
             return bucket_widths[i];
-    return ceil(duration / MAX_BUCKETS);
+    return DAY * ceil(duration / DAY / MAX_BUCKETS);
 }
 
+/*
+ * Requests per bucket and their rates. The last bucket usually ends with
+ * the trace, before its full width: its rate is over the time it covers,
+ * not the width (a 5.03 s trace's last 0.03 s is not a quiet second). A
+ * last bucket covering under half a width is left out of min/median/max,
+ * as a handful of requests over a sliver of time is no rate; its count
+ * and rate are still listed.
+ */
 static json_t *rate_figures(const pyab_trace *tr)
 {
     double width = pick_width(tr->duration);
-    size_t nb = (size_t)ceil(tr->duration / width);
+    size_t nb = (size_t)ceil(tr->duration / width), nr;
     size_t *counts;
-    double *rates;
-    json_t *rate = json_object(), *list = json_array();
+    double *rates, last;
+    json_t *rate = json_object(), *list = json_array(), *rps = json_array();
 
     nb = nb ? nb : 1;
+    last = tr->duration - (double)(nb - 1) * width;
+    if (!(last > 0) || last > width)
+        last = width; /* a zero-length trace: one bucket of the full width */
     counts = xcalloc(nb, sizeof(*counts));
     rates = xcalloc(nb, sizeof(*rates));
     for (size_t i = 0; i < tr->count; i++) {
@@ -49,15 +65,19 @@ static json_t *rate_figures(const pyab_trace *tr)
         counts[b < nb ? b : nb - 1]++; /* the last request sits on the edge */
     }
     for (size_t b = 0; b < nb; b++) {
+        rates[b] = (double)counts[b] / (b + 1 == nb ? last : width);
         json_array_append_new(list, json_integer((json_int_t)counts[b]));
-        rates[b] = (double)counts[b] / width;
+        json_array_append_new(rps, json_real(rates[b]));
     }
-    pyab_stats_sort(rates, nb);
+    nr = nb > 1 && last < width / 2 ? nb - 1 : nb;
+    pyab_stats_sort(rates, nr);
     json_object_set_new(rate, "bucket_s", json_real(width));
+    json_object_set_new(rate, "last_bucket_s", json_real(last));
     json_object_set_new(rate, "counts", list);
+    json_object_set_new(rate, "rates_rps", rps);
     json_object_set_new(rate, "min_rps", json_real(rates[0]));
-    json_object_set_new(rate, "median_rps", json_real(rates[rank(nb, 0.5)]));
-    json_object_set_new(rate, "max_rps", json_real(rates[nb - 1]));
+    json_object_set_new(rate, "median_rps", json_real(rates[rank(nr, 0.5)]));
+    json_object_set_new(rate, "max_rps", json_real(rates[nr - 1]));
     free(counts);
     free(rates);
     return rate;
@@ -148,7 +168,7 @@ static double num(const json_t *obj, const char *key)
     return json_number_value(json_object_get(obj, key));
 }
 
-/* One character per bucket, from ' ' (empty) to '@' (the busiest bucket). */
+/* One character per bucket, from ' ' (empty) to '@' (the busiest bucket), by rate. */
 static void print_sparkline(FILE *f, const json_t *counts)
 {
     static const char levels[] = " .:-=+*#%@";
@@ -168,8 +188,23 @@ static void print_sparkline(FILE *f, const json_t *counts)
     fputs("|\n", f);
 }
 
+/* "30 s", "5 min", "6 h", "2 days". */
+static const char *width_text(double s, char *buf, size_t size)
+{
+    if (s >= DAY)
+        snprintf(buf, size, "%g day%s", s / DAY, s == DAY ? "" : "s");
+    else if (s >= 3600)
+        snprintf(buf, size, "%g h", s / 3600);
+    else if (s >= 60)
+        snprintf(buf, size, "%g min", s / 60);
+    else
+        snprintf(buf, size, "%g s", s);
+    return buf;
+}
+
 void pyab_traceinfo_print(FILE *f, const char *path, const json_t *info)
 {
+    char width[32];
     const json_t *rate = json_object_get(info, "rate"), *body = json_object_get(info, "body_bytes");
     const json_t *mem = json_object_get(info, "memory"), *routes = json_object_get(info, "routes");
     const json_t *r;
@@ -183,10 +218,14 @@ void pyab_traceinfo_print(FILE *f, const char *path, const json_t *info)
     if (num(info, "reordered") > 0)
         fprintf(f, "reordered  %.0f lines were out of time order (replayed sorted)\n",
                 num(info, "reordered"));
-    fprintf(f, "rate       per %g s bucket: min %.2f, median %.2f, max %.2f req/s\n",
-            num(rate, "bucket_s"), num(rate, "min_rps"), num(rate, "median_rps"),
-            num(rate, "max_rps"));
-    print_sparkline(f, json_object_get(rate, "counts"));
+    fprintf(f, "rate       per %s bucket: min %.2f, median %.2f, max %.2f req/s",
+            width_text(num(rate, "bucket_s"), width, sizeof(width)), num(rate, "min_rps"),
+            num(rate, "median_rps"), num(rate, "max_rps"));
+    if (num(rate, "last_bucket_s") < num(rate, "bucket_s"))
+        fprintf(f, " (the last bucket covers %.3g s%s)", num(rate, "last_bucket_s"),
+                num(rate, "last_bucket_s") < num(rate, "bucket_s") / 2 ? ", left out" : "");
+    fputc('\n', f);
+    print_sparkline(f, json_object_get(rate, "rates_rps"));
     fprintf(f, "routes     %zu\n", json_array_size(routes));
     json_array_foreach(routes, i, r)
         fprintf(f, "  %-40s %10.0f  %5.1f%%\n", json_string_value(json_object_get(r, "route")),

@@ -83,9 +83,86 @@ static void test_buckets(void)
     pyab_trace_destroy(tr);
 }
 
+/* A trace of n requests, one every `step` seconds from 0, and its rate figures (new). */
+static json_t *rate_of(size_t n, double step, double *width)
+{
+    pyab_buf b;
+    pyab_error err = {0};
+    pyab_trace *tr;
+    json_t *info, *rate;
+
+    pyab_buf_init(&b);
+    for (size_t i = 0; i < n; i++)
+        pyab_buf_addf(&b, "{\"t\": %.6f, \"route\": \"/a\"}\n", (double)i * step);
+    tr = pyab_trace_load_mem("even.jsonl", b.data, b.len, &err);
+    pyab_buf_finish(&b);
+    if (tr == NULL)
+        return json_object();
+    info = pyab_traceinfo_compute(tr);
+    rate = json_incref(json_object_get(info, "rate"));
+    *width = num(rate, "bucket_s");
+    json_decref(info);
+    pyab_trace_destroy(tr);
+    return rate;
+}
+
+/*
+ * The last bucket is rated over the time it covers: 2000 req/s for 5.03 s
+ * is 2000 req/s in every bucket, not 60 req/s in the last (the default
+ * trace's "min 65" of the QA report). A last bucket under half a width is
+ * left out of min/median/max; one over half is in, at its true rate.
+ */
+static void test_partial_last_bucket(void)
+{
+    double w;
+    json_t *r = rate_of(10061, 0.0005, &w); /* 0 .. 5.03 s */
+    json_t *counts = json_object_get(r, "counts"), *rps = json_object_get(r, "rates_rps");
+
+    CHECK(w == 1 && json_array_size(counts) == 6 && json_array_size(rps) == 6);
+    CHECK_NEAR(num(r, "last_bucket_s"), 0.03, 1e-9);
+    CHECK(json_integer_value(json_array_get(counts, 5)) == 61);
+    CHECK_NEAR(json_number_value(json_array_get(rps, 5)), 61 / 0.03, 1e-6);
+    CHECK_NEAR(num(r, "min_rps"), 2000, 0.5);
+    CHECK_NEAR(num(r, "max_rps"), 2000, 0.5);
+    json_decref(r);
+
+    r = rate_of(57, 0.1, &w); /* 0 .. 5.6 s at 10 req/s: the last bucket covers 0.6 s */
+    CHECK(w == 1 && json_array_size(json_object_get(r, "counts")) == 6);
+    CHECK_NEAR(num(r, "last_bucket_s"), 0.6, 1e-9);
+    CHECK_NEAR(json_number_value(json_array_get(json_object_get(r, "rates_rps"), 5)), 7 / 0.6,
+               1e-9); /* 5.0 .. 5.6 inclusive of the edge request */
+    CHECK_NEAR(num(r, "min_rps"), 10, 1e-9);
+    json_decref(r);
+}
+
+/* Bucket widths come from the documented list, then whole days; never "per 658053 s". */
+static void test_width_list(void)
+{
+    static const struct {
+        double duration, width;
+    } cases[] = {
+        {59, 1},          {61, 2},          {3000, 60},       {3601, 120},   {7 * 3600, 600}, {45000, 900},
+        {40 * 3600, 3600}, {100 * 3600, 7200}, {10 * 86400, 21600}, {20 * 86400, 43200},
+        {60 * 86400, 86400}, {100 * 86400, 2 * 86400}, {457 * 86400, 8 * 86400},
+    };
+    double w;
+
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(cases); i++) {
+        json_t *r = rate_of(2, cases[i].duration, &w);
+        CHECK(w == cases[i].width);
+        if (w != cases[i].width)
+            fprintf(stderr, "  duration %g: width %g, expected %g\n", cases[i].duration, w,
+                    cases[i].width);
+        CHECK(json_array_size(json_object_get(r, "counts")) <= 60);
+        json_decref(r);
+    }
+}
+
 int main(void)
 {
     test_known();
     test_buckets();
+    test_partial_last_bucket();
+    test_width_list();
     return check_report("traceinfo");
 }
