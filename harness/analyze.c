@@ -31,45 +31,73 @@ static int json_error(pyab_error *err, const char *path, const json_error_t *je)
     return pyab_error_set(err, "%s: %s", path, je->text);
 }
 
-static int option_number(const char *path, const char *key, json_t *v, double min, double max,
-                         double *out, pyab_error *err)
+/* "<file>: key \"<prefix>.<key>\": <what>", the form the scenario loader's messages take. */
+static int option_fail(const char *file, const char *prefix, const char *key, const char *what,
+                       pyab_error *err)
 {
-    if (!json_is_number(v) || !(json_number_value(v) > min && json_number_value(v) < max))
-        return pyab_error_set(err, "%s: scenario.analysis.%s must be a number above %g%s", path,
-                              key, min, max < INFINITY ? " and below the maximum" : "");
-    *out = json_number_value(v);
-    return 0;
+    return pyab_error_set(err, "%s: key \"%s.%s\": %s", file, prefix, key, what);
 }
 
-/* The scenario's "analysis" object, as manifest.json recorded it. */
-static int parse_options(const char *path, json_t *analysis, options *o, pyab_error *err)
+/* A number strictly between min and max (max INFINITY: no upper bound). */
+static int option_number(const char *file, const char *prefix, const char *key, json_t *v,
+                         double min, double max, const char *example, double *out,
+                         pyab_error *err)
+{
+    char what[160];
+
+    if (json_is_number(v) && json_number_value(v) > min && json_number_value(v) < max) {
+        *out = json_number_value(v);
+        return 0;
+    }
+    if (max < INFINITY)
+        snprintf(what, sizeof(what), "must be a number above %g and below %g (e.g. %s)", min, max,
+                 example);
+    else
+        snprintf(what, sizeof(what), "must be a number above %g (e.g. %s)", min, example);
+    return option_fail(file, prefix, key, what, err);
+}
+
+/*
+ * The scenario's "analysis" object, found at key path `prefix` of `file`.
+ * Fills o (when not NULL) over its defaults.
+ */
+static int parse_options(const char *file, const char *prefix, json_t *analysis, options *o,
+                         pyab_error *err)
 {
     const char *key;
     json_t *v;
-    double pct = o->v.rel * 100, mb = o->v.abs / PYAB_MIB;
+    options tmp = {0};
+    double pct, mb;
 
+    if (o == NULL) {
+        tmp.v.rel = PYAB_VERDICT_MATERIAL_REL;
+        tmp.v.abs = PYAB_VERDICT_MATERIAL_ABS_MB * PYAB_MIB;
+        o = &tmp;
+    }
+    pct = o->v.rel * 100;
+    mb = o->v.abs / PYAB_MIB;
     if (analysis == NULL)
         return 0;
     if (!json_is_object(analysis))
-        return pyab_error_set(err, "%s: scenario.analysis must be an object", path);
+        return pyab_error_set(err, "%s: key \"%s\": must be an object, e.g. {\"control\": "
+                              "\"base\", \"confidence\": 0.95}", file, prefix);
     json_object_foreach(analysis, key, v) {
         int rc = 0;
         if (strcmp(key, "control") == 0) {
-            if (!json_is_string(v))
-                return pyab_error_set(err, "%s: scenario.analysis.control must be an arm name", path);
+            if (!json_is_string(v) || json_string_length(v) == 0)
+                return option_fail(file, prefix, key, "must be the name of an arm", err);
             o->control = json_string_value(v);
         } else if (strcmp(key, "period_requests") == 0) {
-            rc = option_number(path, key, v, 0, INFINITY, &o->period, err);
+            rc = option_number(file, prefix, key, v, 0, INFINITY, "5000", &o->period, err);
         } else if (strcmp(key, "confidence") == 0) {
-            rc = option_number(path, key, v, 0.5, 1, &o->v.conf, err);
+            rc = option_number(file, prefix, key, v, 0.5, 1, "0.95", &o->v.conf, err);
         } else if (strcmp(key, "min_growth_pct") == 0) {
-            rc = option_number(path, key, v, 0, 100, &pct, err);
+            rc = option_number(file, prefix, key, v, 0, 100, "3", &pct, err);
         } else if (strcmp(key, "min_growth_mb") == 0) {
-            rc = option_number(path, key, v, 0, INFINITY, &mb, err);
+            rc = option_number(file, prefix, key, v, 0, INFINITY, "1", &mb, err);
         } else {
-            return pyab_error_set(err, "%s: scenario.analysis: unknown key '%s' (known: control, "
-                                  "period_requests, confidence, min_growth_pct, min_growth_mb)",
-                                  path, key);
+            return option_fail(file, prefix, key, "unknown key (known: control, period_requests, "
+                               "confidence, min_growth_pct, min_growth_mb)", err);
         }
         if (rc < 0)
             return rc;
@@ -77,6 +105,11 @@ static int parse_options(const char *path, json_t *analysis, options *o, pyab_er
     o->v.rel = pct / 100;
     o->v.abs = mb * PYAB_MIB;
     return 0;
+}
+
+int pyab_analyze_validate(json_t *analysis, const char *file, pyab_error *err)
+{
+    return parse_options(file, "analysis", analysis, NULL, err);
 }
 
 /* Reads manifest.json when there is one; a folder without it gets the defaults. */
@@ -97,14 +130,21 @@ static int read_options(const char *dir, options *o, json_t **manifest, pyab_err
         if (*manifest == NULL)
             rc = json_error(err, path, &je);
         else
-            rc = parse_options(path, json_object_get(json_object_get(*manifest, "scenario"),
-                                                     "analysis"), o, err);
+            rc = parse_options(path, "scenario.analysis",
+                               json_object_get(json_object_get(*manifest, "scenario"),
+                                               "analysis"), o, err);
     }
     free(path);
     return rc;
 }
 
-/* GC pause p99 of one rep in ms from events.jsonl; NaN when there are no events. */
+/*
+ * GC pause p99 of one rep in ms from events.jsonl, for folders whose rep
+ * entries have no "gc" figures; NaN when there are no collections. Like the
+ * rep's own figures (results.c), it leaves out the collections before the
+ * replay started (t_s < 0: importing the service) and pyab's own quiesce
+ * collection (events with a "cause").
+ */
 static int pause_p99(const char *repdir, double *out, pyab_error *err)
 {
     char *path = pyab_path_join(repdir, "events.jsonl"), *text, *line, *save = NULL;
@@ -127,6 +167,11 @@ static int pause_p99(const char *repdir, double *out, pyab_error *err)
             json_decref(ev);
             break;
         }
+        if (json_number_value(json_object_get(ev, "t_s")) < 0 ||
+            json_object_get(ev, "cause") != NULL) {
+            json_decref(ev);
+            continue;
+        }
         if (n == cap)
             d = xrealloc(d, (cap = cap ? 2 * cap : 256) * sizeof(*d));
         d[n++] = json_number_value(json_object_get(ev, "duration_s"));
@@ -140,19 +185,35 @@ static int pause_p99(const char *repdir, double *out, pyab_error *err)
     return rc;
 }
 
-/* The rep's GC figures for comparisons: time share from samples.csv, pause p99 from events. */
+/*
+ * The rep's GC figures for comparisons. The rep's own "gc" figures when it
+ * has them (a rep without collections has a null pause p99: there is no
+ * pause to compare, and none is made up); in older folders without them,
+ * the time share from samples.csv and the pause p99 from events.jsonl.
+ */
 static int rep_gc(const char *repdir, const pyab_series *s, json_t *rep, pyab_error *err)
 {
     const double *pause = pyab_series_column(s, "gc_pause_s"), *t = pyab_series_column(s, "t_s");
     json_t *extra = json_object(), *gc = json_object_get(rep, "gc");
-    double p99 = json_number_value(json_object_get(gc, "pause_p99_ms"));
+    double p99 = NAN;
 
+    if (json_is_object(gc)) {
+        if (json_is_number(json_object_get(gc, "time_share")))
+            json_object_set_new(extra, "gc_time_share",
+                                jnum(json_number_value(json_object_get(gc, "time_share"))));
+        if (json_is_number(json_object_get(gc, "pause_p99_ms")))
+            p99 = json_number_value(json_object_get(gc, "pause_p99_ms"));
+        if (isfinite(p99))
+            json_object_set_new(extra, "gc_pause_p99_ms", json_real(p99));
+        json_object_set_new(rep, "analysis", extra);
+        return 0;
+    }
     for (size_t r = s->n; pause && r-- > 0;)
         if (s->phase[r] != PYAB_PHASE_QUIESCE && !isnan(pause[r]) && t[r] > 0) {
             json_object_set_new(extra, "gc_time_share", jnum(pause[r] / t[r]));
             break;
         }
-    if (!json_is_number(json_object_get(gc, "pause_p99_ms")) && pause_p99(repdir, &p99, err) < 0) {
+    if (pause_p99(repdir, &p99, err) < 0) {
         json_decref(extra);
         return -EINVAL;
     }
@@ -209,16 +270,34 @@ static int analyze_arm(const char *dir, const char *name, json_t *arm, const opt
     vr = xcalloc(json_array_size(reps) + 1, sizeof(*vr));
     json_array_foreach(reps, i, rep) {
         json_t *outcome = json_object_get(rep, "outcome");
+        pyab_error rep_err = {0};
+        /* A fresh analysis: nothing left over from an earlier one decides anything. */
+        json_object_del(rep, "analysis_skipped");
         /* Crashed or cut-short reps have curves that end early: they would bias the slopes. */
         if (!json_is_string(outcome) || strcmp(json_string_value(outcome), "ok") != 0) {
             json_array_append_new(skipped, json_pack("{sOsO}", "rep", json_object_get(rep, "rep"),
                                                      "outcome", outcome ? outcome : json_null()));
             continue;
         }
-        if (analyze_rep(dir, name, o, rep, &vr[n], err) < 0) {
+        if (!json_is_integer(json_object_get(rep, "rep"))) {
             json_decref(skipped);
             free(vr);
-            return -EINVAL;
+            return pyab_error_set(err, "%s/summary.json: arms.%s.reps[%zu]: no integer 'rep'",
+                                  dir, name, i);
+        }
+        memset(&vr[n], 0, sizeof(vr[n]));
+        if (analyze_rep(dir, name, o, rep, &vr[n], &rep_err) < 0) {
+            /*
+             * One ok rep whose folder, samples.csv or events.jsonl is missing
+             * or unreadable: the others still make a verdict. It is listed
+             * with the reason, and left out of the comparisons too.
+             */
+            json_object_del(rep, "slopes");
+            json_object_del(rep, "analysis");
+            json_object_set_new(rep, "analysis_skipped", json_string(rep_err.text));
+            json_array_append_new(skipped, json_pack("{sOsssO}", "rep", json_object_get(rep, "rep"),
+                                                     "outcome", "ok", "skipped", json_object_get(rep, "analysis_skipped")));
+            continue;
         }
         n++;
     }
@@ -235,8 +314,8 @@ static char *choose_control(const char *dir, json_t *arms, json_t *summary, cons
 
     if (o->control) {
         if (json_object_get(arms, o->control) == NULL) {
-            pyab_error_set(err, "%s/manifest.json: scenario.analysis.control: no arm named '%s'",
-                           dir, o->control);
+            pyab_error_set(err, "%s/manifest.json: key \"scenario.analysis.control\": no arm "
+                           "named '%s'", dir, o->control);
             return NULL;
         }
         return xstrdup(o->control);

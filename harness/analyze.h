@@ -30,7 +30,17 @@
  */
 json_t *pyab_analyze_summary(const char *dir, pyab_error *err);
 
-/* Same, then writes DIR/summary.json atomically. 0 or a negative errno with err set. */
+/*
+ * Checks a scenario's "analysis" object (borrowed; NULL: absent, fine) as
+ * the scenario loader reads it, so that a bad option stops a run before any
+ * rep: unknown keys, types and ranges, with messages that name FILE and the
+ * key path ("FILE: key \"analysis.confidence\": must be a number above 0.5
+ * and below 1 (e.g. 0.95)"). Whether "control" names an arm is the caller's
+ * check. 0, or -EINVAL with err set (exit code 2).
+ */
+int pyab_analyze_validate(json_t *analysis, const char *file, pyab_error *err);
+
+/* pyab_analyze_summary, then writes DIR/summary.json atomically. 0 or a negative errno with err set. */
 int pyab_analyze_dir(const char *dir, pyab_error *err);
 
 /* Prints the verdicts and comparisons of an analysed summary (borrowed) as a table. */

@@ -17,6 +17,12 @@
  *                means growth under the threshold;
  *   uncertain    the interval includes zero but its upper end does not
  *                stay under the threshold;
+ *   under-floor  the interval excludes zero, the growth is sustained (not
+ *                a step, the second half at least LATE_MIN_RATIO of the
+ *                whole) and even the interval's lower end means growth of
+ *                at least the relative threshold (min_growth_pct of the
+ *                level), yet the whole interval is under the absolute floor
+ *                (min_growth_mb): the run is too short to call;
  *   immaterial   the interval excludes zero but the whole interval means
  *                growth under the threshold (when only the estimate is
  *                under it: uncertain);
@@ -40,10 +46,14 @@
  * (the reps are the independent observations; samples within a rep are
  * autocorrelated) and the per-rep intervals combined. A metric grows for
  * the arm when the pooled interval's lower end means growth past the
- * threshold and a strict majority of reps grow on their own. The arm leaks
- * when the Python heap, the native heap or the RSS grows; it is
- * inconclusive when none grows but one cannot be bounded; otherwise it
- * does not leak.
+ * threshold and a strict majority of reps grow on their own. A metric is
+ * inconclusive when a strict majority of reps are under-floor (the floor
+ * depends on how long the run was, not on the service, so a certain
+ * ~1 KB/s leak over a short run is not "no leak"); evidence.next then
+ * gives the requests per rep at which the measured slope passes the floor,
+ * times UNDER_FLOOR_MARGIN. The arm leaks when the Python heap, the native
+ * heap or the RSS grows; it is inconclusive when none grows but one cannot
+ * be bounded or is under the floor; otherwise it does not leak.
  *
  * Requiring the lower end, not just the estimate, to be material is what
  * keeps noise from being called a leak with a single rep: on synthetic
@@ -55,6 +65,8 @@
 #define LATE_MIN_RATIO 0.5
 /* RSS growth is retention when the allocator's free bytes or malloc_trim account for this share. */
 #define RETENTION_SHARE 0.5
+/* An under-floor metric is settled by this many times the requests its estimate needs. */
+#define UNDER_FLOOR_MARGIN 1.5
 
 const char *const pyab_metric_key[PYAB_NMETRICS] = {"rss", "pyheap", "native", "native_free"};
 /*
@@ -68,16 +80,19 @@ const char *const pyab_metric_column[PYAB_NMETRICS] = {"rss_bytes", "pyheap_byte
 const char *const pyab_metric_fallback[PYAB_NMETRICS] = {NULL, NULL, "native_heap_bytes", NULL};
 
 enum { C_UNAVAILABLE, C_NODATA, C_FLAT, C_SMALL, C_STEP, C_STOPPED, C_WIDE, C_SLOWING,
-       C_GROWS, NCLS };
+       C_SHORT, C_GROWS, NCLS };
 static const char *const cls_name[NCLS] = {"unavailable", "too-little-data", "flat",
                                            "immaterial", "step", "stopped", "uncertain",
-                                           "slowing", "grows"};
+                                           "slowing", "under-floor", "grows"};
 
 typedef struct pool {
     int cls; /* C_GROWS, C_FLAT, C_WIDE or C_UNAVAILABLE */
     size_t nreps, counts[NCLS];
     double slope, lo, hi, slope_s, lo_s, hi_s;
     double level, span, threshold, growth;
+    double span_s, settled_at, lo_rep; /* medians over the reps: seconds, start, per-rep lower end */
+    double needed;                     /* requests per rep that would settle an under-floor metric */
+    double floor_bytes;                 /* the absolute floor (min_growth_mb) in bytes */
     char why[600];
 } pool;
 
@@ -117,6 +132,22 @@ static int classify(const pyab_trend *t, const pyab_verdict_opts *o, char *why, 
         return hi_growth < thr ? C_FLAT : C_WIDE;
     }
     if (growth < thr) {
+        /*
+         * Certain growth that is material against the level, sustained and
+         * not a step, held back only by the absolute floor: the floor
+         * measures the run's length, not the service, so this is not
+         * evidence of no leak. A longer run settles it (next_step).
+         */
+        int sustained = !(t->has_step && t->step.sse_ratio < STEP_SSE_RATIO) &&
+                        t->late.slope >= LATE_MIN_RATIO * f->slope;
+        if (hi_growth < thr && f->lo * t->span_requests >= o->rel * fabs(t->level) && sustained) {
+            snprintf(why, len, "grows %.4g B/request [%.4g, %.4g]: %.2f MB over %.0f requests "
+                     "(%.2f%% of the level, %.2f%% even at the interval's lower end), sustained, "
+                     "but under the %.2f MB floor: too short a run to call", f->slope, f->lo,
+                     f->hi, growth / PYAB_MIB, t->span_requests, 100 * growth / t->level,
+                     100 * f->lo * t->span_requests / t->level, thr / PYAB_MIB);
+            return C_SHORT;
+        }
         snprintf(why, len, "significant but immaterial: %.2f MB over %.0f requests (%.2f%% of "
                  "the level), under the %.2f MB threshold%s", growth / PYAB_MIB,
                  t->span_requests, 100 * growth / t->level, thr / PYAB_MIB,
@@ -205,13 +236,17 @@ static void pool_estimates(const pyab_verdict_rep *rr, size_t nrr, int m, const 
 {
     double *v = xcalloc(nrr, sizeof(double)), *lo = xcalloc(nrr, sizeof(double));
     double *hi = xcalloc(nrr, sizeof(double)), *lev = xcalloc(nrr, sizeof(double));
-    double *span = xcalloc(nrr, sizeof(double));
+    double *span = xcalloc(nrr, sizeof(double)), *span_s = xcalloc(nrr, sizeof(double));
+    double *start = xcalloc(nrr, sizeof(double)), *lo_rep = xcalloc(nrr, sizeof(double));
 
     *nok = 0;
     for (size_t i = 0; i < nrr; i++)
         if (rr[i].tr[m].ok && rr[i].available[m]) {
             lev[*nok] = rr[i].tr[m].level;
             span[*nok] = rr[i].tr[m].span_requests;
+            span_s[*nok] = rr[i].tr[m].span_s;
+            start[*nok] = rr[i].tr[m].settled_at;
+            lo_rep[*nok] = rr[i].tr[m].per_request.lo;
             (*nok)++;
         }
     if (*nok > 0) {
@@ -235,9 +270,15 @@ static void pool_estimates(const pyab_verdict_rep *rr, size_t nrr, int m, const 
         pool_interval(v, lo, hi, k, o->conf, &p->lo_s, &p->hi_s);
         p->level = pyab_stats_median(lev, *nok);
         p->span = pyab_stats_median(span, *nok);
+        p->span_s = pyab_stats_median(span_s, *nok);
+        p->settled_at = pyab_stats_median(start, *nok);
+        p->lo_rep = pyab_stats_median(lo_rep, *nok);
         p->threshold = threshold(o, p->level);
         p->growth = p->slope * p->span;
     }
+    free(lo_rep);
+    free(start);
+    free(span_s);
     free(span);
     free(lev);
     free(hi);
@@ -271,17 +312,39 @@ static void pool_metric(const pyab_verdict_rep *rr, size_t nrr, int m, const pya
         return;
     }
     pool_estimates(rr, nrr, m, o, p, &nok);
+    p->needed = NAN;
     unsure = p->counts[C_NODATA] + p->counts[C_WIDE] + p->counts[C_SLOWING];
     if (nok > 0 && p->lo * p->span >= p->threshold && 2 * p->counts[C_GROWS] > p->nreps) {
         p->cls = C_GROWS;
         snprintf(p->why, sizeof(p->why), "grows in %zu of %zu reps: %.4g B/request [%.4g, %.4g], "
                  "%.2f MB over %.0f requests (threshold %.2f MB)", p->counts[C_GROWS], p->nreps,
                  p->slope, p->lo, p->hi, p->growth / PYAB_MIB, p->span, p->threshold / PYAB_MIB);
+    } else if (nok > 0 && 2 * p->counts[C_SHORT] > p->nreps && p->slope > 0) {
+        /*
+         * Certain, sustained and material against the level in most reps,
+         * only under the absolute floor: inconclusive, and the run length
+         * that would settle it. At the measured slope the growth passes
+         * the floor after floor / slope requests; UNDER_FLOOR_MARGIN more,
+         * and at least floor / (the per-rep interval's lower end), so that
+         * the interval's lower end passes it too.
+         */
+        double lo = p->lo_rep > 0 ? p->lo_rep : p->slope;
+        p->cls = C_WIDE;
+        p->floor_bytes = o->abs;
+        p->needed = ceil(p->settled_at + fmax(UNDER_FLOOR_MARGIN * o->abs / p->slope,
+                                              o->abs / lo));
+        snprintf(p->why, sizeof(p->why), "grows in %zu of %zu reps, sustained, %.4g B/request "
+                 "[%.4g, %.4g]: %.2f MB over %.0f requests (%.2f%% of the level, past "
+                 "min_growth_pct %.2f%%) but under the %.2f MB floor (min_growth_mb)",
+                 p->counts[C_SHORT] + p->counts[C_GROWS], p->nreps, p->slope, p->lo, p->hi,
+                 p->growth / PYAB_MIB, p->span, 100 * p->growth / p->level, 100 * o->rel,
+                 o->abs / PYAB_MIB);
     } else if (p->counts[C_GROWS] == 0 && unsure == 0) {
         p->cls = C_FLAT;
         snprintf(p->why, sizeof(p->why), "no sustained material growth in %zu reps (flat %zu, "
-                 "immaterial %zu, step %zu, stopped %zu); e.g. %s", p->nreps, p->counts[C_FLAT],
-                 p->counts[C_SMALL], p->counts[C_STEP], p->counts[C_STOPPED],
+                 "immaterial %zu, step %zu, stopped %zu, under the floor %zu); e.g. %s",
+                 p->nreps, p->counts[C_FLAT], p->counts[C_SMALL], p->counts[C_STEP],
+                 p->counts[C_STOPPED], p->counts[C_SHORT],
                  first_why(rr, nrr, m, C_FLAT, C_STOPPED));
     } else {
         p->cls = C_WIDE;
@@ -294,9 +357,21 @@ static void pool_metric(const pyab_verdict_rep *rr, size_t nrr, int m, const pya
     }
 }
 
-/* What would settle an inconclusive metric, in words. */
-static const char *next_step(const pool *p)
+/* What would settle an inconclusive metric, in words (into buf when it needs numbers). */
+static const char *next_step(const pool *p, char *buf, size_t len)
 {
+    if (isfinite(p->needed)) {
+        double rate = p->span_s > 0 ? p->span / p->span_s : NAN;
+        snprintf(buf, len, "a longer run: %.0f requests per rep (now %.0f measured after the "
+                 "first %.0f); at the measured %.4g B/request the growth passes the %.2f MB "
+                 "floor after %.0f measured requests; the rest is a margin for the interval's "
+                 "lower end to pass it too", p->needed, p->span, p->settled_at, p->slope,
+                 p->floor_bytes / PYAB_MIB, p->floor_bytes / p->slope);
+        if (isfinite(rate) && rate > 0)
+            snprintf(buf + strlen(buf), len - strlen(buf), " (about %.0f s per rep at the "
+                     "measured %.0f requests/s)", (p->needed - p->settled_at) / rate + 0.5, rate);
+        return buf;
+    }
     if (p->counts[C_NODATA] > 0)
         return "a longer run: some reps have too few samples or cycles after warm-up";
     if (p->counts[C_SLOWING] > 0)
@@ -312,7 +387,10 @@ const char pyab_verdict_rule[] =
     "min_growth_mb), and a strict majority of reps grow on their own, sustained (the second "
     "half's slope is at least half the whole one) and not as a single step; warm-up samples and "
     "the samples before the curve settles are discarded; periodic curves are measured cycle to "
-    "cycle; inconclusive when no metric grows but one cannot be bounded under the threshold";
+    "cycle; inconclusive when no metric grows but one cannot be bounded under the threshold, or "
+    "when a strict majority of reps grow with certainty, sustained and past min_growth_pct of "
+    "the level even at the interval's lower end, but under the min_growth_mb floor (a run too "
+    "short to call; evidence.next gives the requests per rep that would settle it)";
 
 json_t *pyab_verdict_rep_json(pyab_verdict_rep *r, const pyab_verdict_opts *o)
 {
@@ -367,6 +445,8 @@ static json_t *pool_json(const pool *p)
     json_object_set_new(o, "level_bytes", jnum(p->level));
     json_object_set_new(o, "threshold_bytes", jnum(p->threshold));
     json_object_set_new(o, "span_requests", jnum(p->span));
+    if (isfinite(p->needed))
+        json_object_set_new(o, "requests_needed", jnum(p->needed));
     return o;
 }
 
@@ -412,6 +492,7 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
     pool p[PYAB_NMETRICS];
     json_t *ev = json_object(), *metrics = json_object(), *reasons = json_array();
     const char *verdict = "no-leak", *attribution = "none", *next = NULL;
+    char next_buf[400];
     int grows = 0, wide = 0, seen = 0;
 
     for (int m = 0; m < PYAB_NMETRICS; m++) {
@@ -423,7 +504,7 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
         seen += q->cls != C_UNAVAILABLE;
         grows += q->cls == C_GROWS;
         if (q->cls == C_WIDE && !wide++)
-            next = next_step(q);
+            next = next_step(q, next_buf, sizeof(next_buf));
     }
     for (size_t i = 0; i < PYAB_ARRAY_LEN(decisive); i++) {
         const pool *q = &p[decisive[i]];

@@ -4,6 +4,7 @@
  * 256 B/request, a sawtooth, a cache that fills, a step, pure noise, A/B
  * differences), plus the samples.csv reader and the bad-folder errors.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -372,6 +373,165 @@ static void test_series(void)
     CHECK_CONTAINS(err.text, "/nonexistent/samples.csv");
 }
 
+/* The rep's "skipped" reason in evidence.reps_skipped, or "". */
+static const char *skip_reason(json_t *summary, const char *arm, int rep)
+{
+    json_t *a = json_object_get(json_object_get(summary, "arms"), arm);
+    json_t *list = json_object_get(json_object_get(a, "evidence"), "reps_skipped"), *e;
+    size_t i;
+    json_array_foreach(list, i, e)
+        if (json_integer_value(json_object_get(e, "rep")) == rep &&
+            json_is_string(json_object_get(e, "skipped")))
+            return json_string_value(json_object_get(e, "skipped"));
+    return "";
+}
+
+/* An ok rep whose folder or samples.csv is gone or bad is skipped, with the reason; the rest decide. */
+static void skipped_reps(void)
+{
+    shape s = base;
+    arm_spec arms[2] = {{"base", base, 3}, {"b", base, 3}};
+    pyab_error err = {0};
+    char *dir, *path, *cmd, *argv[3] = {(char *)"compare", NULL, NULL};
+    json_t *summary, *arm;
+
+    s.py_leak = 256;
+    arms[1].s = s;
+    dir = make_folder("skips", arms, 2, NULL, 5);
+    path = xasprintf("%s/arms/b/rep-2/samples.csv", dir);
+    write_file(path, "t_s,requests,phase\n0,0,run\nboom\n");
+    cmd = xasprintf("rm -rf '%s/arms/base/rep-3'", dir);
+    CHECK(system(cmd) == 0);
+    argv[1] = dir;
+    CHECK(pyab_cmd_compare(2, argv) == PYAB_EXIT_OK);
+    summary = pyab_analyze_summary(dir, &err);
+    CHECK(summary != NULL);
+    if (summary) {
+        arm = json_object_get(json_object_get(summary, "arms"), "b");
+        CHECK(strcmp(str(arm, "verdict"), "leak") == 0);
+        CHECK(json_integer_value(json_object_get(json_object_get(arm, "evidence"), "reps_used")) == 2);
+        CHECK_CONTAINS(skip_reason(summary, "b", 2), "samples.csv:3:");
+        CHECK_CONTAINS(skip_reason(summary, "base", 3), "arms/base/rep-3/samples.csv");
+        CHECK(strcmp(skip_reason(summary, "base", 1), "") == 0);
+        /* Left out of the comparisons too: 2 vs 2 reps. */
+        CHECK(json_integer_value(json_array_get(json_object_get(figure(summary, "pyheap_slope"),
+                                                                "reps"), 0)) == 2);
+        CHECK(json_integer_value(json_array_get(json_object_get(figure(summary, "throughput_rps"),
+                                                                "reps"), 1)) == 2);
+        json_decref(summary);
+    }
+    free(cmd);
+    free(path);
+    /* The folder-level files still stop it: summary.json. */
+    path = xasprintf("%s/summary.json", dir);
+    unlink(path);
+    CHECK(pyab_cmd_compare(2, argv) == PYAB_EXIT_USAGE);
+    free(path);
+    free(dir);
+}
+
+/* analysis.* as the scenario loader checks it: key paths, full ranges, exit 2. */
+static void test_validate(void)
+{
+    static const struct {
+        const char *json, *message;
+    } bad[] = {
+        {"{\"foo\": 1}", "s.json: key \"analysis.foo\": unknown key (known: control,"},
+        {"{\"confidence\": 7}", "s.json: key \"analysis.confidence\": must be a number above "
+                                "0.5 and below 1 (e.g. 0.95)"},
+        {"{\"confidence\": 0.5}", "above 0.5 and below 1"},
+        {"{\"min_growth_pct\": 100}", "key \"analysis.min_growth_pct\": must be a number above "
+                                     "0 and below 100"},
+        {"{\"min_growth_mb\": -1}", "key \"analysis.min_growth_mb\": must be a number above 0"},
+        {"{\"period_requests\": \"5\"}", "key \"analysis.period_requests\": must be a number"},
+        {"{\"control\": 3}", "key \"analysis.control\": must be the name of an arm"},
+        {"[1]", "s.json: key \"analysis\": must be an object"},
+    };
+    pyab_error err = {0};
+
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(bad); i++) {
+        json_t *j = json_loads(bad[i].json, JSON_DECODE_ANY, NULL);
+        memset(&err, 0, sizeof(err));
+        CHECK(pyab_analyze_validate(j, "s.json", &err) == -EINVAL);
+        CHECK(err.exit_code == PYAB_EXIT_USAGE);
+        CHECK_CONTAINS(err.text, bad[i].message);
+        json_decref(j);
+    }
+    json_t *good = json_loads("{\"control\": \"a\", \"confidence\": 0.9, \"min_growth_pct\": 5, "
+                              "\"min_growth_mb\": 0.5, \"period_requests\": 100}", 0, NULL);
+    CHECK(pyab_analyze_validate(good, "s.json", &err) == 0);
+    CHECK(pyab_analyze_validate(NULL, "s.json", &err) == 0);
+    json_decref(good);
+}
+
+/*
+ * Certain, sustained growth past min_growth_pct of the level but under the
+ * 1 MiB floor is not "no leak": inconclusive, with the run length that
+ * settles it; a run that long then finds the leak.
+ */
+static void test_under_floor(void)
+{
+    shape s = base;
+    json_t *arm, *py;
+    double needed;
+
+    s.py_leak = 40; /* 0.72 MB over 19k requests: 6% of the 12 MB Python heap */
+    arm = expect("underfloor", s, 3, NULL, "inconclusive", "none");
+    if (arm == NULL)
+        return;
+    py = json_object_get(json_object_get(json_object_get(arm, "evidence"), "metrics"), "pyheap");
+    CHECK(json_integer_value(json_object_get(json_object_get(py, "reps_by_class"),
+                                             "under-floor")) >= 2);
+    needed = json_number_value(json_object_get(py, "requests_needed"));
+    /* The floor at 40 B/request is 26214 measured requests; x1.5, plus the 1000 before. */
+    CHECK(needed > 26214 && needed < 60000);
+    CHECK_CONTAINS(str(json_object_get(arm, "evidence"), "next"), "requests per rep");
+    json_decref(arm);
+    s.requests = (long)needed;
+    json_decref(expect("underfloor-long", s, 3, NULL, "leak", "python-heap"));
+    /* A stopped growth of the same size stays no-leak: a cache that filled. */
+    s = base;
+    s.cache_bytes = 0.7 * MB;
+    s.cache_fill = 12000;
+    json_decref(expect("underfloor-cache", s, 3, NULL, "no-leak", "none"));
+}
+
+/* GC figures for the comparisons: the rep's own, else events.jsonl without pre-replay and pyab's. */
+static void test_gc_figures(void)
+{
+    arm_spec arm = {"base", base, 2};
+    pyab_error err = {0};
+    char *dir = make_folder("gcfig", &arm, 1, NULL, 3), *path;
+    json_t *summary, *reps;
+
+    /* rep 1 has no "gc" figures and only import-time and quiesce collections in its events. */
+    path = xasprintf("%s/arms/base/rep-1/events.jsonl", dir);
+    write_file(path, "{\"gen\": 2, \"t_s\": -0.5, \"duration_s\": 0.007}\n"
+                     "{\"gen\": 2, \"t_s\": 40.5, \"duration_s\": 0.005, \"cause\": \"quiesce\"}\n");
+    free(path);
+    path = xasprintf("%s/summary.json", dir);
+    summary = json_load_file(path, 0, NULL);
+    reps = json_object_get(json_object_get(json_object_get(summary, "arms"), "base"), "reps");
+    /* rep 2 says it had no collections; its events.jsonl has two, which must not be used. */
+    json_object_set_new(json_array_get(reps, 1), "gc",
+                        json_pack("{sisnsf}", "collections", 0, "pause_p99_ms", "time_share", 0.0));
+    json_dump_file(summary, path, 0);
+    json_decref(summary);
+    summary = pyab_analyze_summary(dir, &err);
+    CHECK(summary != NULL);
+    reps = json_object_get(json_object_get(json_object_get(summary, "arms"), "base"), "reps");
+    for (size_t i = 0; i < 2; i++) {
+        json_t *a = json_object_get(json_array_get(reps, i), "analysis");
+        CHECK(a != NULL);
+        CHECK(json_object_get(a, "gc_pause_p99_ms") == NULL);
+    }
+    CHECK(json_number_value(json_object_get(json_object_get(json_array_get(reps, 1), "analysis"),
+                                            "gc_time_share")) == 0);
+    json_decref(summary);
+    free(path);
+    free(dir);
+}
+
 static void test_bad_folders(void)
 {
     arm_spec arm = {"base", base, 1};
@@ -379,26 +539,19 @@ static void test_bad_folders(void)
     char *dir = make_folder("bad", &arm, 1, "{\"period\": 5}", 1), *path, *argv[3];
 
     CHECK(pyab_analyze_summary(dir, &err) == NULL);
-    CHECK_CONTAINS(err.text, "unknown key 'period'");
+    CHECK_CONTAINS(err.text, "bad/manifest.json: key \"scenario.analysis.period\": unknown key");
     CHECK(err.exit_code == PYAB_EXIT_USAGE);
     free(dir);
     dir = make_folder("bad2", &arm, 1, "{\"control\": \"nope\"}", 1);
     CHECK(pyab_analyze_summary(dir, &err) == NULL);
     CHECK_CONTAINS(err.text, "no arm named 'nope'");
+    CHECK(err.exit_code == PYAB_EXIT_USAGE);
     free(dir);
-    dir = make_folder("bad3", &arm, 1, NULL, 1);
-    path = xasprintf("%s/arms/base/rep-1/samples.csv", dir);
-    unlink(path);
-    CHECK(pyab_analyze_summary(dir, &err) == NULL);
-    CHECK_CONTAINS(err.text, path);
     argv[0] = (char *)"compare";
-    argv[1] = dir;
     argv[2] = NULL;
-    CHECK(pyab_cmd_compare(2, argv) == PYAB_EXIT_USAGE);
-    write_file(path, "t_s,requests,phase\n0,0,run\nboom\n");
-    CHECK(pyab_analyze_summary(dir, &err) == NULL);
-    CHECK_CONTAINS(err.text, "samples.csv:3:");
-    free(path);
+    skipped_reps();
+    dir = make_folder("bad3", &arm, 1, NULL, 1);
+    argv[1] = dir;
     path = xasprintf("%s/summary.json", dir);
     write_file(path, "{\"arms\": ");
     CHECK(pyab_analyze_summary(dir, &err) == NULL);
@@ -427,6 +580,9 @@ int main(void)
     test_noise();
     test_ab();
     test_bad_folders();
+    test_validate();
+    test_under_floor();
+    test_gc_figures();
     /* PYAB_TEST_KEEP=1 keeps the folders, to read their summary.json by hand. */
     cmd = xasprintf("rm -rf '%s'", root);
     if (getenv("PYAB_TEST_KEEP"))
