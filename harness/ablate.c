@@ -144,6 +144,17 @@ static double mean(const double *x, size_t n)
     return n ? s / (double)n : NAN;
 }
 
+/*
+ * The B/request shown per arm (headline and ranking): the median of the
+ * per-rep slopes, the statistic of the arm table and the verdicts (the
+ * pooled slope), so the figures read the same everywhere. The share
+ * removed is a ratio of means (below), which the bootstrap resamples.
+ */
+static double shown_slope(const double *x, size_t n)
+{
+    return n ? pyab_stats_median(x, n) : NAN;
+}
+
 static uint64_t next_rand(uint64_t *x)
 {
     *x ^= *x << 13;
@@ -221,7 +232,7 @@ static json_t *entry(json_t *summary, const char *suspect, const char *arm, cons
     share_removed(c, nc, a, na, seed, &est, &lo, &hi);
     e = json_pack("{sssosossso sI}", "suspect", suspect, "growth_removed", jnum(est), "ci",
                   json_pack("[oo]", jnum(lo), jnum(hi)), "arm", arm, "bytes_per_request",
-                  jnum(mean(a, na)), "reps", (json_int_t)na);
+                  jnum(shown_slope(a, na)), "reps", (json_int_t)na);
     free(a);
     return e;
 }
@@ -321,9 +332,10 @@ json_t *pyab_ablate_rank(json_t *summary, const char *control, const char *const
     json_object_set_new(ab, "measure", json_string(
         "growth_removed = 1 - mean(arm's per-rep slope) / mean(control's per-rep slope), in "
         "bytes per request of the metric; ci: 95% percentile bootstrap resampling each arm's "
-        "reps"));
+        "reps; bytes_per_request (control and each arm) is the median of the per-rep slopes, "
+        "as in the arm table"));
     json_object_set_new(ab, "control", json_pack("{sssosIso}", "arm", control,
-                                                 "bytes_per_request", jnum(mean(c, nc)), "reps",
+                                                 "bytes_per_request", jnum(shown_slope(c, nc)), "reps",
                                                  (json_int_t)nc, "verdict",
                                                  json_incref(json_object_get(carm, "verdict")) ?: json_null()));
     json_object_set_new(ab, "ranking", ranking);
@@ -362,13 +374,14 @@ void pyab_ablate_print(FILE *f, json_t *ab)
     json_t *control = json_object_get(ab, "control");
     size_t i;
 
-    fprintf(f, "\nablation: metric %s, control %.1f B/request over %lld rep(s), verdict %s\n",
+    fprintf(f, "\nablation: metric %s, control %.1f B/request (median of %lld rep(s), as in the "
+            "arm table), verdict %s\n",
             json_string_value(json_object_get(ab, "metric")),
             json_number_value(json_object_get(control, "bytes_per_request")),
             (long long)json_integer_value(json_object_get(control, "reps")),
             json_string_value(json_object_get(control, "verdict")) ?: "?");
     fprintf(f, "  %-4s  %-24s  %8s  %-20s  %12s  %s\n", "rank", "suspect", "removed",
-            "95% CI", "B/request", "arm");
+            "95% CI", "median B/req", "arm");
     json_array_foreach(ranking, i, e) {
         fprintf(f, "  %-4zu  %-24s", i + 1, json_string_value(json_object_get(e, "suspect")));
         print_share(f, e);
@@ -376,4 +389,5 @@ void pyab_ablate_print(FILE *f, json_t *ab)
     fprintf(f, "  %-4s  %-24s", "", "all swapped");
     print_share(f, json_object_get(ab, "all_swapped"));
     fprintf(f, "  %s\n", json_string_value(json_object_get(ab, "conclusion")));
+    fprintf(f, "  (removed: 1 - mean arm slope / mean control slope, over the reps)\n");
 }

@@ -367,6 +367,15 @@ static double getnum(const json_t *o, const char *a, const char *b)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* One number of the arm table into a 32-byte cell; "-" when there is none. */
+static void cell(char *buf, int decimals, const char *suffix, double v)
+{
+    if (isfinite(v))
+        snprintf(buf, 32, "%.*f%s", decimals, v, suffix);
+    else
+        snprintf(buf, 32, "-");
+}
+
 void pyab_results_print(FILE *f, const json_t *summary)
 {
     json_t *arms = json_object_get(summary, "arms"), *arm;
@@ -377,18 +386,22 @@ void pyab_results_print(FILE *f, const json_t *summary)
             "errors", "verdict");
     json_object_foreach(arms, name, arm) {
         json_t *slopes = json_object_get(arm, "slopes");
-        char reps[32];
+        char reps[32], c[7][32];
         const char *verdict = json_string_value(json_object_get(arm, "verdict"));
         const char *attr = json_string_value(json_object_get(arm, "attribution"));
         snprintf(reps, sizeof(reps), "%lld/%zu",
                  (long long)json_integer_value(json_object_get(arm, "reps_ok")),
                  json_array_size(json_object_get(arm, "reps")));
-        fprintf(f, "%-14.14s %5s %10.0f %9.3f %9.3f %8.1fMB %12.1f %12.1f %12.1f %8lld  %s%s%s\n",
-                name, reps, getnum(arm, "throughput_rps", NULL), getnum(arm, "latency_ms", "p50"),
-                getnum(arm, "latency_ms", "p99"), getnum(arm, "peak_rss_bytes", NULL) / 1048576.0,
-                getnum(json_object_get(slopes, "rss"), "bytes_per_request", NULL),
-                getnum(json_object_get(slopes, "pyheap"), "bytes_per_request", NULL),
-                getnum(json_object_get(slopes, "native"), "bytes_per_request", NULL),
+        /* An arm without ok reps has no figures: "-", not "nan". */
+        cell(c[0], 0, "", getnum(arm, "throughput_rps", NULL));
+        cell(c[1], 3, "", getnum(arm, "latency_ms", "p50"));
+        cell(c[2], 3, "", getnum(arm, "latency_ms", "p99"));
+        cell(c[3], 1, "MB", getnum(arm, "peak_rss_bytes", NULL) / 1048576.0);
+        cell(c[4], 1, "", getnum(json_object_get(slopes, "rss"), "bytes_per_request", NULL));
+        cell(c[5], 1, "", getnum(json_object_get(slopes, "pyheap"), "bytes_per_request", NULL));
+        cell(c[6], 1, "", getnum(json_object_get(slopes, "native"), "bytes_per_request", NULL));
+        fprintf(f, "%-14.14s %5s %10s %9s %9s %10s %12s %12s %12s %8lld  %s%s%s\n", name, reps,
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6],
                 (long long)json_integer_value(json_object_get(arm, "errors")),
                 verdict ? verdict : "-", attr ? " / " : "", attr ? attr : "");
     }
