@@ -78,16 +78,18 @@
     return Array.isArray(ci) && ci.length === 2 ? `[${f(ci[0])}, ${f(ci[1])}]` : '—';
   }
 
-  /* Any JSON value as readable nodes: scalars as text, objects as key/value lists. */
-  function renderValue(v) {
+  /* Any JSON value as readable nodes: scalars as text, objects as key/value lists.
+     key: the object key it sits under; version numbers (python_hexversion) stay as written. */
+  function renderValue(v, key) {
     if (v === null || v === undefined) return el('span', { class: 'muted' }, '—');
+    if (typeof v === 'number' && /version/i.test(key || '')) return el('span', { class: 'num' }, String(v));
     if (typeof v === 'number') return el('span', { class: 'num' }, fmtNum(v));
     if (typeof v !== 'object') return el('span', null, String(v));
     if (Array.isArray(v)) {
       if (v.every((x) => x === null || typeof x !== 'object')) return el('span', null, v.map(String).join(', '));
       return el('ol', { class: 'plain' }, v.map((x) => el('li', null, renderValue(x))));
     }
-    return el('dl', { class: 'kv' }, Object.entries(v).map(([k, x]) => [el('dt', null, k), el('dd', null, renderValue(x))]));
+    return el('dl', { class: 'kv' }, Object.entries(v).map(([k, x]) => [el('dt', null, k), el('dd', null, renderValue(x, k))]));
   }
 
   function table(headers, rows, cls) {
@@ -369,6 +371,22 @@
       el('p', { class: 'muted small' }, META.dir || ''));
   }
 
+  /* A slope in bytes per request, 4 significant digits, with its interval. */
+  function fmtSlope(v) {
+    if (!v || !isNum(v.bytes_per_request)) return '—';
+    const ci = Array.isArray(v.ci) ? ` [${fmtSig(v.ci[0])}, ${fmtSig(v.ci[1])}]` : '';
+    return `${fmtSig(v.bytes_per_request)} B/request${ci}`;
+  }
+
+  /* The arm's slopes on its card: the figures the verdict rests on. */
+  function cardSlopes(s) {
+    const slopes = s.slopes && typeof s.slopes === 'object' ? s.slopes : {};
+    const rows = ['pyheap', 'native', 'rss'].filter((m) => slopes[m] && typeof slopes[m] === 'object')
+      .map((m) => [el('dt', null, m), el('dd', null, fmtSlope(slopes[m]), slopes[m].class ? el('span', { class: 'muted' }, ` (${slopes[m].class})`) : null)]);
+    const next = s.evidence && typeof s.evidence.next === 'string' ? el('p', { class: 'note' }, 'needs: ' + s.evidence.next) : null;
+    return rows.length || next ? el('div', null, rows.length ? el('dl', { class: 'kv' }, rows) : null, next) : null;
+  }
+
   function verdicts() {
     const cards = ARMS.map((a) => {
       const s = summaryArm(a.name);
@@ -376,6 +394,7 @@
         el('h3', null, a.name, SUMMARY.control === a.name ? el('span', { class: 'tag' }, 'control') : null),
         s.verdict !== undefined ? el('div', null, verdictBadge(s.verdict), typeof s.verdict === 'object' ? renderValue(s.verdict) : null)
           : el('p', { class: 'muted' }, 'no verdict in summary.json'),
+        cardSlopes(s),
         s.attribution !== undefined ? el('div', null, el('h4', null, 'attribution'), renderValue(s.attribution)) : null,
         s.evidence !== undefined ? el('details', null, el('summary', null, 'evidence'), renderValue(s.evidence)) : null);
     });
@@ -411,10 +430,66 @@
     return table(keys, list.map((o) => keys.map((k) => renderValue(o ? o[k] : null))));
   }
 
+  /* 3-4 significant digits, no exponent for everyday sizes, '—' when missing. */
+  function fmtSig(v) {
+    if (!isNum(v)) return '—';
+    const a = Math.abs(v);
+    if (a !== 0 && (a < 1e-3 || a >= 1e9)) return v.toExponential(2);
+    return Number(v.toPrecision(a >= 1000 ? 4 : 3)).toLocaleString('en-US', { maximumFractionDigits: 6 });
+  }
+
+  /* Bytes in B / KiB / MiB / GiB to 4 significant digits. */
+  function fmtBytesSig(b) {
+    if (!isNum(b)) return '—';
+    const a = Math.abs(b);
+    const unit = a >= 1024 ** 3 ? [1024 ** 3, ' GiB'] : a >= 1024 ** 2 ? [1024 ** 2, ' MiB']
+      : a >= 1024 ? [1024, ' KiB'] : [1, ' B'];
+    return Number((b / unit[0]).toPrecision(4)).toLocaleString('en-US', { maximumFractionDigits: 3 }) + unit[1];
+  }
+
+  /* How each compared figure reads: its label and its formatter (analyze's figure names). */
+  function figureFormat(name) {
+    if (/_slope$/.test(name)) return [name.replace(/_slope$/, '') + ' slope (B/request)', fmtSig];
+    if (/_bytes$/.test(name)) return [name.replace(/_bytes$/, '').replace(/_/g, ' '), fmtBytesSig];
+    if (/_ms$/.test(name)) return [name.replace(/_ms$/, '').replace(/_/g, ' '), fmtMs];
+    if (/_share$/.test(name)) return [name.replace(/_/g, ' '), (v) => (isNum(v) ? fmtSig(100 * v) + ' %' : '—')];
+    if (/_rps$/.test(name)) return [name.replace(/_rps$/, '').replace(/_/g, ' ') + ' (req/s)', fmtSig];
+    return [name, fmtSig];
+  }
+
+  /* A difference with its sign: fmt of the magnitude, so units stay right (KiB, ms). */
+  function signed(v, fmt) {
+    if (!isNum(v)) return '—';
+    return (v > 0 ? '+' : v < 0 ? '−' : '') + fmt(Math.abs(v));
+  }
+
+  /* One comparison (arm vs control) as a compact table; significant rows in bold. */
+  function comparisonTable(c) {
+    const figs = c.figures && typeof c.figures === 'object' ? c.figures : {};
+    const rows = Object.entries(figs).filter(([, f]) => f && typeof f === 'object').map(([name, f]) => {
+      const [label, fmt] = figureFormat(name);
+      const ci = Array.isArray(f.ci) && isNum(f.ci[0]) && isNum(f.ci[1])
+        ? `[${signed(f.ci[0], fmt)}, ${signed(f.ci[1], fmt)}]` : '—';
+      const sig = f.significant === true;
+      const mark = (x) => (sig ? el('b', null, x) : x);
+      return [label, fmt(f.control_mean), fmt(f.arm_mean), mark(signed(f.diff, fmt)), mark(ci),
+        isNum(f.p) ? fmtSig(f.p) : '—', sig ? el('b', null, 'yes') : el('span', { class: 'muted' }, 'no')];
+    });
+    const reps = Array.isArray(c.reps) ? ` (${c.reps[0]} vs ${c.reps[1]} ok reps)` : '';
+    return el('div', null,
+      el('h3', null, `${c.arm} vs ${c.control}${reps}`),
+      rows.length ? table(['figure', 'control', 'arm', 'difference', 'CI', 'p', 'significant'], rows)
+        : el('p', { class: 'muted' }, 'no figures to compare'),
+      typeof c.statement === 'string' ? el('p', { class: 'note' }, c.statement) : null);
+  }
+
   function comparisons() {
     const list = Array.isArray(SUMMARY.comparisons) ? SUMMARY.comparisons : [];
+    /* summary.json as `pyab compare` writes it; anything else is shown as it is. */
+    const known = list.length && list.every((c) => c && typeof c === 'object' && c.figures && typeof c.figures === 'object');
     return section('comparisons', 'Comparisons',
-      list.length ? genericTable(list) : el('p', { class: 'muted' }, 'summary.json has no comparisons.'));
+      !list.length ? el('p', { class: 'muted' }, 'summary.json has no comparisons.')
+        : known ? list.map(comparisonTable) : genericTable(list));
   }
 
   function ablation() {

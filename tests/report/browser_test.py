@@ -205,6 +205,17 @@ def browser_checks(chromium, html_path, workdir, kind):
             for s in (make_fixture.HOSTILE_ROUTE, make_fixture.HOSTILE_ARM, make_fixture.HOSTILE_SCENARIO):
                 check(s in text, "shown as text: %r" % s)
         check("[object" not in text and "\nnull\n" not in text, "no [object ...] or stray null in the text")
+        comparisons = browser.eval("document.getElementById('comparisons').innerText")
+        check("46.15 MiB" in comparisons and "50 MiB" in comparisons and "+3.852 MiB" in comparisons,
+              "comparison bytes in MiB: %r" % comparisons[:300])
+        check("[+401, +440]" in comparisons and "401.33" not in comparisons and "0.123456" not in comparisons,
+              "comparison numbers to 3-4 significant digits")
+        check("null" not in comparisons and "—" in comparisons, "an untested CI reads —, not null")
+        check(browser.eval("document.querySelectorAll('#comparisons b').length") >= 2,
+              "significant differences are highlighted")
+        cards = browser.eval("document.getElementById('verdicts').innerText")
+        check("B/request" in cards, "verdict cards show the slopes in B/request")
+        check("51053296" in text and "51,053,296" not in text, "python_hexversion without separators")
         zoom_check(browser)
         problems = browser.problems()
         check(not problems, "no console errors: %s" % problems)

@@ -130,15 +130,29 @@ def make(kind, out):
             "verdict": "no leak" if leak == 0 else {"verdict": "leak", "confidence": 0.97, "why": "RSS slope CI excludes 0 <i>"},
             "attribution": None if leak == 0 else {"pyheap": 0.6, "native": 0.3, "unattributed": 0.1},
         }
-    summary["comparisons"] = [{"arm": list(arms)[1], "vs": list(arms)[0], "metric": "rss",
-                               "delta_mb_per_hour": 42.1, "ci": [30.2, 55.0], "verdict": "regression"},
-                              {"arm": list(arms)[1], "vs": list(arms)[0], "metric": "throughput_rps",
-                               "delta": -0.4, "ci": [-1.2, 0.5], "verdict": "no change"}]
+    # As analyze writes them: per-figure means, difference, CI (null ends when untested), p.
+    summary["comparisons"] = [{"arm": list(arms)[1], "control": list(arms)[0], "reps": [nreps, nreps],
+                               "statement": "%d vs %d ok reps: differences are judged on per-rep values." % (nreps, nreps),
+                               "figures": {
+                                   "pyheap_slope": {"control_mean": 0.123456789012, "arm_mean": 420.987654321,
+                                                    "diff": 420.864197531988, "ratio": 3410.0,
+                                                    "ci": [401.33333333333337, 440.39506172839507],
+                                                    "p": 0.0079365079365, "significant": True, "reps": [nreps, nreps]},
+                                   "peak_rss_bytes": {"control_mean": 48390123.0, "arm_mean": 52428800.0,
+                                                      "diff": 4038677.0, "ratio": 1.083, "ci": [None, None],
+                                                      "p": None, "significant": False, "reps": [nreps, nreps]},
+                                   "latency_p99_ms": {"control_mean": 25.1, "arm_mean": 24.7, "diff": -0.4,
+                                                      "ratio": 0.98, "ci": [-1.2, 0.5], "p": 0.69,
+                                                      "significant": False, "reps": [nreps, nreps]},
+                                   "gc_time_share": {"control_mean": 0.0123, "arm_mean": 0.0, "diff": -0.0123,
+                                                     "ratio": 0.0, "ci": [-0.02, -0.004], "p": 0.03,
+                                                     "significant": True, "reps": [nreps, nreps]}}}]
     if kind == "small":  # the large run has none: the page must do without
         summary["ablation"] = {"ranking": [
             {"suspect": "mock:" + HOSTILE_ROUTE, "growth_removed": 0.71, "ci": [0.6, 0.8]},
             {"suspect": "gc.freeze", "growth_removed": 0.12, "ci": [-0.05, 0.3]}]}
-    manifest = {"versions": {"pyab": "0.1.0", "python": "3.11.2", "libuv": "1.44.2", "jansson": "2.14"},
+    manifest = {"versions": {"pyab": "0.1.0", "python": "3.11.2", "python_hexversion": 51053296,
+                             "libuv": "1.44.2", "jansson": "2.14"},
                 "scenario_path": "/work/scenarios/leak.json",
                 "scenario": {"name": summary["scenario"], "app": {"path": "app.py"}, "reps": nreps,
                              "arms": {arm: {} for arm in arms}},
