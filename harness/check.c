@@ -268,6 +268,19 @@ static double now_wall(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Why a run in `dir` did not complete, from its summary and manifest: new string or NULL. */
+static json_t *folder_reason(const char *dir)
+{
+    json_t *summary = load_json(dir, "summary.json"), *manifest = load_json(dir, "manifest.json");
+    char *why = summary && manifest ? pyab_history_incomplete(summary, manifest) : NULL;
+    json_t *out = why ? json_string(why) : NULL;
+
+    free(why);
+    json_decref(summary);
+    json_decref(manifest);
+    return out;
+}
+
 /* Runs one scenario under the check; returns its exit code (0 ran; 2, 3, 130 as for run). */
 static int check_one(const check_opts *o, pyab_scenario *sc, pyab_history *hist, json_t *entry)
 {
@@ -284,8 +297,12 @@ static int check_one(const check_opts *o, pyab_scenario *sc, pyab_history *hist,
     json_object_set_new(entry, "results_dir", json_string(out));
     json_object_set_new(entry, "duration_s", json_real(now_wall() - t0));
     if (code == PYAB_EXIT_USAGE || code == PYAB_EXIT_INTERNAL || code == 130) {
-        /* on_analysed's reason (a rep's outcome and message) beats a generic one. */
+        /* on_analysed's reason (a rep's outcome and message) beats a generic one; when
+         * the analysis did not run (a failed attempt), the folder still says why. */
         json_t *why = json_object_get(entry, "error");
+        if (why == NULL)
+            json_object_set_new(entry, "error", folder_reason(out));
+        why = json_object_get(entry, "error");
         json_object_set_new(entry, "status", json_string("error"));
         json_object_set_new(entry, "error", json_sprintf("%s%s%s",
             code == 130 ? "interrupted" : code == PYAB_EXIT_USAGE

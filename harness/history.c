@@ -207,9 +207,12 @@ static void note_bad_rep(pyab_buf *b, json_t *reps)
         const char *reason = json_string_value(json_object_get(rep, "reason"));
         if (outcome && strcmp(outcome, "ok") == 0)
             continue;
-        pyab_buf_addf(b, " (rep %lld %s%s%s)", (long long)json_integer_value(
+        size_t n = reason ? strlen(reason) : 0;
+        while (n > 0 && (reason[n - 1] == '\n' || reason[n - 1] == ' '))
+            n--; /* a traceback's last newline */
+        pyab_buf_addf(b, " (rep %lld %s%s%.*s)", (long long)json_integer_value(
                       json_object_get(rep, "rep")), outcome ? outcome : "did not report",
-                      reason ? ": " : "", reason ? reason : "");
+                      reason ? ": " : "", (int)n, reason ? reason : "");
         return;
     }
 }
@@ -223,8 +226,10 @@ char *pyab_history_incomplete(json_t *summary, json_t *manifest)
     pyab_buf b;
 
     pyab_buf_init(&b);
-    if (status == NULL || strcmp(status, "complete") != 0)
-        pyab_buf_addf(&b, "the run is %s, not complete", status ? status : "without a status");
+    if (status && (strcmp(status, "interrupted") == 0 || strcmp(status, "failed") == 0))
+        pyab_buf_addf(&b, "the run %s", status[0] == 'i' ? "was interrupted" : "failed");
+    else if (status == NULL || strcmp(status, "complete") != 0)
+        pyab_buf_addf(&b, "the run did not complete (status %s)", status ? status : "missing");
     json_object_foreach(json_object_get(summary, "arms"), name, arm) {
         json_int_t ok = json_integer_value(json_object_get(arm, "reps_ok"));
         if (ok >= want && ok > 0)

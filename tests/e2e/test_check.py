@@ -254,6 +254,20 @@ def test_bad_trace_runs_nothing(pyab, tmp_path):
     assert len(errors) == 1 and errors[0].get("message").startswith(where)
 
 
+def test_service_that_will_not_import(pyab, tmp_path):
+    """Bad input found only when the child runs: exit 2 and the child's
+    message (the traceback) in check.json and JUnit, not a pointer to logs."""
+    sc = scenario(tmp_path / "a", name="a", reps=2)
+    (tmp_path / "a" / "service.py").write_text('raise ImportError("no such thing")\n')
+    r = check(pyab, [sc, "--out", tmp_path / "out", "--no-history"], tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    entry = json.load(open(tmp_path / "out" / "check.json"))["scenarios"][0]
+    assert entry["status"] == "error"
+    assert "rep 1 failed" in entry["error"] and "ImportError: no such thing)" in entry["error"]
+    root, cases = junit_cases(tmp_path / "out" / "junit.xml")
+    assert "ImportError: no such thing" in cases[0][2].find("error").get("message")
+
+
 def test_interrupted_check_is_error_never_baseline(pyab, tmp_path):
     """Ctrl-C during a check: exit 130, the scenario an "error" in check.json,
     JUnit and the history (with no metrics), and the next check has no baseline."""

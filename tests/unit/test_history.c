@@ -214,7 +214,7 @@ static void test_incomplete(const char *root)
                   "arms", "x", "reps_ok", 1, "reps", "rep", 1, "outcome", "ok", "rep", 2,
                   "outcome", "interrupted", "reason", "stopped by a signal");
     why = pyab_history_incomplete(s, m);
-    CHECK_CONTAINS(why, "the run is interrupted, not complete; arm x has 1 of 3 reps ok "
+    CHECK_CONTAINS(why, "the run was interrupted; arm x has 1 of 3 reps ok "
                         "(rep 2 interrupted: stopped by a signal)");
     free(why);
     json_decref(s);
