@@ -292,4 +292,11 @@ def load_app(kind, target, handler):
 
 
 def format_exception(exc):
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    """The traceback without pyab's own and importlib's frames: the
+    service's lines are what its engineer needs to see."""
+    te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+    for part in [te] + [c for c in (te.__cause__, te.__context__) if c is not None]:
+        kept = [f for f in part.stack if not f.filename.startswith(("<pyab ", "<frozen importlib"))]
+        if kept:
+            part.stack = traceback.StackSummary.from_list(kept)
+    return "".join(te.format())

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "keys.h"
@@ -365,6 +366,10 @@ int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_
     config_defaults(cfg);
     cfg->arm = xstrdup(arm);
     cfg->json = json_incref(json);
+    if (json_object_get(json, "description") && !json_is_string(json_object_get(json, "description"))) {
+        rc = pyab_keys_fail(&w, "", "description", "must be a string");
+        goto out;
+    }
     if ((rc = parse_app(&w, cfg, json, base)) < 0 || (rc = parse_python(&w, cfg, json, base)) < 0)
         goto out;
     pyab_keys_absolutise(json, "trace", base);
@@ -406,6 +411,50 @@ int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_
         goto out;
     cfg->seed = (uint64_t)seed;
 out:
+    free(prefix);
+    return rc;
+}
+
+static int check_path(const pyab_where *w, const char *path, const char *key, const char *file,
+                      int want_dir)
+{
+    struct stat st;
+    char what[1024];
+
+    if (stat(file, &st) != 0) {
+        snprintf(what, sizeof(what), "%s: %s", file, strerror(errno));
+        return pyab_keys_fail(w, path, key, what);
+    }
+    if (want_dir != S_ISDIR(st.st_mode)) {
+        snprintf(what, sizeof(what), "%s: %s", file, want_dir ? "not a folder" : "is a folder");
+        return pyab_keys_fail(w, path, key, what);
+    }
+    return 0;
+}
+
+int pyab_config_check_files(const pyab_config *cfg, const char *file, pyab_error *err)
+{
+    char *prefix = strcmp(cfg->arm, "base") == 0 ? xstrdup("") : xasprintf("arms.%s.", cfg->arm);
+    pyab_where w = {file, prefix, err};
+    const char *key;
+    json_t *v;
+    int rc = 0;
+
+    if (cfg->app_kind == PYAB_APP_PATH)
+        rc = check_path(&w, "app", "path", cfg->app_target, 0);
+    for (size_t i = 0; rc == 0 && i < cfg->nsys_path; i++) {
+        char idx[32];
+        snprintf(idx, sizeof(idx), "path[%zu]", i);
+        rc = check_path(&w, "python", idx, cfg->sys_path[i], 1);
+    }
+    if (rc == 0 && cfg->venv)
+        rc = check_path(&w, "python", "venv", cfg->venv, 1);
+    if (cfg->mocks)
+        json_object_foreach(cfg->mocks, key, v) {
+            struct stat st;
+            if (rc == 0 && stat(json_string_value(v), &st) != 0)
+                rc = check_path(&w, "mocks", key, json_string_value(v), 0);
+        }
     free(prefix);
     return rc;
 }

@@ -82,6 +82,13 @@ typedef struct pyab_config {
  * base_dir, in place. `where` names the source in messages. 0 or -EINVAL
  * with err set (cfg must still be finished).
  */
+/*
+ * Checks that the files cfg names exist before anything runs: app.path,
+ * python.path folders, python.venv, mocks. `file` names the scenario in
+ * messages. 0 or -EINVAL with err set (exit 2).
+ */
+int pyab_config_check_files(const pyab_config *cfg, const char *file, pyab_error *err);
+
 int pyab_config_parse(pyab_config *cfg, const char *where, const char *arm, json_t *json,
                       const char *base_dir, pyab_error *err);
 /* Frees what cfg holds and zeroes it. */

@@ -1,5 +1,6 @@
 #include "experiment.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -149,6 +150,9 @@ static size_t *run_order(const pyab_scenario *sc, size_t *count)
 
 static int validate_traces(pyab_scenario *sc, pyab_error *err)
 {
+    for (size_t i = 0; i < sc->narms; i++)
+        if (pyab_config_check_files(&sc->arms[i], sc->path, err) < 0)
+            return -EINVAL;
     for (size_t i = 0; i < sc->narms; i++) {
         int seen = 0;
         for (size_t j = 0; j < i; j++)
@@ -182,13 +186,35 @@ static int validate_traces(pyab_scenario *sc, pyab_error *err)
     return 0;
 }
 
+/* results/<name>-<UTC stamp>, with -2, -3, ... when a run in the same second took it. */
 static char *default_dir(const pyab_scenario *sc)
 {
     char stamp[32];
     time_t now = time(NULL);
+    char *dir;
 
     strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", gmtime(&now));
-    return xasprintf("results/%s-%s", sc->name, stamp);
+    dir = xasprintf("results/%s-%s", sc->name, stamp);
+    for (int k = 2; access(dir, F_OK) == 0; k++) {
+        free(dir);
+        dir = xasprintf("results/%s-%s-%d", sc->name, stamp, k);
+    }
+    return dir;
+}
+
+/* 1 when dir exists and holds anything: results are never mixed with old ones. */
+static int not_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+
+    if (d == NULL)
+        return 0;
+    while (!found && (e = readdir(d)) != NULL)
+        found = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return found;
 }
 
 int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out,
@@ -201,6 +227,12 @@ int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir
     if ((rc = validate_traces(sc, err)) < 0)
         return PYAB_EXIT_USAGE;
     ex.dir = opts->out_dir ? xstrdup(opts->out_dir) : default_dir(sc);
+    if (not_empty(ex.dir)) {
+        pyab_error_set(err, "%s: the results folder exists and is not empty; name a new one "
+                       "with --out or remove it", ex.dir);
+        free(ex.dir);
+        return PYAB_EXIT_USAGE;
+    }
     *dir_out = xstrdup(ex.dir);
     if ((rc = pyab_mkdirs(ex.dir)) < 0) {
         pyab_error_set(err, "%s: cannot create the results folder: %s", ex.dir, strerror(-rc));
@@ -234,6 +266,11 @@ int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir
     if (rc == 0)
         rc = write_summary(&ex, ex.host.interrupted ? "interrupted" : ex.bad_input ? "failed" : "complete",
                            err);
+    else {
+        /* pyab's own failure mid-way: the summary still says so, not "running". */
+        pyab_error ignored;
+        write_summary(&ex, "failed", &ignored);
+    }
     free(order);
     uv_close((uv_handle_t *)&ex.sigint, NULL);
     uv_close((uv_handle_t *)&ex.sigterm, NULL);
@@ -292,7 +329,11 @@ int pyab_experiment_run_all(pyab_scenario *sc, const pyab_run_opts *opts, char *
     code = pyab_experiment_run(sc, opts, dir_out, &err);
     if (code == PYAB_EXIT_USAGE || code == PYAB_EXIT_INTERNAL)
         fprintf(stderr, "pyab: %s\n", err.text);
-    if (*dir_out && code != PYAB_EXIT_INTERNAL && analyse_and_report(*dir_out, opts) < 0)
+    /* After bad input (a service or stand-in that does not import) there is
+     * nothing to analyse: the folder only records the failure. */
+    if (*dir_out && code == PYAB_EXIT_USAGE && access(*dir_out, F_OK) == 0)
+        printf("\nresults: %s (the failed attempt)\n", *dir_out);
+    else if (*dir_out && code != PYAB_EXIT_INTERNAL && analyse_and_report(*dir_out, opts) < 0)
         code = PYAB_EXIT_INTERNAL;
     return code;
 }

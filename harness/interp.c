@@ -59,6 +59,9 @@ int pyab_interp_init(const pyab_config *cfg, pyab_error *err)
         return pyab_error_internal(err, "cannot register the built-in pyab module");
     PyConfig_InitPythonConfig(&config);
     config.install_signal_handlers = 0;
+    /* A crash in the service dumps every thread's Python stack into the
+     * rep's stderr.log, so a crashed rep says where it crashed. */
+    config.faulthandler = 1;
     config.parse_argv = 0;
     config.use_hash_seed = 1;
     config.hash_seed = (unsigned long)(cfg->seed % 4294967296ull);

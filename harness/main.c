@@ -14,7 +14,8 @@ static const struct verb {
     int (*fn)(int argc, char **argv);
     const char *help;
 } verbs[] = {
-    {"run", pyab_cmd_run, "run SCENARIO [--out DIR] [--quiet]   replay a scenario's arms and reps"},
+    {"run", pyab_cmd_run, "run SCENARIO [--out DIR] [--quiet] [--no-report] [--history DB|--no-history]\n"
+                          "                                      replay a scenario's arms and reps, analyse, report"},
     {"ablate", pyab_cmd_ablate, "ablate SCENARIO [--suspects a,b]     swap suspects for stand-ins, rank by growth removed"},
     {"check", pyab_cmd_check, "check SCENARIO... [--baseline DIR] [--junit F] [--shard I/N]  budgets and regressions (nightly)"},
     {"history", pyab_cmd_history, "history SCENARIO [--db DB]          each metric's trend and change points"},
@@ -32,7 +33,9 @@ static void usage(FILE *f)
     for (size_t i = 0; i < PYAB_ARRAY_LEN(verbs); i++)
         if (verbs[i].help)
             fprintf(f, "  %s\n", verbs[i].help);
-    fprintf(f, "\nexit codes: 0 ok, 1 check failed, 2 bad input or usage, 3 internal failure\n");
+    fprintf(f, "\nexit codes: 0 ok (a rep that crashed or hit a limit is a finding), 1 check failed,\n"
+               "            2 bad input or usage, 3 internal failure, 130 interrupted\n"
+               "README.md describes every verb, flag and scenario key\n");
 }
 
 int main(int argc, char **argv)

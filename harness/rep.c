@@ -30,9 +30,33 @@ struct pyab_rep {
     double started;
     uv_process_t proc;
     uv_pipe_t pipe;
-    uv_timer_t deadline;
+    uv_timer_t deadline; /* limits.run_seconds; after the exit, the grace for the pipe */
     int open_handles;
+    int exited;
 };
+
+/* How long the pipe may stay open after the child exited: a process the
+ * service started (and that escaped its process group) may hold it. */
+#define PIPE_GRACE_MS 500
+
+static void handle_closed(uv_handle_t *h);
+
+static void close_once(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, handle_closed);
+}
+
+/*
+ * Kills the child's whole process group: the child is the leader of its
+ * own group (UV_PROCESS_DETACHED), so processes the service forked die
+ * with it instead of outliving the rep and holding its pipe open.
+ */
+static void kill_group(pyab_rep *r, int signum)
+{
+    if (r->proc.pid > 0)
+        kill(-r->proc.pid, signum);
+}
 
 static char *self_exe(void)
 {
@@ -65,7 +89,7 @@ static void on_line(pyab_rep *r, char *line)
                 r->killed_for = 'r';
                 snprintf(r->reason, sizeof(r->reason), "RSS %.1f MB passed limits.rss_mb %.0f",
                          rss / 1048576.0, r->arm->limit_rss_mb);
-                uv_process_kill(&r->proc, SIGKILL);
+                kill_group(r, SIGKILL);
             }
         }
         break;
@@ -115,13 +139,27 @@ static void handle_closed(uv_handle_t *h)
     r->open_handles--;
 }
 
+static void on_grace(uv_timer_t *t)
+{
+    pyab_rep *r = t->data;
+    const char *msg = "the result pipe stayed open after the child exited (a process the "
+                      "service started holds it); pyab stopped reading";
+
+    json_array_append_new(r->warnings, json_string(msg));
+    uv_read_stop((uv_stream_t *)&r->pipe);
+    close_once((uv_handle_t *)&r->pipe);
+    close_once((uv_handle_t *)t);
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     pyab_rep *r = s->data;
     char *start, *nl;
 
     if (n < 0) {
-        uv_close((uv_handle_t *)s, handle_closed);
+        close_once((uv_handle_t *)s);
+        if (r->exited)
+            close_once((uv_handle_t *)&r->deadline);
         return;
     }
     pyab_buf_add(&r->inbuf, buf->base, (size_t)n);
@@ -143,9 +181,20 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 
     r->exit_status = status;
     r->term_signal = sig;
-    uv_close((uv_handle_t *)p, handle_closed);
+    r->exited = 1;
+    /* Anything left in the child's process group is the service's. */
+    if (kill(-p->pid, 0) == 0) {
+        json_array_append_new(r->warnings,
+                              json_string("the service left processes running after the child "
+                                          "exited; pyab killed them"));
+        kill_group(r, SIGKILL);
+    }
+    close_once((uv_handle_t *)p);
     uv_timer_stop(&r->deadline);
-    uv_close((uv_handle_t *)&r->deadline, handle_closed);
+    if (uv_is_closing((uv_handle_t *)&r->pipe))
+        close_once((uv_handle_t *)&r->deadline);
+    else
+        uv_timer_start(&r->deadline, on_grace, PIPE_GRACE_MS, 0);
 }
 
 static void on_deadline(uv_timer_t *t)
@@ -157,7 +206,7 @@ static void on_deadline(uv_timer_t *t)
     r->killed_for = 't';
     snprintf(r->reason, sizeof(r->reason), "still running after limits.run_seconds %.1f s",
              r->arm->limit_run_seconds);
-    uv_process_kill(&r->proc, SIGKILL);
+    kill_group(r, SIGKILL);
 }
 
 static void add_env(char ***env, size_t *n, const char *fmt, ...) PYAB_PRINTF(3, 4);
@@ -269,6 +318,23 @@ static int finish_files(pyab_rep *r, pyab_error *err)
     return rc;
 }
 
+/* The last bytes of the rep's stderr.log (a crashed service's stack dump). New string or NULL. */
+static char *stderr_tail(const pyab_rep *r, size_t max)
+{
+    char *path = pyab_path_join(r->dir, "stderr.log"), *data = NULL, *tail = NULL;
+    size_t len = 0;
+
+    if (pyab_file_read(path, &data, &len) == 0 && len > 0) {
+        const char *start = len > max ? data + len - max : data;
+        if (start != data && strchr(start, '\n'))
+            start = strchr(start, '\n') + 1; /* from a whole line */
+        tail = xstrdup(start);
+    }
+    free(data);
+    free(path);
+    return tail;
+}
+
 static json_t *rep_record(pyab_rep *r)
 {
     json_t *rec = r->final ? json_deep_copy(r->final) : json_object();
@@ -283,6 +349,20 @@ static json_t *rep_record(pyab_rep *r)
         json_object_set_new(rec, "duration_s", json_real(n ? r->series.t[n - 1] : 0));
     }
     json_object_set_new(rec, "warnings", json_incref(r->warnings));
+    if (strcmp(r->outcome, "ok") != 0) {
+        char *tail = stderr_tail(r, 4096);
+        const char *cur = tail ? strstr(tail, "Current thread") : NULL;
+        const char *file = cur ? strstr(cur, "  File \"") : NULL;
+        /* faulthandler's dump names the crashing thread's innermost frame. */
+        if (file && strcmp(r->outcome, "crashed") == 0) {
+            size_t n = strcspn(file + 2, "\n"), used = strlen(r->reason);
+            snprintf(r->reason + used, sizeof(r->reason) - used, " at %.*s", (int)n, file + 2);
+            json_object_set_new(rec, "reason", json_string(r->reason));
+        }
+        if (tail)
+            json_object_set_new(rec, "stderr_tail", json_string(tail));
+        free(tail);
+    }
     if (r->hello)
         json_object_set(rec, "trace", json_object_get(r->hello, "trace"));
     pyab_results_derive(&r->series, rec);
@@ -316,13 +396,20 @@ static int spawn_rep(pyab_rep_host *h, pyab_rep *r, pyab_error *err)
     po.stdio = stdio;
     po.stdio_count = 4;
     po.exit_cb = on_exit_cb;
+    po.flags = UV_PROCESS_DETACHED; /* its own process group: see kill_group */
     r->open_handles = 3; /* pipe, process, deadline timer */
     rc = exe && fd_out >= 0 && fd_err >= 0 ? uv_spawn(&h->loop, &r->proc, &po) : -EIO;
     if (rc < 0) {
         pyab_error_internal(err, "cannot start the child for arm %s rep %d: %s", r->arm->arm,
                             r->rep, uv_strerror(rc));
-        uv_close((uv_handle_t *)&r->pipe, NULL);
-        r->open_handles = 0;
+        /* The handles live in the caller's frame: finish closing them here.
+         * libuv initialises the process handle even when the spawn fails. */
+        r->open_handles = exe && fd_out >= 0 && fd_err >= 0 ? 2 : 1;
+        uv_close((uv_handle_t *)&r->pipe, handle_closed);
+        if (r->open_handles == 2)
+            uv_close((uv_handle_t *)&r->proc, handle_closed);
+        while (r->open_handles > 0)
+            uv_run(&h->loop, UV_RUN_ONCE);
     } else {
         uv_read_start((uv_stream_t *)&r->pipe, alloc_cb, on_read);
         uv_timer_init(&h->loop, &r->deadline);
@@ -359,10 +446,10 @@ static int prepare_rep(pyab_rep_host *h, pyab_rep *r, pyab_error *err)
     if (rc < 0)
         return rc;
     part = xasprintf("%s/samples.csv.part", r->dir);
-    r->samples = fopen(part, "w");
+    r->samples = fopen(part, "we");
     free(part);
     part = xasprintf("%s/events.jsonl.part", r->dir);
-    r->events = fopen(part, "w");
+    r->events = fopen(part, "we");
     free(part);
     if (r->samples == NULL || r->events == NULL)
         return pyab_error_internal(err, "%s: cannot create files: %s", r->dir, strerror(errno));
@@ -404,7 +491,9 @@ int pyab_rep_run(pyab_rep_host *h, const pyab_config *arm, int rep, json_t **rec
         *record = rec;
     else
         json_decref(rec);
-    pyab_progress_done(&h->progress, arm->arm, rep, r.outcome, r.reason);
+    /* A failed child's message (a traceback) is printed once, by the caller. */
+    pyab_progress_done(&h->progress, arm->arm, rep, r.outcome,
+                       r.fatal ? "the service could not be started" : r.reason);
     if (r.fatal && json_integer_value(json_object_get(r.fatal, "exit_code")) == PYAB_EXIT_USAGE) {
         *bad_input = 1;
         pyab_error_set(err, "arm %s: %s", arm->arm,
@@ -424,5 +513,8 @@ out:
 
 void pyab_rep_kill(pyab_rep *r, int signum)
 {
-    uv_process_kill(&r->proc, signum);
+    if (signum == SIGKILL)
+        kill_group(r, signum);
+    else if (!r->exited)
+        uv_process_kill(&r->proc, signum);
 }

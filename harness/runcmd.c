@@ -67,8 +67,13 @@ int pyab_cmd_run(int argc, char **argv)
             opts.data = argv[++i];
         else if (strcmp(argv[i], "--no-history") == 0)
             opts.after_analysis = NULL;
-        else if (argv[i][0] == '-' || path)
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "pyab run: unknown flag %s\n", argv[i]);
             return run_usage();
+        } else if (path) {
+            fprintf(stderr, "pyab run: one scenario at a time (pyab check takes several)\n");
+            return run_usage();
+        }
         else
             path = argv[i];
     }

@@ -2,8 +2,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ablate.h"
+#include "analyze.h"
 #include "budget.h"
 #include "keys.h"
 
@@ -73,6 +75,28 @@ static int load_arms(pyab_scenario *sc, json_t *base, pyab_error *err)
     return 0;
 }
 
+/* analysis.control, when given, must name one of the arms. */
+static int check_control(const pyab_scenario *sc, const pyab_where *w)
+{
+    const char *control = json_string_value(json_object_get(sc->analysis, "control"));
+    pyab_buf names;
+    int rc;
+
+    if (control == NULL)
+        return 0;
+    for (size_t i = 0; i < sc->narms; i++)
+        if (strcmp(sc->arms[i].arm, control) == 0)
+            return 0;
+    pyab_buf_init(&names);
+    for (size_t i = 0; i < sc->narms; i++)
+        pyab_buf_addf(&names, "%s%s", i ? ", " : "", sc->arms[i].arm);
+    char *what = xasprintf("names no arm (the arms: %s)", names.data);
+    rc = pyab_keys_fail(w, "analysis", "control", what);
+    free(what);
+    pyab_buf_finish(&names);
+    return rc;
+}
+
 pyab_scenario *pyab_scenario_from_json(const char *path, json_t *root, pyab_error *err)
 {
     pyab_scenario *sc = xcalloc(1, sizeof(*sc));
@@ -111,6 +135,7 @@ pyab_scenario *pyab_scenario_from_json(const char *path, json_t *root, pyab_erro
     if (pyab_keys_long(&w, root, "", "reps", 1, 1000, &sc->reps) < 0 ||
         pyab_keys_choice(&w, root, "", "order", orders, 2, &order) < 0 ||
         pyab_keys_object(&w, root, "", "analysis", &sc->analysis) < 0 ||
+        (sc->analysis && pyab_analyze_validate(sc->analysis, path, err) < 0) ||
         pyab_keys_object(&w, root, "", "budgets", &sc->budgets) < 0 ||
         pyab_budget_validate(sc->budgets, path, "budgets", err) < 0 ||
         pyab_keys_object(&w, root, "", "ablate", &sc->ablate) < 0 ||
@@ -120,7 +145,7 @@ pyab_scenario *pyab_scenario_from_json(const char *path, json_t *root, pyab_erro
     base = json_deep_copy(root);
     for (size_t i = 0; i < PYAB_ARRAY_LEN(top_only_keys); i++)
         json_object_del(base, top_only_keys[i]);
-    if (load_arms(sc, base, err) < 0)
+    if (load_arms(sc, base, err) < 0 || check_control(sc, &w) < 0)
         goto fail;
     json_decref(base);
     return sc;
@@ -133,9 +158,25 @@ fail:
 pyab_scenario *pyab_scenario_load(const char *path, pyab_error *err)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root;
     pyab_scenario *sc;
+    char *text;
+    size_t len, skip;
+    struct stat st;
+    int rc;
 
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        pyab_error_set(err, "%s: is a folder, not a scenario file", path);
+        return NULL;
+    }
+    if ((rc = pyab_file_read(path, &text, &len)) < 0) {
+        pyab_error_set(err, "%s: cannot read the scenario: %s", path, strerror(-rc));
+        return NULL;
+    }
+    /* Editors on some systems start UTF-8 files with a byte-order mark. */
+    skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    root = json_loadb(text + skip, len - skip, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
     if (root == NULL) {
         if (jerr.line < 0)
             pyab_error_set(err, "%s: %s", path, jerr.text);

@@ -111,6 +111,9 @@ static const struct {
     {"{" BASE ", \"arms\": {\"x\": {\"name\": \"y\"}}}", "key \"arms.x.name\": unknown key"},
     {"{" BASE ", \"arms\": {\"x\": {\"gc\": {\"threshold\": 5}}}}", "key \"arms.x.gc.threshold\": must be a list"},
     {"{" BASE ", \"arms\": {\"x\": {\"workers\": 999}}}", "key \"arms.x.workers\": must be between"},
+    {"{" BASE ", \"analysis\": {\"control\": \"nope\"}}", "key \"analysis.control\": names no arm"},
+    {"{" BASE ", \"analysis\": {\"foo\": 1}}", "key \"analysis.foo\": unknown key"},
+    {"{" BASE ", \"description\": 5}", "key \"description\": must be a string"},
 };
 
 static void test_bad(void)
