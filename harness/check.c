@@ -396,42 +396,6 @@ static int parse_args(int argc, char **argv, check_opts *o, char **paths, size_t
     return 0;
 }
 
-/*
- * Loads every trace of a scenario and applies each arm's selection to it,
- * as the run will; 0 or -EINVAL with err naming the file, line and key.
- * The run loads them again: a trace is freed here before the next loads,
- * so a check never holds two at once.
- */
-static int validate_traces(pyab_scenario *sc, pyab_error *err)
-{
-    for (size_t i = 0; i < sc->narms; i++) {
-        const char *tp = sc->arms[i].trace_path;
-        pyab_trace *tr;
-        int seen = 0, rc = 0;
-        for (size_t j = 0; j < i; j++)
-            seen |= strcmp(sc->arms[j].trace_path, tp) == 0;
-        if (seen)
-            continue;
-        if ((tr = pyab_trace_load(tp, err)) == NULL)
-            return -EINVAL;
-        for (size_t j = i; j < sc->narms && rc == 0; j++) {
-            uint32_t *keep = NULL;
-            size_t n;
-            if (strcmp(sc->arms[j].trace_path, tp) != 0)
-                continue;
-            char *where = sc->narms > 1 ? xasprintf("%s (arm %s)", sc->path, sc->arms[j].arm)
-                                        : xstrdup(sc->path);
-            rc = pyab_transform_select(&sc->arms[j], tr, where, &keep, &n, err);
-            free(where);
-            free(keep);
-        }
-        pyab_trace_destroy(tr);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
 /* The "name" of a scenario file that failed to load, else its path. New string. */
 static char *name_of(const char *path)
 {
@@ -458,7 +422,7 @@ static size_t validate_all(char **paths, size_t n, pyab_scenario **scs, json_t *
         pyab_error err = {0};
         char *name = NULL, *why = NULL;
         if ((scs[i] = pyab_scenario_load(paths[i], &err)) == NULL ||
-            validate_traces(scs[i], &err) < 0)
+            pyab_experiment_validate(scs[i], &err) < 0)
             why = xstrdup(err.text);
         for (size_t k = 0; why == NULL && k < i; k++)
             if (scs[k] && strcmp(scs[k]->name, scs[i]->name) == 0)

@@ -351,7 +351,8 @@ static json_t *hello(child *c)
     json_object_set_new(rb, "native_heap_source", json_string(pyab_sample_native_source()));
     json_object_set_new(rb, "mmap_threshold", json_string(getenv("MALLOC_MMAP_THRESHOLD_") ?: ""));
     json_object_set_new(rb, "trim_threshold", json_string(getenv("MALLOC_TRIM_THRESHOLD_") ?: ""));
-    j = json_pack("{s:i,s:o,s:{s:I,s:I,s:I,s:I,s:f}}", "pid", (int)getpid(), "readback", rb,
+    j = json_pack("{s:i,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:f}}", "pid", (int)getpid(), "planned",
+                  (json_int_t)pyab_replay_total(c->rp), "readback", rb,
                   "trace", "requests", (json_int_t)c->trace->count, "memory_bytes",
                   (json_int_t)pyab_trace_memory(c->trace), "file_bytes",
                   (json_int_t)c->trace->file_bytes, "reordered",

@@ -148,7 +148,7 @@ static size_t *run_order(const pyab_scenario *sc, size_t *count)
     return order;
 }
 
-static int validate_traces(pyab_scenario *sc, pyab_error *err)
+int pyab_experiment_validate(pyab_scenario *sc, pyab_error *err)
 {
     for (size_t i = 0; i < sc->narms; i++)
         if (pyab_config_check_files(&sc->arms[i], sc->path, err) < 0)
@@ -224,7 +224,7 @@ int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir
     size_t *order, n;
     int rc;
 
-    if ((rc = validate_traces(sc, err)) < 0)
+    if ((rc = pyab_experiment_validate(sc, err)) < 0)
         return PYAB_EXIT_USAGE;
     ex.dir = opts->out_dir ? xstrdup(opts->out_dir) : default_dir(sc);
     if (not_empty(ex.dir)) {

@@ -27,6 +27,14 @@ typedef struct pyab_run_opts {
 } pyab_run_opts;
 
 /*
+ * Checks what a run needs before anything runs: every arm's files (app,
+ * python.path, venv, mocks), every trace, and each arm's route selection on
+ * it. A trace is freed before the next loads. 0 or -EINVAL with err naming
+ * the file, line and key (exit 2).
+ */
+int pyab_experiment_validate(pyab_scenario *sc, pyab_error *err);
+
+/*
  * Runs a loaded scenario. On return *dir_out (new string) names the results
  * folder. Returns an exit code (util.h) with err set on failure.
  */

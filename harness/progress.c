@@ -46,21 +46,37 @@ void pyab_progress_start(pyab_progress *p, const char *arm, int rep, size_t run,
             rep);
 }
 
+/* "1234/40000 requests, 3.2 s, ETA 2.1 s" (the ETA from the rate so far). */
+static void describe(const pyab_progress *p, double requests, double t_s, char *buf, size_t len)
+{
+    if (p->planned > 0 && requests > 0 && t_s > 0) {
+        double eta = t_s * (p->planned - requests) / requests;
+        snprintf(buf, len, "%.0f/%.0f requests, %.1f s, ETA %.1f s", requests, p->planned, t_s,
+                 eta > 0 ? eta : 0);
+    } else {
+        snprintf(buf, len, "%.0f request%s, %.1f s", requests, requests == 1 ? "" : "s", t_s);
+    }
+}
+
 void pyab_progress_update(pyab_progress *p, const char *arm, int rep, double requests, double t_s,
                           double rss, double pyheap)
 {
     double now = pyab_now_s();
+    char what[128];
 
-    if (p->quiet || now - p->last_print < (p->tty ? LIVE_EVERY_S : PLAIN_EVERY_S))
+    /* The first sample comes before any request finished: nothing to say yet. */
+    if (p->quiet || requests <= 0 ||
+        now - p->last_print < (p->tty ? LIVE_EVERY_S : PLAIN_EVERY_S))
         return;
     p->last_print = now;
+    describe(p, requests, t_s, what, sizeof(what));
     if (p->tty) {
-        fprintf(stderr, "\r\033[K  %s%s%s rep %d: %.0f requests  %.1f s  RSS %.1f MB  pyheap %.1f MB",
-                label, label_sep, arm, rep, requests, t_s, rss / 1048576.0, pyheap / 1048576.0);
+        fprintf(stderr, "\r\033[K  %s%s%s rep %d: %s  RSS %.1f MB  pyheap %.1f MB", label,
+                label_sep, arm, rep, what, rss / 1048576.0, pyheap / 1048576.0);
         p->live = 1;
     } else {
-        fprintf(stderr, "pyab:   %s%s%s rep %d: %.0f requests, %.1f s, RSS %.1f MB, pyheap %.1f MB\n",
-                label, label_sep, arm, rep, requests, t_s, rss / 1048576.0, pyheap / 1048576.0);
+        fprintf(stderr, "pyab:   %s%s%s rep %d: %s, RSS %.1f MB, pyheap %.1f MB\n", label,
+                label_sep, arm, rep, what, rss / 1048576.0, pyheap / 1048576.0);
     }
 }
 

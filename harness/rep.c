@@ -107,6 +107,7 @@ static void on_line(pyab_rep *r, char *line)
     case 'H':
         json_decref(r->hello);
         r->hello = json_loads(line + 2, 0, NULL);
+        h->progress.planned = (double)json_integer_value(json_object_get(r->hello, "planned"));
         if (json_object_get(h->readback, r->arm->arm) == NULL && r->hello)
             json_object_set_new(h->readback, r->arm->arm,
                                 json_deep_copy(json_object_get(r->hello, "readback")));
