@@ -1,16 +1,16 @@
 /*
  * embed: a build tool, not part of pyab. Turns text files into a C header
  * of byte arrays so the report's page script and style can live in their
- * own readable files (report.js, report.css) and still ship inside the
+ * own readable files (report_*.js, report.css) and still ship inside the
  * binary, as wrk embeds wrk.lua.
  *
  *   pyab-embed OUTPUT.h FILE...
  *
  * Each FILE becomes `static const unsigned char NAME[]`, NAME being its
  * base name with every non-alphanumeric character replaced by '_'
- * ("report.js" -> report_js), NUL-terminated so sizeof(NAME) - 1 is the
- * file's length. Meson builds it for the build machine and runs it from a
- * custom_target.
+ * ("report_page.js" -> report_page_js), NUL-terminated so sizeof(NAME) - 1
+ * is the file's length. Meson builds it for the build machine and runs it
+ * from a custom_target.
  */
 #include <ctype.h>
 #include <stdio.h>

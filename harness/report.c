@@ -16,7 +16,7 @@
 
 #include "cmds.h"
 #include "curves.h"
-#include "report_assets.h" /* report_js, report_css: generated from report.js/.css */
+#include "report_assets.h" /* report_*_js, report_css: generated from report_*.js, report.css */
 
 extern char **environ;
 
@@ -230,9 +230,8 @@ static void add_script_json_value(pyab_buf *b, const char *id, json_t *v)
 }
 
 /* Inline code: "</" becomes "<\/", the same in any JS string or regex, so it cannot close the tag. */
-static void add_inline(pyab_buf *b, const char *tag, const char *code, size_t len)
+static void add_escaped(pyab_buf *b, const char *code, size_t len)
 {
-    pyab_buf_addf(b, "<%s>", tag);
     for (size_t i = 0; i < len; i++) {
         if (code[i] == '<' && i + 1 < len && code[i + 1] == '/')
             pyab_buf_adds(b, "<\\/");
@@ -241,7 +240,44 @@ static void add_inline(pyab_buf *b, const char *tag, const char *code, size_t le
         if (code[i] == '<' && i + 1 < len && code[i + 1] == '/')
             i++;
     }
+}
+
+static void add_inline(pyab_buf *b, const char *tag, const char *code, size_t len)
+{
+    pyab_buf_addf(b, "<%s>", tag);
+    add_escaped(b, code, len);
     pyab_buf_addf(b, "</%s>\n", tag);
+}
+
+/*
+ * The page script: report_base.js, report_charts.js and report_page.js
+ * concatenated in that order inside one strict-mode function, as one
+ * <script>. One closure rather than a shared namespace object (pyab.el,
+ * pyab.fmtNum, pyab.state.xMode ...): the files call each other's helpers
+ * by plain name, the page state (charts, xMode, drawn) stays ordinary
+ * variables that the charts and the toolbar both change, and nothing but
+ * Chart.js lands on window. Order matters for the top-level consts (the
+ * data blocks are read in report_base.js); main() runs at the end of
+ * report_page.js. The newline after each file keeps a '<' ending one file
+ * and a '/' starting the next from slipping past add_escaped.
+ */
+static void add_page_script(pyab_buf *b)
+{
+    static const struct {
+        const unsigned char *code;
+        size_t len;
+    } files[] = {
+        {report_base_js, sizeof(report_base_js) - 1},
+        {report_charts_js, sizeof(report_charts_js) - 1},
+        {report_page_js, sizeof(report_page_js) - 1},
+    };
+
+    pyab_buf_adds(b, "<script>(function () {\n'use strict';\n");
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(files); i++) {
+        add_escaped(b, (const char *)files[i].code, files[i].len);
+        pyab_buf_adds(b, "\n");
+    }
+    pyab_buf_adds(b, "})();</script>\n");
 }
 
 /* Chart.js from PYAB_CHARTJS when set (tests), else where Debian's libjs-chart.js puts it. */
@@ -289,7 +325,7 @@ static void add_page(pyab_buf *b, const char *dir, json_t *summary, json_t *mani
     add_script_json_value(b, "pyab-manifest", manifest);
     add_script_json(b, "pyab-series", series);
     add_inline(b, "script", chartjs, chartjs_len);
-    add_inline(b, "script", (const char *)report_js, sizeof(report_js) - 1);
+    add_page_script(b);
     pyab_buf_adds(b, "</body>\n</html>\n");
     json_decref(meta);
 }
