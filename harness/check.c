@@ -496,6 +496,32 @@ static int write_outputs(const check_opts *o, json_t *report)
     return rc;
 }
 
+static int check_outputs(const check_opts *o, pyab_error *err)
+{
+    int state = pyab_path_state(o->out);
+    char *dir;
+    int rc = 0;
+
+    if (state == PYAB_PATH_FULL_DIR)
+        return pyab_error_set(err, "%s: the results folder exists and is not empty; name a new "
+                              "one with --out or remove it", o->out);
+    if (state == PYAB_PATH_NOT_DIR)
+        return pyab_error_set(err, "%s: exists and is not a folder (--out names the results "
+                              "folder)", o->out);
+    if (o->junit == NULL)
+        return 0;
+    if (pyab_path_state(o->junit) != PYAB_PATH_MISSING &&
+        pyab_path_state(o->junit) != PYAB_PATH_NOT_DIR)
+        return pyab_error_set(err, "--junit %s: is a folder, not a file", o->junit);
+    dir = pyab_path_dirname(o->junit);
+    state = pyab_path_state(dir);
+    if (state == PYAB_PATH_MISSING || state == PYAB_PATH_NOT_DIR || access(dir, W_OK) != 0)
+        rc = pyab_error_set(err, "--junit %s: its folder %s does not exist or cannot be "
+                            "written", o->junit, dir);
+    free(dir);
+    return rc;
+}
+
 int pyab_cmd_check(int argc, char **argv)
 {
     check_opts o = {.shard_i = 1, .shard_n = 1};
@@ -513,6 +539,13 @@ int pyab_cmd_check(int argc, char **argv)
     scs = xcalloc(n + 1, sizeof(*scs));
     if (o.out == NULL)
         o.out = out = default_out();
+    /* Where the results go is checked before anything runs: an earlier
+     * check's files are never overwritten, and a bad path costs no run. */
+    if (check_outputs(&o, &err) < 0) {
+        fprintf(stderr, "pyab check: %s\n", err.text);
+        code = PYAB_EXIT_USAGE;
+        goto out;
+    }
     scenarios = json_array();
     report = json_pack("{s:s, s:o, s:o}", "out", o.out, "shard",
                        o.shard_n > 1 ? json_sprintf("%ld/%ld", o.shard_i, o.shard_n) : json_null(),

@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
 #include <stdlib.h>
@@ -410,6 +411,9 @@ int pyab_cmd_child(int argc, char **argv)
         return PYAB_EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* If the parent dies (SIGKILL, a crash), stop as on SIGTERM rather than
+     * run on unobserved; the parent is gone already if we were reparented. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     c.fd = fdenv ? atoi(fdenv) : 3;
     uv_loop_init(&c.loop);
     uv_async_init(&c.loop, &c.notify, on_notify);
@@ -443,5 +447,9 @@ int pyab_cmd_child(int argc, char **argv)
     fflush(NULL);
     if (c.fd >= 0)
         close(c.fd);
+    else
+        /* No parent to clean up after the service: take its process group
+         * (processes it forked) down with this process. */
+        kill(-getpid(), SIGKILL);
     _exit(c.interrupted ? 130 : 0);
 }

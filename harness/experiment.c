@@ -1,8 +1,8 @@
 #include "experiment.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,7 +25,7 @@ typedef struct experiment {
     const pyab_run_opts *opts;
     char *dir;
     pyab_rep_host host; /* the loop, progress and readback the reps share */
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     int bad_input;
     json_t *reps_by_arm; /* arm name -> array of rep records */
 } experiment;
@@ -202,20 +202,6 @@ static char *default_dir(const pyab_scenario *sc)
     return dir;
 }
 
-/* 1 when dir exists and holds anything: results are never mixed with old ones. */
-static int not_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int found = 0;
-
-    if (d == NULL)
-        return 0;
-    while (!found && (e = readdir(d)) != NULL)
-        found = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return found;
-}
 
 int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out,
                         pyab_error *err)
@@ -227,9 +213,16 @@ int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir
     if ((rc = pyab_experiment_validate(sc, err)) < 0)
         return PYAB_EXIT_USAGE;
     ex.dir = opts->out_dir ? xstrdup(opts->out_dir) : default_dir(sc);
-    if (not_empty(ex.dir)) {
+    switch (pyab_path_state(ex.dir)) {
+    case PYAB_PATH_FULL_DIR:
+        /* Results are never mixed with an earlier run's. */
         pyab_error_set(err, "%s: the results folder exists and is not empty; name a new one "
                        "with --out or remove it", ex.dir);
+        free(ex.dir);
+        return PYAB_EXIT_USAGE;
+    case PYAB_PATH_NOT_DIR:
+        pyab_error_set(err, "%s: exists and is not a folder (--out names the results folder)",
+                       ex.dir);
         free(ex.dir);
         return PYAB_EXIT_USAGE;
     }
@@ -247,9 +240,16 @@ int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir
     uv_loop_init(&ex.host.loop);
     uv_signal_init(&ex.host.loop, &ex.sigint);
     uv_signal_init(&ex.host.loop, &ex.sigterm);
-    ex.sigint.data = ex.sigterm.data = &ex;
+    uv_signal_init(&ex.host.loop, &ex.sighup);
+    ex.sigint.data = ex.sigterm.data = ex.sighup.data = &ex;
     uv_signal_start(&ex.sigint, on_signal, SIGINT);
     uv_signal_start(&ex.sigterm, on_signal, SIGTERM);
+    /* A closed terminal or ssh session: stop cleanly, as for SIGTERM. */
+    uv_signal_start(&ex.sighup, on_signal, SIGHUP);
+    /* Processes the service daemonises (setsid) escape the child's process
+     * group; as a subreaper pyab inherits them when their parent exits, so
+     * the rep's end can find and stop them (rep.c). */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     pyab_progress_init(&ex.host.progress, opts->quiet);
     order = run_order(sc, &n);
     ex.host.runs_total = n;
@@ -274,6 +274,7 @@ int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir
     free(order);
     uv_close((uv_handle_t *)&ex.sigint, NULL);
     uv_close((uv_handle_t *)&ex.sigterm, NULL);
+    uv_close((uv_handle_t *)&ex.sighup, NULL);
     uv_run(&ex.host.loop, UV_RUN_DEFAULT);
     uv_loop_close(&ex.host.loop);
     json_decref(ex.reps_by_arm);
@@ -315,7 +316,8 @@ static int analyse_and_report(const char *dir, const pyab_run_opts *opts)
         fprintf(stderr, "pyab: report: %s\n", err.text);
         rc = -EIO;
     }
-    printf("\nresults: %s%s\n", dir, opts->report ? " (report.html)" : "");
+    if (!opts->quiet)
+        printf("\nresults: %s%s\n", dir, opts->report ? " (report.html)" : "");
     free(path);
     return rc;
 }
@@ -331,8 +333,10 @@ int pyab_experiment_run_all(pyab_scenario *sc, const pyab_run_opts *opts, char *
         fprintf(stderr, "pyab: %s\n", err.text);
     /* After bad input (a service or stand-in that does not import) there is
      * nothing to analyse: the folder only records the failure. */
-    if (*dir_out && code == PYAB_EXIT_USAGE && access(*dir_out, F_OK) == 0)
-        printf("\nresults: %s (the failed attempt)\n", *dir_out);
+    if (*dir_out && code == PYAB_EXIT_USAGE && access(*dir_out, F_OK) == 0) {
+        if (!opts->quiet)
+            printf("\nresults: %s (the failed attempt)\n", *dir_out);
+    }
     else if (*dir_out && code != PYAB_EXIT_INTERNAL && analyse_and_report(*dir_out, opts) < 0)
         code = PYAB_EXIT_INTERNAL;
     return code;

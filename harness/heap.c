@@ -115,18 +115,18 @@ static int map_del(ptrmap *m, uintptr_t key, uint64_t *val)
     return 1;
 }
 
-static inline int in_arena(uintptr_t p);
-
 static inline void add_to(_Atomic int64_t *c, int64_t delta)
 {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + delta,
                           memory_order_relaxed);
 }
 
-static inline void add_live(void *p, int64_t delta)
+/* Counts a block in (delta > 0) or out; `from_malloc` when malloc, not a
+ * pymalloc arena, holds it (the split that native_other_bytes needs). */
+static inline void add_live(int64_t delta, int from_malloc)
 {
     add_to(&live_bytes, delta);
-    if (!in_arena((uintptr_t)p))
+    if (from_malloc)
         add_to(&malloc_bytes, delta);
 }
 
@@ -136,59 +136,79 @@ static inline void bump(_Atomic uint64_t *c)
                           memory_order_relaxed);
 }
 
-/* Is p inside a pymalloc arena? Arenas are arena_size long but not aligned,
- * so the arena holding p starts either in p's own chunk or the one before. */
+/*
+ * Is p inside a pymalloc arena? Arenas are arena_size long but not aligned,
+ * so the arena holding p starts either in p's own chunk or the one before.
+ * The arena of the last hit is checked first: consecutive blocks mostly
+ * share an arena, and one comparison is far cheaper than two probes (the
+ * hooks run this on every allocation and free).
+ */
+static uintptr_t hot_arena;
+
 static inline int in_arena(uintptr_t p)
 {
     uint64_t base;
     uintptr_t chunk = p >> arena_bits;
 
-    if (map_get(&arenas, chunk + 1, &base) && p >= base)
+    if (p - hot_arena < arena_size)
         return 1;
-    return map_get(&arenas, chunk, &base) && p < base + arena_size;
+    if ((map_get(&arenas, chunk + 1, &base) && p >= base) ||
+        (map_get(&arenas, chunk, &base) && p < base + arena_size)) {
+        hot_arena = (uintptr_t)base;
+        return 1;
+    }
+    return 0;
 }
 
-static inline size_t block_size(void *p)
+/* The allocator's real size of block p; *from_malloc tells which allocator. */
+static inline size_t block_size(void *p, int *from_malloc)
 {
     uintptr_t a = (uintptr_t)p;
 
     if (in_arena(a)) {
         unsigned int szidx;
+        *from_malloc = 0;
         memcpy(&szidx, (const char *)(a & pool_mask) + POOL_SZIDX_OFFSET, sizeof(szidx));
         return (size_t)(szidx + 1) << PYMALLOC_ALIGNMENT_SHIFT;
     }
+    *from_malloc = 1;
     return malloc_usable_size(p);
 }
 
 static inline void account_alloc(void *p, size_t requested)
 {
+    int from_malloc;
+
     if (p == NULL)
         return;
     bump(&n_allocs);
     if (mode == PYAB_HEAP_REQUESTED) {
         map_put(&sizes, (uintptr_t)p, requested);
-        add_live(p, (int64_t)requested);
+        add_live((int64_t)requested, !in_arena((uintptr_t)p));
     } else {
-        add_live(p, (int64_t)block_size(p));
+        size_t n = block_size(p, &from_malloc);
+        add_live((int64_t)n, from_malloc);
     }
 }
 
-/* The size this block was counted with: its table entry or its block size. */
-static inline size_t counted_size(void *p)
+/* The size block p was counted with (its table entry or its block size). */
+static inline size_t counted_size(void *p, int *from_malloc)
 {
     uint64_t n = 0;
 
-    if (mode == PYAB_HEAP_REQUESTED)
+    if (mode == PYAB_HEAP_REQUESTED) {
+        *from_malloc = !in_arena((uintptr_t)p);
         return map_get(&sizes, (uintptr_t)p, &n) ? (size_t)n : 0;
-    return block_size(p);
+    }
+    return block_size(p, from_malloc);
 }
 
-static inline void forget(void *p, size_t size)
+static inline void forget(void *p, size_t size, int from_malloc)
 {
     bump(&n_frees);
     if (mode == PYAB_HEAP_REQUESTED)
         map_del(&sizes, (uintptr_t)p, NULL);
-    add_live(p, -(int64_t)size);
+    add_live(-(int64_t)size, from_malloc);
 }
 
 static void *hook_malloc(void *ctx, size_t n)
@@ -212,13 +232,14 @@ static void *hook_calloc(void *ctx, size_t count, size_t n)
 static void *hook_realloc(void *ctx, void *old, size_t n)
 {
     PyMemAllocatorEx *a = ctx;
-    size_t old_size = old ? counted_size(old) : 0;
+    int old_malloc = 0;
+    size_t old_size = old ? counted_size(old, &old_malloc) : 0;
     void *p = a->realloc(a->ctx, old, n);
 
     if (p == NULL)
         return NULL; /* the old block is still alive and still counted */
     if (old)
-        forget(old, old_size);
+        forget(old, old_size, old_malloc);
     account_alloc(p, n);
     return p;
 }
@@ -227,8 +248,11 @@ static void hook_free(void *ctx, void *p)
 {
     PyMemAllocatorEx *a = ctx;
 
-    if (p)
-        forget(p, counted_size(p));
+    if (p) {
+        int from_malloc;
+        size_t n = counted_size(p, &from_malloc);
+        forget(p, n, from_malloc);
+    }
     a->free(a->ctx, p);
 }
 
@@ -252,6 +276,8 @@ static void *hook_arena_alloc(void *ctx, size_t size)
 static void hook_arena_free(void *ctx, void *p, size_t size)
 {
     if (size == arena_size) {
+        if ((uintptr_t)p == hot_arena)
+            hot_arena = 0;
         map_del(&arenas, ((uintptr_t)p >> arena_bits) + 1, NULL);
         atomic_fetch_sub_explicit(&arena_bytes, (int64_t)size, memory_order_relaxed);
     }
@@ -268,7 +294,7 @@ static int layout_ok(uintptr_t mask)
 {
     enum { PER_CLASS_BYTES = 12288 };
     void *blocks[PER_CLASS_BYTES / 16 + 1];
-    int ok = 1;
+    int ok = 1, from_malloc;
 
     pool_mask = mask;
     for (size_t size = 16; size <= 512 && ok; size += 16) {
@@ -277,7 +303,7 @@ static int layout_ok(uintptr_t mask)
             blocks[i] = orig_obj.malloc(orig_obj.ctx, size);
         for (size_t i = 0; i < n; i++)
             ok &= blocks[i] != NULL && in_arena((uintptr_t)blocks[i]) &&
-                  block_size(blocks[i]) == size;
+                  block_size(blocks[i], &from_malloc) == size && !from_malloc;
         for (size_t i = 0; i < n; i++)
             orig_obj.free(orig_obj.ctx, blocks[i]);
     }

@@ -157,33 +157,11 @@ fail:
 
 pyab_scenario *pyab_scenario_load(const char *path, pyab_error *err)
 {
-    json_error_t jerr;
-    json_t *root;
+    json_t *root = pyab_json_read(path, JSON_REJECT_DUPLICATES, err);
     pyab_scenario *sc;
-    char *text;
-    size_t len, skip;
-    struct stat st;
-    int rc;
 
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        pyab_error_set(err, "%s: is a folder, not a scenario file", path);
+    if (root == NULL)
         return NULL;
-    }
-    if ((rc = pyab_file_read(path, &text, &len)) < 0) {
-        pyab_error_set(err, "%s: cannot read the scenario: %s", path, strerror(-rc));
-        return NULL;
-    }
-    /* Editors on some systems start UTF-8 files with a byte-order mark. */
-    skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
-    root = json_loadb(text + skip, len - skip, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
-    if (root == NULL) {
-        if (jerr.line < 0)
-            pyab_error_set(err, "%s: %s", path, jerr.text);
-        else
-            pyab_error_set(err, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
-        return NULL;
-    }
     sc = pyab_scenario_from_json(path, root, err);
     json_decref(root);
     return sc;

@@ -300,6 +300,7 @@ pyab_trace *pyab_trace_load_mem(const char *name, const char *data, size_t len,
     pyab_buf_init(&arena);
     tr->path = xstrdup(name);
     tr->file_bytes = len;
+    p += pyab_utf8_bom(data, len); /* columns then count from after the mark */
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *eol = nl ? nl : end;

@@ -322,20 +322,13 @@ pyab_synth_spec *pyab_tracesynth_spec_parse(const char *name, const json_t *json
 
 pyab_synth_spec *pyab_tracesynth_spec_load(const char *path, pyab_error *err)
 {
-    json_error_t jerr;
     json_t *json;
     pyab_synth_spec *s;
 
     if (path == NULL)
         return pyab_tracesynth_spec_parse("(defaults)", NULL, err);
-    json = json_load_file(path, 0, &jerr);
-    if (json == NULL) {
-        if (jerr.line < 0)
-            pyab_error_set(err, "%s: %s", path, jerr.text);
-        else
-            pyab_error_set(err, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    if ((json = pyab_json_read(path, 0, err)) == NULL)
         return NULL;
-    }
     s = pyab_tracesynth_spec_parse(path, json, err);
     json_decref(json);
     return s;

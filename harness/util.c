@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -349,4 +350,52 @@ int pyab_json_write_atomic(const char *path, const json_t *j, size_t flags, pyab
     if (rc < 0)
         pyab_error_internal(err, "%s: cannot write: %s", path, strerror(-rc));
     return rc;
+}
+
+size_t pyab_utf8_bom(const char *data, size_t len)
+{
+    return len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
+json_t *pyab_json_read(const char *path, size_t flags, pyab_error *err)
+{
+    json_error_t jerr;
+    struct stat st;
+    json_t *j;
+    char *text;
+    size_t len, skip;
+    int rc;
+
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        pyab_error_set(err, "%s: is a folder, not a file", path);
+        return NULL;
+    }
+    if ((rc = pyab_file_read(path, &text, &len)) < 0) {
+        pyab_error_set(err, "%s: cannot read: %s", path, strerror(-rc));
+        return NULL;
+    }
+    skip = pyab_utf8_bom(text, len);
+    j = json_loadb(text + skip, len - skip, flags, &jerr);
+    free(text);
+    if (j == NULL)
+        pyab_error_set(err, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    return j;
+}
+
+int pyab_path_state(const char *path)
+{
+    struct stat st;
+    struct dirent *e;
+    DIR *d;
+    int state = PYAB_PATH_EMPTY_DIR;
+
+    if (stat(path, &st) != 0)
+        return PYAB_PATH_MISSING;
+    if (!S_ISDIR(st.st_mode) || (d = opendir(path)) == NULL)
+        return PYAB_PATH_NOT_DIR;
+    while (state == PYAB_PATH_EMPTY_DIR && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            state = PYAB_PATH_FULL_DIR;
+    closedir(d);
+    return state;
 }

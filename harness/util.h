@@ -80,6 +80,10 @@ char *pyab_path_absolute(const char *path);
 /* Makes dir and its parents; 0 or -errno. */
 int pyab_mkdirs(const char *dir);
 
+/* What is at path, for output folders that must be new. */
+enum { PYAB_PATH_MISSING, PYAB_PATH_EMPTY_DIR, PYAB_PATH_FULL_DIR, PYAB_PATH_NOT_DIR };
+int pyab_path_state(const char *path);
+
 /* Reads a whole file into a new NUL-terminated buffer; 0 or -errno. */
 int pyab_file_read(const char *path, char **out, size_t *len);
 /*
@@ -95,6 +99,16 @@ json_t *pyab_json_number(double v);
  * 0, or a negative errno with err saying "PATH: cannot write: why".
  */
 int pyab_json_write_atomic(const char *path, const json_t *j, size_t flags, pyab_error *err);
+
+/*
+ * Reads a JSON file a person wrote: a UTF-8 byte-order mark is skipped, a
+ * folder is refused. New reference, or NULL with err naming the file (and
+ * line and column for a syntax error).
+ */
+json_t *pyab_json_read(const char *path, size_t flags, pyab_error *err);
+
+/* Length of a UTF-8 byte-order mark at the start of data (3 or 0). */
+size_t pyab_utf8_bom(const char *data, size_t len);
 
 /* Parses a whole decimal integer or number; 0 on success, -EINVAL otherwise. */
 int pyab_parse_long(const char *s, long *out);
