@@ -23,6 +23,9 @@
 #include "trace.h"
 #include "util.h"
 
+/* How often a sample also takes the GIL (see take_sample). */
+#define GIL_PART_EVERY_NS 100000000ull
+
 typedef struct child {
     pyab_config cfg;
     pyab_trace *trace;
@@ -40,6 +43,8 @@ typedef struct child {
     int64_t peak_rss;
     pyab_gc_totals gc_base; /* GC totals when the replay started */
     double cpu_start;       /* process CPU seconds then (start-up excluded from cpu_s) */
+    long gc_count[3];       /* gc.get_count() at the last GIL part of a sample */
+    uint64_t gil_part_ns;   /* when that was */
 } child;
 
 static void send_line(child *c, char tag, const char *text, size_t len)
@@ -113,28 +118,50 @@ static void drain_events(child *c, const char *cause)
     }
 }
 
-static void take_sample(child *c, const char *phase)
+/*
+ * The parts of a sample that need the GIL: gc.get_count(), the check that
+ * the arm's GC settings still hold, and draining the GC event ring.
+ */
+static void gil_part(child *c)
 {
-    pyab_sample s = {0};
-    pyab_hist window;
-    pyab_buf row;
     char msg[512];
 
     PyEval_RestoreThread(c->main_ts);
-    pyab_sample_memory(&s, 1);
+    pyab_gcwatch_counts(c->gc_count);
     if (pyab_gcwatch_verify(&c->cfg, msg, sizeof(msg))) {
         if (c->gc_changes++ == 0 || c->gc_changes % 100 == 0)
             send_line(c, 'W', msg, strlen(msg));
     }
     drain_events(c, NULL);
     PyEval_SaveThread();
+    c->gil_part_ns = pyab_now_ns();
+}
+
+static void take_sample(child *c, const char *phase)
+{
+    pyab_sample s = {0};
+    pyab_hist window;
+    pyab_buf row;
+    uint64_t now = pyab_now_ns();
+
+    /* Everything but the GC generation counts is read without the GIL, at
+     * the moment of the sample. Taking the GIL from a busy worker can wait
+     * a whole switch interval (5 ms), so the GIL part runs at most every
+     * GIL_PART_EVERY_NS, and at the marked samples; the gc_count columns
+     * between repeat the last reading. */
+    pyab_sample_memory(&s, 0);
+    s.t_s = since_start(c, now);
+    s.requests = pyab_replay_completed(c->rp);
+    s.errors = pyab_replay_errors(c->rp);
+    if (strcmp(phase, "run") != 0 && strcmp(phase, "warmup") != 0)
+        gil_part(c);
+    else if (now - c->gil_part_ns >= GIL_PART_EVERY_NS)
+        gil_part(c);
+    memcpy(s.gc_count, c->gc_count, sizeof(s.gc_count));
     /* Collections and pauses count from the start of the replay; the
      * service's import-time collections are in events.jsonl only. */
     s.gc_collections -= c->gc_base.collections;
     s.gc_pause_s -= (double)c->gc_base.pause_ns / 1e9;
-    s.t_s = since_start(c, pyab_now_ns());
-    s.requests = pyab_replay_completed(c->rp);
-    s.errors = pyab_replay_errors(c->rp);
     pyab_replay_window(c->rp, &window);
     s.latency_p50_ms = pyab_hist_quantile_ms(&window, 0.50);
     s.latency_p99_ms = pyab_hist_quantile_ms(&window, 0.99);

@@ -35,7 +35,6 @@ static const char *mode_name = "off";
 static _Atomic int64_t live_bytes;
 static _Atomic int64_t malloc_bytes; /* the part of live_bytes that malloc serves */
 static _Atomic int64_t arena_bytes;
-static _Atomic uint64_t n_allocs, n_frees;
 
 static inline size_t slot_of(uintptr_t key, size_t cap)
 {
@@ -130,34 +129,41 @@ static inline void add_live(int64_t delta, int from_malloc)
         add_to(&malloc_bytes, delta);
 }
 
-static inline void bump(_Atomic uint64_t *c)
-{
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-}
 
 /*
  * Is p inside a pymalloc arena? Arenas are arena_size long but not aligned,
  * so the arena holding p starts either in p's own chunk or the one before.
- * The arena of the last hit is checked first: consecutive blocks mostly
- * share an arena, and one comparison is far cheaper than two probes (the
- * hooks run this on every allocation and free).
+ * The hooks ask on every allocation and free, so a direct-mapped cache of
+ * chunk -> arena base answers most questions with one load and two
+ * compares; the hash map is the slow path and the source of truth.
  */
-static uintptr_t hot_arena;
+#define CHUNK_CACHE 4096
+static struct {
+    uintptr_t chunk_plus1; /* 0: empty */
+    uintptr_t base;        /* arena starting in this chunk, 0 if none */
+} chunk_cache[CHUNK_CACHE];
+
+static inline uintptr_t arena_in_chunk(uintptr_t chunk)
+{
+    size_t slot = chunk & (CHUNK_CACHE - 1);
+    uint64_t base = 0;
+
+    if (chunk_cache[slot].chunk_plus1 == chunk + 1)
+        return chunk_cache[slot].base;
+    map_get(&arenas, chunk + 1, &base);
+    chunk_cache[slot].chunk_plus1 = chunk + 1;
+    chunk_cache[slot].base = (uintptr_t)base;
+    return (uintptr_t)base;
+}
 
 static inline int in_arena(uintptr_t p)
 {
-    uint64_t base;
-    uintptr_t chunk = p >> arena_bits;
+    uintptr_t chunk = p >> arena_bits, base = arena_in_chunk(chunk);
 
-    if (p - hot_arena < arena_size)
+    if (base && p >= base)
         return 1;
-    if ((map_get(&arenas, chunk + 1, &base) && p >= base) ||
-        (map_get(&arenas, chunk, &base) && p < base + arena_size)) {
-        hot_arena = (uintptr_t)base;
-        return 1;
-    }
-    return 0;
+    base = arena_in_chunk(chunk - 1);
+    return base && p < base + arena_size;
 }
 
 /* The allocator's real size of block p; *from_malloc tells which allocator. */
@@ -175,84 +181,133 @@ static inline size_t block_size(void *p, int *from_malloc)
     return malloc_usable_size(p);
 }
 
-static inline void account_alloc(void *p, size_t requested)
+/*
+ * Two sets of hooks, one per mode, so the hot path has no mode test. Both
+ * keep the malloc-served share apart (pyheap_malloc_bytes).
+ *
+ * Blocks mode. A request over 512 bytes never comes from pymalloc, so it
+ * skips the arena test; a smaller one found in an arena counts its size
+ * class, computed from the request without reading the pool.
+ */
+static inline void blocks_count(void *p, size_t n)
 {
-    int from_malloc;
-
     if (p == NULL)
         return;
-    bump(&n_allocs);
-    if (mode == PYAB_HEAP_REQUESTED) {
-        map_put(&sizes, (uintptr_t)p, requested);
-        add_live((int64_t)requested, !in_arena((uintptr_t)p));
-    } else {
-        size_t n = block_size(p, &from_malloc);
-        add_live((int64_t)n, from_malloc);
-    }
+    if (n <= 512 && in_arena((uintptr_t)p))
+        add_live((int64_t)(((n ? n : 1) + 15) & ~(size_t)15), 0);
+    else
+        add_live((int64_t)malloc_usable_size(p), 1);
 }
 
-/* The size block p was counted with (its table entry or its block size). */
-static inline size_t counted_size(void *p, int *from_malloc)
+static inline void blocks_uncount(void *p)
 {
-    uint64_t n = 0;
+    int from_malloc;
+    size_t n = block_size(p, &from_malloc);
 
-    if (mode == PYAB_HEAP_REQUESTED) {
-        *from_malloc = !in_arena((uintptr_t)p);
-        return map_get(&sizes, (uintptr_t)p, &n) ? (size_t)n : 0;
-    }
-    return block_size(p, from_malloc);
+    add_live(-(int64_t)n, from_malloc);
 }
 
-static inline void forget(void *p, size_t size, int from_malloc)
-{
-    bump(&n_frees);
-    if (mode == PYAB_HEAP_REQUESTED)
-        map_del(&sizes, (uintptr_t)p, NULL);
-    add_live(-(int64_t)size, from_malloc);
-}
-
-static void *hook_malloc(void *ctx, size_t n)
+static void *blocks_malloc(void *ctx, size_t n)
 {
     PyMemAllocatorEx *a = ctx;
     void *p = a->malloc(a->ctx, n);
 
-    account_alloc(p, n);
+    blocks_count(p, n);
     return p;
 }
 
-static void *hook_calloc(void *ctx, size_t count, size_t n)
+static void *blocks_calloc(void *ctx, size_t count, size_t n)
 {
     PyMemAllocatorEx *a = ctx;
     void *p = a->calloc(a->ctx, count, n);
 
-    account_alloc(p, count * n);
+    blocks_count(p, count * n);
     return p;
 }
 
-static void *hook_realloc(void *ctx, void *old, size_t n)
+static void *blocks_realloc(void *ctx, void *old, size_t n)
 {
     PyMemAllocatorEx *a = ctx;
     int old_malloc = 0;
-    size_t old_size = old ? counted_size(old, &old_malloc) : 0;
+    size_t old_size = old ? block_size(old, &old_malloc) : 0;
     void *p = a->realloc(a->ctx, old, n);
 
     if (p == NULL)
         return NULL; /* the old block is still alive and still counted */
     if (old)
-        forget(old, old_size, old_malloc);
-    account_alloc(p, n);
+        add_live(-(int64_t)old_size, old_malloc);
+    blocks_count(p, n);
     return p;
 }
 
-static void hook_free(void *ctx, void *p)
+static void blocks_free(void *ctx, void *p)
 {
     PyMemAllocatorEx *a = ctx;
 
-    if (p) {
-        int from_malloc;
-        size_t n = counted_size(p, &from_malloc);
-        forget(p, n, from_malloc);
+    if (p)
+        blocks_uncount(p);
+    a->free(a->ctx, p);
+}
+
+/* Requested mode: a pointer table of requested sizes, like tracemalloc's. */
+static inline void requested_count(void *p, size_t n)
+{
+    if (p == NULL)
+        return;
+    map_put(&sizes, (uintptr_t)p, n);
+    add_live((int64_t)n, !in_arena((uintptr_t)p));
+}
+
+static inline void requested_uncount(void *p)
+{
+    uint64_t n = 0;
+
+    if (map_del(&sizes, (uintptr_t)p, &n))
+        add_live(-(int64_t)n, !in_arena((uintptr_t)p));
+}
+
+static void *requested_malloc(void *ctx, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    void *p = a->malloc(a->ctx, n);
+
+    requested_count(p, n);
+    return p;
+}
+
+static void *requested_calloc(void *ctx, size_t count, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    void *p = a->calloc(a->ctx, count, n);
+
+    requested_count(p, count * n);
+    return p;
+}
+
+static void *requested_realloc(void *ctx, void *old, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    uint64_t old_size = 0;
+    int old_malloc = old ? !in_arena((uintptr_t)old) : 0;
+    int known = old ? map_get(&sizes, (uintptr_t)old, &old_size) : 0;
+    void *p = a->realloc(a->ctx, old, n);
+
+    if (p == NULL)
+        return NULL; /* the old block is still alive and still counted */
+    if (known) {
+        map_del(&sizes, (uintptr_t)old, NULL);
+        add_live(-(int64_t)old_size, old_malloc);
     }
+    requested_count(p, n);
+    return p;
+}
+
+static void requested_free(void *ctx, void *p)
+{
+    PyMemAllocatorEx *a = ctx;
+
+    if (p)
+        requested_uncount(p);
     a->free(a->ctx, p);
 }
 
@@ -267,6 +322,7 @@ static void *hook_arena_alloc(void *ctx, size_t size)
     void *p = orig_arena.alloc(orig_arena.ctx, size);
 
     if (p != NULL && size == arena_size) {
+        chunk_cache[((uintptr_t)p >> arena_bits) & (CHUNK_CACHE - 1)].chunk_plus1 = 0;
         map_put(&arenas, ((uintptr_t)p >> arena_bits) + 1, (uintptr_t)p);
         atomic_fetch_add_explicit(&arena_bytes, (int64_t)size, memory_order_relaxed);
     }
@@ -276,8 +332,7 @@ static void *hook_arena_alloc(void *ctx, size_t size)
 static void hook_arena_free(void *ctx, void *p, size_t size)
 {
     if (size == arena_size) {
-        if ((uintptr_t)p == hot_arena)
-            hot_arena = 0;
+        chunk_cache[((uintptr_t)p >> arena_bits) & (CHUNK_CACHE - 1)].chunk_plus1 = 0;
         map_del(&arenas, ((uintptr_t)p >> arena_bits) + 1, NULL);
         atomic_fetch_sub_explicit(&arena_bytes, (int64_t)size, memory_order_relaxed);
     }
@@ -336,8 +391,17 @@ int pyab_heap_install(int want, pyab_error *err)
     if (mode == PYAB_HEAP_REQUESTED && strcmp(mode_name, "blocks") == 0)
         mode_name = "requested";
     atomic_store(&live_bytes, 0);
-    mem_hook = (PyMemAllocatorEx){&orig_mem, hook_malloc, hook_calloc, hook_realloc, hook_free};
-    obj_hook = (PyMemAllocatorEx){&orig_obj, hook_malloc, hook_calloc, hook_realloc, hook_free};
+    if (mode == PYAB_HEAP_REQUESTED) {
+        mem_hook = (PyMemAllocatorEx){&orig_mem, requested_malloc, requested_calloc,
+                                      requested_realloc, requested_free};
+        obj_hook = (PyMemAllocatorEx){&orig_obj, requested_malloc, requested_calloc,
+                                      requested_realloc, requested_free};
+    } else {
+        mem_hook = (PyMemAllocatorEx){&orig_mem, blocks_malloc, blocks_calloc, blocks_realloc,
+                                      blocks_free};
+        obj_hook = (PyMemAllocatorEx){&orig_obj, blocks_malloc, blocks_calloc, blocks_realloc,
+                                      blocks_free};
+    }
     PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &mem_hook);
     PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &obj_hook);
     (void)err;
@@ -349,8 +413,6 @@ void pyab_heap_read(pyab_heap_stats *out)
     out->live_bytes = atomic_load_explicit(&live_bytes, memory_order_relaxed);
     out->arena_bytes = atomic_load_explicit(&arena_bytes, memory_order_relaxed);
     out->malloc_bytes = atomic_load_explicit(&malloc_bytes, memory_order_relaxed);
-    out->allocs = atomic_load_explicit(&n_allocs, memory_order_relaxed);
-    out->frees = atomic_load_explicit(&n_frees, memory_order_relaxed);
 }
 
 const char *pyab_heap_mode_name(void)

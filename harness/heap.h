@@ -32,8 +32,6 @@ typedef struct pyab_heap_stats {
     int64_t live_bytes;  /* MEM + OBJ domains */
     int64_t arena_bytes; /* pymalloc arenas currently mapped */
     int64_t malloc_bytes; /* the part of live_bytes in blocks malloc serves (over 512 B) */
-    uint64_t allocs;
-    uint64_t frees;
 } pyab_heap_stats;
 
 /*

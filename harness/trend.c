@@ -54,12 +54,30 @@ static void collect(const pyab_series *s, const double *col, points *raw, pyab_t
     }
 }
 
+/*
+ * A periodic swing smaller than this (bytes, or share of the level) is
+ * noise, not a workload's cycle: a flat curve with a wiggle of a few
+ * hundred bytes (an allocation pattern of the harness's own sampling, say)
+ * must not send the analysis to cycle-to-cycle growth, which needs several
+ * whole cycles and would leave the curve unmeasured.
+ */
+#define PERIOD_MIN_SWING_BYTES 65536.0
+#define PERIOD_MIN_SWING_SHARE 0.01
+
 static double detect_period(const points *raw)
 {
     double span = raw->req[raw->n - 1] - raw->req[0], step, *grid;
+    double lo = INFINITY, hi = -INFINITY, sum = 0;
     size_t m = raw->n < GRID_MAX ? raw->n : GRID_MAX, lag;
 
     if (!(span > 0))
+        return 0;
+    for (size_t i = 0; i < raw->n; i++) {
+        lo = fmin(lo, raw->y[i]);
+        hi = fmax(hi, raw->y[i]);
+        sum += raw->y[i];
+    }
+    if (hi - lo < fmax(PERIOD_MIN_SWING_BYTES, PERIOD_MIN_SWING_SHARE * fabs(sum / (double)raw->n)))
         return 0;
     /* Samples are evenly spaced in time, the period is in requests: regrid. */
     step = span / (double)(m - 1);

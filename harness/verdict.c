@@ -408,6 +408,22 @@ json_t *pyab_verdict_rep_json(pyab_verdict_rep *r, const pyab_verdict_opts *o)
 }
 
 /* RSS grows but neither heap does: is the allocator holding freed memory, or is it elsewhere? */
+/*
+ * When only RSS passed the materiality bar, a heap curve whose growth is
+ * certain (its interval's lower end above zero) and accounts for at least
+ * EXPLAINS_SHARE of the RSS growth still says where the memory went: RSS
+ * just crossed the floor first (page rounding, allocator headers).
+ */
+#define EXPLAINS_SHARE 0.5
+
+static int explains_rss(const pool *p, int m)
+{
+    const pool *rss = &p[PYAB_METRIC_RSS], *h = &p[m];
+
+    return h->cls != C_UNAVAILABLE && isfinite(h->lo) && h->lo > 0 && isfinite(rss->slope) &&
+           rss->slope > 0 && h->slope >= EXPLAINS_SHARE * rss->slope;
+}
+
 static const char *attribute_rss(const pool *p, const pyab_verdict_rep *r, size_t n, json_t *ev)
 {
     double rss = p[PYAB_METRIC_RSS].growth, freed = NAN, drop, *d = xcalloc(n, sizeof(double));
@@ -520,6 +536,8 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
         verdict = "leak";
         attribution = p[PYAB_METRIC_PYHEAP].cls == C_GROWS   ? "python-heap"
                       : p[PYAB_METRIC_NATIVE].cls == C_GROWS ? "native-heap"
+                      : explains_rss(p, PYAB_METRIC_PYHEAP)  ? "python-heap"
+                      : explains_rss(p, PYAB_METRIC_NATIVE)  ? "native-heap"
                                                              : attribute_rss(p, reps, n, ev);
     } else if (wide || !seen) {
         verdict = "inconclusive";
