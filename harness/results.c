@@ -381,14 +381,12 @@ void pyab_results_print(FILE *f, const json_t *summary)
     json_t *arms = json_object_get(summary, "arms"), *arm;
     const char *name;
 
-    fprintf(f, "\n%-14s %5s %10s %9s %9s %10s %12s %12s %12s %8s  %s\n", "arm", "reps", "req/s",
-            "p50 ms", "p99 ms", "peak RSS", "rss B/req", "pyheap B/req", "native B/req",
-            "errors", "verdict");
+    /* Load and cost per arm; the slopes and verdicts follow in the analysis table. */
+    fprintf(f, "\n%-14s %5s %10s %9s %9s %10s %10s %9s %8s\n", "arm", "reps", "req/s", "p50 ms",
+            "p99 ms", "peak RSS", "GC p99 ms", "GC time", "errors");
     json_object_foreach(arms, name, arm) {
-        json_t *slopes = json_object_get(arm, "slopes");
-        char reps[32], c[7][32];
-        const char *verdict = json_string_value(json_object_get(arm, "verdict"));
-        const char *attr = json_string_value(json_object_get(arm, "attribution"));
+        json_t *gc = json_object_get(arm, "gc");
+        char reps[32], c[6][32];
         snprintf(reps, sizeof(reps), "%lld/%zu",
                  (long long)json_integer_value(json_object_get(arm, "reps_ok")),
                  json_array_size(json_object_get(arm, "reps")));
@@ -397,12 +395,9 @@ void pyab_results_print(FILE *f, const json_t *summary)
         cell(c[1], 3, "", getnum(arm, "latency_ms", "p50"));
         cell(c[2], 3, "", getnum(arm, "latency_ms", "p99"));
         cell(c[3], 1, "MB", getnum(arm, "peak_rss_bytes", NULL) / 1048576.0);
-        cell(c[4], 1, "", getnum(json_object_get(slopes, "rss"), "bytes_per_request", NULL));
-        cell(c[5], 1, "", getnum(json_object_get(slopes, "pyheap"), "bytes_per_request", NULL));
-        cell(c[6], 1, "", getnum(json_object_get(slopes, "native"), "bytes_per_request", NULL));
-        fprintf(f, "%-14.14s %5s %10s %9s %9s %10s %12s %12s %12s %8lld  %s%s%s\n", name, reps,
-                c[0], c[1], c[2], c[3], c[4], c[5], c[6],
-                (long long)json_integer_value(json_object_get(arm, "errors")),
-                verdict ? verdict : "-", attr ? " / " : "", attr ? attr : "");
+        cell(c[4], 3, "", getnum(gc, "pause_p99_ms", NULL));
+        cell(c[5], 1, "%", getnum(gc, "time_share", NULL) * 100);
+        fprintf(f, "%-14.14s %5s %10s %9s %9s %10s %10s %9s %8lld\n", name, reps, c[0], c[1], c[2],
+                c[3], c[4], c[5], (long long)json_integer_value(json_object_get(arm, "errors")));
     }
 }
