@@ -213,7 +213,12 @@ static int load_events(pyab_curves *c, const char *path, pyab_error *err)
                                 path, lineno);
             goto out;
         }
+        /* The service's collections during the replay: not those of its
+         * import (t < 0) nor pyab's own quiesce collection ("cause"). */
+        int skip = t < 0 || json_object_get(ev, "cause") != NULL;
         json_decref(ev);
+        if (skip)
+            continue;
         if (c->nevents == cap) {
             cap = cap ? cap * 2 : 256;
             c->events = xrealloc(c->events, cap * sizeof(*c->events));
