@@ -35,6 +35,7 @@ struct pyab_rep {
     uv_timer_t deadline; /* limits.run_seconds; after the exit, the grace for the pipe */
     int open_handles;
     int exited;
+    pid_t pid; /* the child's, kept after its handle is closed */
 };
 
 /* How long the pipe may stay open after the child exited: a process the
@@ -228,16 +229,13 @@ static int stop_leftovers(pyab_rep *r, pid_t child, pyab_buf *pids)
     return found;
 }
 
-static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
+/* Stops leftovers (see stop_leftovers) and says so on the rep and the terminal. */
+static void reap_leftovers(pyab_rep *r, pid_t child)
 {
-    pyab_rep *r = p->data;
     pyab_buf pids;
 
-    r->exit_status = status;
-    r->term_signal = sig;
-    r->exited = 1;
     pyab_buf_init(&pids);
-    if (stop_leftovers(r, p->pid, &pids) > 0) {
+    if (stop_leftovers(r, child, &pids) > 0) {
         char *msg = xasprintf("the service left processes running after the child exited "
                               "(%s); pyab killed them", pids.data);
         json_array_append_new(r->warnings, json_string(msg));
@@ -245,6 +243,17 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
         free(msg);
     }
     pyab_buf_finish(&pids);
+}
+
+static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
+{
+    pyab_rep *r = p->data;
+
+    r->exit_status = status;
+    r->term_signal = sig;
+    r->exited = 1;
+    r->pid = p->pid;
+    reap_leftovers(r, p->pid);
     close_once((uv_handle_t *)p);
     uv_timer_stop(&r->deadline);
     if (uv_is_closing((uv_handle_t *)&r->pipe))
@@ -535,6 +544,10 @@ int pyab_rep_run(pyab_rep_host *h, const pyab_config *arm, int rep, json_t **rec
         goto out;
     while (r.open_handles > 0)
         uv_run(&h->loop, UV_RUN_ONCE);
+    /* Once more, for a process that was still being daemonised (its
+     * intermediate parent alive) when the child exited. */
+    if (r.exited)
+        reap_leftovers(&r, r.pid);
     h->current = NULL;
     decide_outcome(&r);
     if ((rc = finish_files(&r, err)) < 0)
