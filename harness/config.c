@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -321,13 +322,15 @@ static int parse_string_map(const pyab_where *w, json_t *root, const char *key, 
 
 static int parse_limits(const pyab_where *w, pyab_config *cfg, json_t *root)
 {
-    static const char *const keys[] = {"run_seconds", "rss_mb"};
+    static const char *const keys[] = {"run_seconds", "rss_mb", "stall_seconds"};
     json_t *lim;
     int rc;
 
     if ((rc = pyab_keys_object(w, root, "", "limits", &lim)) < 0 || lim == NULL)
         return rc;
-    if ((rc = pyab_keys_check(w, lim, "limits", keys, 2)) < 0 ||
+    if ((rc = pyab_keys_check(w, lim, "limits", keys, 3)) < 0 ||
+        (rc = pyab_keys_number(w, lim, "limits", "stall_seconds", 1, 1e7,
+                               &cfg->limit_stall_seconds)) < 0 ||
         (rc = pyab_keys_number(w, lim, "limits", "run_seconds", 0.1, 1e7,
                                &cfg->limit_run_seconds)) < 0)
         return rc;
@@ -410,6 +413,10 @@ int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_
         (rc = parse_limits(&w, cfg, json)) < 0)
         goto out;
     cfg->seed = (uint64_t)seed;
+    /* A child that says nothing for this long is stuck (native code holding
+     * the GIL blocks even the sampler): long enough for any one request. */
+    if (cfg->limit_stall_seconds == 0)
+        cfg->limit_stall_seconds = fmax(60, 10 * cfg->timeout_ms / 1000);
 out:
     free(prefix);
     return rc;

@@ -73,6 +73,7 @@ typedef struct pyab_config {
 
     double limit_run_seconds; /* 0 = none */
     double limit_rss_mb;      /* 0 = none */
+    double limit_stall_seconds; /* silence from a running child that ends its rep */
 } pyab_config;
 
 /*

@@ -33,6 +33,8 @@ struct pyab_rep {
     uv_process_t proc;
     uv_pipe_t pipe;
     uv_timer_t deadline; /* limits.run_seconds; after the exit, the grace for the pipe */
+    uv_timer_t watchdog; /* limits.stall_seconds: silence from the child */
+    double last_word;    /* when the child last sent a line */
     int open_handles;
     int exited;
     pid_t pid; /* the child's, kept after its handle is closed */
@@ -74,6 +76,7 @@ static char *self_exe(void)
 
 static void on_line(pyab_rep *r, char *line)
 {
+    r->last_word = pyab_now_s();
     pyab_rep_host *h = r->host;
     json_t *j;
 
@@ -255,6 +258,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
     r->pid = p->pid;
     reap_leftovers(r, p->pid);
     close_once((uv_handle_t *)p);
+    close_once((uv_handle_t *)&r->watchdog);
     uv_timer_stop(&r->deadline);
     if (uv_is_closing((uv_handle_t *)&r->pipe))
         close_once((uv_handle_t *)&r->deadline);
@@ -271,6 +275,26 @@ static void on_deadline(uv_timer_t *t)
     r->killed_for = 't';
     snprintf(r->reason, sizeof(r->reason), "still running after limits.run_seconds %.1f s",
              r->arm->limit_run_seconds);
+    kill_group(r, SIGKILL);
+}
+
+/*
+ * Ends a rep whose child went silent: native code that holds the GIL stops
+ * even the sampler, and without limits.run_seconds nothing else would end
+ * it. Before the child's hello (importing the service, which may load a
+ * model) it gets five times as long.
+ */
+static void on_watchdog(uv_timer_t *t)
+{
+    pyab_rep *r = t->data;
+    double limit = r->arm->limit_stall_seconds * (r->hello ? 1 : 5);
+
+    if (r->killed_for || r->exited || pyab_now_s() - r->last_word < limit)
+        return;
+    r->killed_for = 't';
+    snprintf(r->reason, sizeof(r->reason),
+             "no word from the child for %.0f s (limits.stall_seconds%s): stuck, likely in "
+             "native code that holds the GIL", limit, r->hello ? "" : " x5 while starting");
     kill_group(r, SIGKILL);
 }
 
@@ -447,7 +471,7 @@ static int spawn_rep(pyab_rep_host *h, pyab_rep *r, pyab_error *err)
     int rc;
 
     uv_pipe_init(&h->loop, &r->pipe, 0);
-    r->pipe.data = r->proc.data = r->deadline.data = r;
+    r->pipe.data = r->proc.data = r->deadline.data = r->watchdog.data = r;
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_INHERIT_FD;
     stdio[1].data.fd = fd_out;
@@ -462,7 +486,7 @@ static int spawn_rep(pyab_rep_host *h, pyab_rep *r, pyab_error *err)
     po.stdio_count = 4;
     po.exit_cb = on_exit_cb;
     po.flags = UV_PROCESS_DETACHED; /* its own process group: see kill_group */
-    r->open_handles = 3; /* pipe, process, deadline timer */
+    r->open_handles = 4; /* pipe, process, deadline and watchdog timers */
     rc = exe && fd_out >= 0 && fd_err >= 0 ? uv_spawn(&h->loop, &r->proc, &po) : -EIO;
     if (rc < 0) {
         pyab_error_internal(err, "cannot start the child for arm %s rep %d: %s", r->arm->arm,
@@ -477,6 +501,9 @@ static int spawn_rep(pyab_rep_host *h, pyab_rep *r, pyab_error *err)
             uv_run(&h->loop, UV_RUN_ONCE);
     } else {
         uv_read_start((uv_stream_t *)&r->pipe, alloc_cb, on_read);
+        r->last_word = pyab_now_s();
+        uv_timer_init(&h->loop, &r->watchdog);
+        uv_timer_start(&r->watchdog, on_watchdog, 1000, 1000);
         uv_timer_init(&h->loop, &r->deadline);
         if (r->arm->limit_run_seconds > 0)
             uv_timer_start(&r->deadline, on_deadline,

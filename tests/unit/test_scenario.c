@@ -104,6 +104,7 @@ static const struct {
     {"{" BASE ", \"mocks\": [\"tensorflow\"]}", "key \"mocks\": must be an object"},
     {"{" BASE ", \"limits\": {\"rss_mb\": 0}}", "key \"limits.rss_mb\": must be between"},
     {"{" BASE ", \"limits\": {\"cpu\": 1}}", "key \"limits.cpu\": unknown key"},
+    {"{" BASE ", \"limits\": {\"stall_seconds\": 0}}", "key \"limits.stall_seconds\": must be between"},
     {"{" BASE ", \"reps\": 0}", "key \"reps\": must be between 1 and 1000"},
     {"{" BASE ", \"order\": \"random\"}", "key \"order\": must be one of"},
     {"{" BASE ", \"arms\": {}}", "key \"arms\": must be an object mapping"},
