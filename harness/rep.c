@@ -1,16 +1,15 @@
 #include "rep.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "leftovers.h"
 #include "results.h"
 
 extern char **environ;
@@ -189,56 +188,13 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
  * (setsid daemons) and, pyab being a subreaper, became pyab's own
  * children. Returns how many it found; their pids go into `pids`.
  */
-/* Is pid a child pyab started itself (another rep's, never at the same time)? */
-static int pid_is_ours(const pyab_rep_host *h, pid_t pid)
-{
-    return h->current && h->current->proc.pid == pid;
-}
-
-static int stop_leftovers(pyab_rep *r, pid_t child, pyab_buf *pids)
-{
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    pid_t self = getpid();
-    int found = 0;
-
-    if (kill(-child, 0) == 0) {
-        pyab_buf_addf(pids, "%sgroup %d", found ? ", " : "", (int)child);
-        found++;
-        kill_group(r, SIGKILL);
-    }
-    while (d && (e = readdir(d)) != NULL) {
-        char path[64], stat[512];
-        long pid = strtol(e->d_name, NULL, 10), ppid;
-        FILE *f;
-        if (pid <= 0 || pid == self)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-        if ((f = fopen(path, "re")) == NULL)
-            continue;
-        char *close_paren = fgets(stat, sizeof(stat), f) ? strrchr(stat, ')') : NULL;
-        fclose(f);
-        /* "pid (comm) state ppid ...": comm may hold spaces, so parse after ')'. */
-        if (close_paren == NULL || sscanf(close_paren + 2, "%*c %ld", &ppid) != 1 ||
-            ppid != (long)self || pid_is_ours(r->host, (pid_t)pid))
-            continue;
-        pyab_buf_addf(pids, "%s%ld", found ? ", " : "", pid);
-        found++;
-        kill((pid_t)pid, SIGKILL);
-        waitpid((pid_t)pid, NULL, 0);
-    }
-    if (d)
-        closedir(d);
-    return found;
-}
-
-/* Stops leftovers (see stop_leftovers) and says so on the rep and the terminal. */
+/* Stops what the service left behind (leftovers.h) and says so on the rep and the terminal. */
 static void reap_leftovers(pyab_rep *r, pid_t child)
 {
     pyab_buf pids;
 
     pyab_buf_init(&pids);
-    if (stop_leftovers(r, child, &pids) > 0) {
+    if (pyab_leftovers_stop(child, r->host->current ? r->host->current->proc.pid : 0, &pids) > 0) {
         char *msg = xasprintf("the service left processes running after the child exited "
                               "(%s); pyab killed them", pids.data);
         json_array_append_new(r->warnings, json_string(msg));
