@@ -8,6 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define LEFTOVER_MAX_SWEEPS 200
+#define PIDS_TEXT_MAX 200
+
 /* The parent pid of a process, from /proc/PID/stat; -1 if it is gone. */
 static long parent_of(long pid)
 {
@@ -26,15 +29,17 @@ static long parent_of(long pid)
     return ppid;
 }
 
-int pyab_leftovers_stop(pid_t child, pid_t keep, pyab_buf *pids)
+/* One sweep over /proc; how many it stopped. */
+static int sweep(pid_t child, pid_t keep, pyab_buf *pids, int found)
 {
     DIR *d = opendir("/proc");
     struct dirent *e;
     long self = (long)getpid();
-    int found = 0;
+    int before = found;
 
     if (child > 0 && kill(-child, 0) == 0) {
-        pyab_buf_addf(pids, "group %d", (int)child);
+        if (found == 0)
+            pyab_buf_addf(pids, "group %d", (int)child);
         found++;
         kill(-child, SIGKILL);
     }
@@ -42,12 +47,30 @@ int pyab_leftovers_stop(pid_t child, pid_t keep, pyab_buf *pids)
         long pid = strtol(e->d_name, NULL, 10);
         if (pid <= 0 || pid == self || pid == (long)keep || parent_of(pid) != self)
             continue;
-        pyab_buf_addf(pids, "%s%ld", found ? ", " : "", pid);
+        /* A respawning chain could name thousands: keep the message short. */
+        if (pids->len < PIDS_TEXT_MAX)
+            pyab_buf_addf(pids, "%s%ld", found ? ", " : "", pid);
+        else if (pids->data[pids->len - 1] != '.')
+            pyab_buf_adds(pids, ", ...");
         found++;
         kill((pid_t)pid, SIGKILL);
         waitpid((pid_t)pid, NULL, 0);
     }
     if (d)
         closedir(d);
+    return found - before;
+}
+
+int pyab_leftovers_stop(pid_t child, pid_t keep, pyab_buf *pids)
+{
+    int found = 0, n;
+
+    /* A process may fork again while it is being stopped (a respawning
+     * chain): sweep until a sweep finds nothing, within reason. */
+    for (int pass = 0; pass < LEFTOVER_MAX_SWEEPS; pass++) {
+        if ((n = sweep(child, keep, pids, found)) == 0)
+            break;
+        found += n;
+    }
     return found;
 }
