@@ -34,6 +34,7 @@ struct pyab_rep {
     uv_timer_t deadline; /* limits.run_seconds; after the exit, the grace for the pipe */
     uv_timer_t watchdog; /* limits.stall_seconds: silence from the child */
     double last_word;    /* when the child last sent a line */
+    int stall_aborted;   /* SIGABRT sent for a stall; SIGKILL at the next tick */
     int open_handles;
     int exited;
     pid_t pid; /* the child's, kept after its handle is closed */
@@ -245,13 +246,23 @@ static void on_watchdog(uv_timer_t *t)
     pyab_rep *r = t->data;
     double limit = r->arm->limit_stall_seconds * (r->hello ? 1 : 5);
 
-    if (r->killed_for || r->exited || pyab_now_s() - r->last_word < limit)
+    if (r->exited)
+        return;
+    if (r->stall_aborted) {
+        /* The stack dump had its second: now the whole group goes. */
+        kill_group(r, SIGKILL);
+        return;
+    }
+    if (r->killed_for || pyab_now_s() - r->last_word < limit)
         return;
     r->killed_for = 't';
     snprintf(r->reason, sizeof(r->reason),
              "no word from the child for %.0f s (limits.stall_seconds%s): stuck, likely in "
              "native code that holds the GIL", limit, r->hello ? "" : " x5 while starting");
-    kill_group(r, SIGKILL);
+    /* SIGABRT first: faulthandler dumps every thread's stack into
+     * stderr.log without needing the GIL, so the reason can say where. */
+    r->stall_aborted = 1;
+    uv_process_kill(&r->proc, SIGABRT);
 }
 
 static void add_env(char ***env, size_t *n, const char *fmt, ...) PYAB_PRINTF(3, 4);
@@ -396,10 +407,14 @@ static json_t *rep_record(pyab_rep *r)
     json_object_set_new(rec, "warnings", json_incref(r->warnings));
     if (strcmp(r->outcome, "ok") != 0) {
         char *tail = stderr_tail(r, 4096);
-        const char *cur = tail ? strstr(tail, "Current thread") : NULL;
+        /* A crash: the crashing thread's innermost frame. A stall: SIGABRT
+         * lands on the sampler's thread, so the first frame of any thread
+         * (the worker stuck in the handler). */
+        const char *cur = tail ? strstr(tail, r->stall_aborted ? "Thread" : "Current thread")
+                               : NULL;
         const char *file = cur ? strstr(cur, "  File \"") : NULL;
         /* faulthandler's dump names the crashing thread's innermost frame. */
-        if (file && strcmp(r->outcome, "crashed") == 0) {
+        if (file && (strcmp(r->outcome, "crashed") == 0 || r->stall_aborted)) {
             size_t n = strcspn(file + 2, "\n"), used = strlen(r->reason);
             snprintf(r->reason + used, sizeof(r->reason) - used, " at %.*s", (int)n, file + 2);
             json_object_set_new(rec, "reason", json_string(r->reason));
