@@ -34,7 +34,8 @@ struct pyab_rep {
     uv_timer_t deadline; /* limits.run_seconds; after the exit, the grace for the pipe */
     uv_timer_t watchdog; /* limits.stall_seconds: silence from the child */
     double last_word;    /* when the child last sent a line */
-    int stall_aborted;   /* SIGABRT sent for a stall; SIGKILL at the next tick */
+    int stall_aborted;   /* SIGABRT sent (stall or run_seconds); SIGKILL a second later */
+    double aborted_at;
     int open_handles;
     int exited;
     pid_t pid; /* the child's, kept after its handle is closed */
@@ -232,7 +233,10 @@ static void on_deadline(uv_timer_t *t)
     r->killed_for = 't';
     snprintf(r->reason, sizeof(r->reason), "still running after limits.run_seconds %.1f s",
              r->arm->limit_run_seconds);
-    kill_group(r, SIGKILL);
+    /* As for a stall: the stacks first (faulthandler), the group a second later. */
+    r->stall_aborted = 1;
+    r->aborted_at = pyab_now_s();
+    uv_process_kill(&r->proc, SIGABRT);
 }
 
 /*
@@ -249,8 +253,9 @@ static void on_watchdog(uv_timer_t *t)
     if (r->exited)
         return;
     if (r->stall_aborted) {
-        /* The stack dump had its second: now the whole group goes. */
-        kill_group(r, SIGKILL);
+        /* Once the stack dump has had its second, the whole group goes. */
+        if (pyab_now_s() - r->aborted_at >= 1.0)
+            kill_group(r, SIGKILL);
         return;
     }
     if (r->killed_for || pyab_now_s() - r->last_word < limit)
@@ -262,6 +267,7 @@ static void on_watchdog(uv_timer_t *t)
     /* SIGABRT first: faulthandler dumps every thread's stack into
      * stderr.log without needing the GIL, so the reason can say where. */
     r->stall_aborted = 1;
+    r->aborted_at = pyab_now_s();
     uv_process_kill(&r->proc, SIGABRT);
 }
 
