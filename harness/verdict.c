@@ -319,10 +319,11 @@ static void pool_metric(const pyab_verdict_rep *rr, size_t nrr, int m, const pya
         snprintf(p->why, sizeof(p->why), "grows in %zu of %zu reps: %.4g B/request [%.4g, %.4g], "
                  "%.2f MB over %.0f requests (threshold %.2f MB)", p->counts[C_GROWS], p->nreps,
                  p->slope, p->lo, p->hi, p->growth / PYAB_MIB, p->span, p->threshold / PYAB_MIB);
-    } else if (nok > 0 && 2 * p->counts[C_SHORT] > p->nreps && p->slope > 0) {
+    } else if (nok > 0 && 2 * p->counts[C_SHORT] > p->nreps && p->slope > 0 && p->lo > 0) {
         /*
-         * Certain, sustained and material against the level in most reps,
-         * only under the absolute floor: inconclusive, and the run length
+         * Certain, sustained and material against the level in most reps
+         * (and certain across reps: the pooled interval's lower end is
+         * above zero), only under the absolute floor: inconclusive, and the run length
          * that would settle it. At the measured slope the growth passes
          * the floor after floor / slope requests; UNDER_FLOOR_MARGIN more,
          * and at least floor / (the per-rep interval's lower end), so that
