@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "table.h"
 #include "check.h"
 #include "cmds.h"
 #include "series.h"
@@ -327,7 +328,7 @@ static void test_ab(void)
     CHECK(!json_is_true(json_object_get(figure(summary, "peak_rss_bytes"), "significant")));
     CHECK(figure(summary, "gc_pause_p99_ms") != NULL);
     CHECK(figure(summary, "gc_time_share") != NULL);
-    pyab_analyze_print(stdout, summary);
+    pyab_table_print(stdout, summary);
     json_decref(summary);
     free(dir);
 

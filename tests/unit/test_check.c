@@ -9,6 +9,7 @@
 
 #include "budget.h"
 #include "check.h"
+#include "experiment.h"
 #include "history.h"
 #include "junit.h"
 #include "regress.h"
@@ -25,6 +26,10 @@ static const char *parse_error(const char *text)
     memset(&err, 0, sizeof(err));
     sc = pyab_scenario_from_json("scenario.json", root, &err);
     json_decref(root);
+    if (sc && pyab_experiment_validate_sections(sc, &err) < 0) {
+        pyab_scenario_destroy(sc);
+        sc = NULL;
+    }
     if (sc) {
         pyab_scenario_destroy(sc);
         return NULL;

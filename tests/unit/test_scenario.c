@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "experiment.h"
 #include "scenario.h"
 
 #define BASE "\"name\": \"s\", \"app\": {\"path\": \"svc.py\"}, \"trace\": \"t.jsonl\""
@@ -18,8 +19,13 @@ static pyab_scenario *parse(const char *text, pyab_error *err)
         fprintf(stderr, "test JSON does not parse: %s\n", jerr.text);
         return NULL;
     }
+    /* What the runner accepts: the parser, then the sections' validators. */
     sc = pyab_scenario_from_json("/srv/exp/scenario.json", root, err);
     json_decref(root);
+    if (sc && pyab_experiment_validate_sections(sc, err) < 0) {
+        pyab_scenario_destroy(sc);
+        sc = NULL;
+    }
     return sc;
 }
 

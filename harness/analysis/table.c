@@ -1,0 +1,224 @@
+/*
+ * table: the terminal tables of an analysed summary: the verdict table (one
+ * row per arm and metric) and one comparison table per arm against the
+ * control, columns as wide as their widest cell.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compare.h"
+#include "table.h"
+#include "util.h"
+#include "verdict.h" /* PYAB_MIB */
+
+/* ---- the terminal tables ------------------------------------------------ */
+
+#define MAX_COLS 8
+#define CELL 128
+
+/* Rows of text cells, printed with every column as wide as its widest cell. */
+typedef struct text_table {
+    size_t ncols, nrows, cap;
+    char (*cells)[MAX_COLS][CELL];
+    const char *under[256]; /* a line printed under row i, or NULL */
+} text_table;
+
+static char *cell(text_table *t, size_t row, size_t col)
+{
+    return t->cells[row][col];
+}
+
+static size_t add_row(text_table *t)
+{
+    if (t->nrows == t->cap)
+        t->cells = xrealloc(t->cells, (t->cap = t->cap ? 2 * t->cap : 8) * sizeof(*t->cells));
+    memset(t->cells[t->nrows], 0, sizeof(*t->cells));
+    if (t->nrows < PYAB_ARRAY_LEN(t->under))
+        t->under[t->nrows] = NULL;
+    return t->nrows++;
+}
+
+/* Column 0 left-aligned, the rest left-aligned too when `left`, else right-aligned. */
+static void print_table(FILE *f, text_table *t, const char *indent, int left)
+{
+    size_t w[MAX_COLS] = {0};
+
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < t->ncols; c++)
+            if (strlen(cell(t, r, c)) > w[c])
+                w[c] = strlen(cell(t, r, c));
+    for (size_t r = 0; r < t->nrows; r++) {
+        fputs(indent, f);
+        for (size_t c = 0; c < t->ncols; c++) {
+            int width = (int)w[c];
+            if (c + 1 == t->ncols && (c == 0 || left))
+                width = 0; /* no trailing blanks */
+            if (c == 0 || left)
+                fprintf(f, "%-*s", width, cell(t, r, c));
+            else
+                fprintf(f, "%*s", width, cell(t, r, c));
+            if (c + 1 < t->ncols)
+                fputs("  ", f);
+        }
+        fputc('\n', f);
+        if (r < PYAB_ARRAY_LEN(t->under) && t->under[r])
+            fprintf(f, "%s", t->under[r]);
+    }
+    free(t->cells);
+    t->cells = NULL;
+    t->nrows = t->cap = 0;
+}
+
+/* A number short enough for a table cell: whole bytes when large, 3 digits when small. */
+static void cell_number(char *buf, size_t len, double v)
+{
+    snprintf(buf, len, fabs(v) >= 100 && fabs(v) < 1e7 ? "%.0f" : "%.3g", v);
+}
+
+/*
+ * A figure in its unit: bytes as MB / KB (binary, as the verdict reasons
+ * say them) or whole bytes, B/request as in the verdict table, shares in
+ * percent, the rest to 4 significant digits. sign: a leading + on positives;
+ * bare: without the unit (inside an interval, when it cannot change).
+ */
+static void fmt_figure(char *buf, size_t len, double v, const char *unit, int sign, int bare)
+{
+    const char *plus = sign && v > 0 ? "+" : "";
+    double a = fabs(v);
+
+    if (!isfinite(v))
+        snprintf(buf, len, "-");
+    else if (strcmp(unit, "B") == 0)
+        snprintf(buf, len, a >= PYAB_MIB ? "%s%.2f MB" : a >= 1024 ? "%s%.1f KB" : "%s%.0f B",
+                 plus, a >= PYAB_MIB ? v / PYAB_MIB : a >= 1024 ? v / 1024 : v);
+    else if (strcmp(unit, "B/req") == 0) {
+        snprintf(buf, len, "%s", plus);
+        cell_number(buf + strlen(buf), len - strlen(buf), v);
+    } else if (unit[0] == '\0')
+        snprintf(buf, len, "%s%.3g%%", plus, 100 * v);
+    else
+        snprintf(buf, len, a >= 1e4 ? "%s%.0f%s%s" : "%s%.4g%s%s", plus, v, bare ? "" : " ",
+                 bare ? "" : unit);
+}
+
+/* "12.3 [-1.0, 25.6]", with "?" for an unbounded end. */
+static void format_slope(char *buf, size_t len, json_t *slope)
+{
+    json_t *ci = json_object_get(slope, "ci");
+    json_t *v = json_object_get(slope, "bytes_per_request");
+    char lo[32] = "?", hi[32] = "?", mid[32];
+
+    if (!json_is_number(v)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    if (json_is_number(json_array_get(ci, 0)))
+        cell_number(lo, sizeof(lo), json_number_value(json_array_get(ci, 0)));
+    if (json_is_number(json_array_get(ci, 1)))
+        cell_number(hi, sizeof(hi), json_number_value(json_array_get(ci, 1)));
+    cell_number(mid, sizeof(mid), json_number_value(v));
+    snprintf(buf, len, "%s [%s, %s]", mid, lo, hi);
+}
+
+static void print_verdicts(FILE *f, json_t *summary)
+{
+    json_t *arms = json_object_get(summary, "arms"), *arm;
+    const char *name, *control = json_string_value(json_object_get(summary, "control"));
+    text_table t = {.ncols = 6};
+    char *lines[256] = {0};
+    size_t r;
+
+    r = add_row(&t);
+    snprintf(cell(&t, r, 0), CELL, "arm");
+    snprintf(cell(&t, r, 1), CELL, "verdict");
+    snprintf(cell(&t, r, 2), CELL, "attribution");
+    for (int m = 0; m < 3; m++)
+        snprintf(cell(&t, r, 3 + (size_t)m), CELL, "%s B/request [CI]", pyab_compare_slope_keys[m]);
+    json_object_foreach(arms, name, arm) {
+        json_t *slopes = json_object_get(arm, "slopes"), *ev = json_object_get(arm, "evidence");
+        json_t *why = json_array_get(json_object_get(ev, "reasons"), 0);
+        json_t *next = json_object_get(ev, "next");
+        const char *verdict = json_string_value(json_object_get(arm, "verdict"));
+        const char *attr = json_string_value(json_object_get(arm, "attribution"));
+
+        r = add_row(&t);
+        snprintf(cell(&t, r, 0), CELL, "%s%s", name,
+                 control && strcmp(name, control) == 0 ? " *" : "");
+        snprintf(cell(&t, r, 1), CELL, "%s", verdict ? verdict : "-");
+        snprintf(cell(&t, r, 2), CELL, "%s", attr ? attr : "-");
+        for (int m = 0; m < 3; m++)
+            format_slope(cell(&t, r, 3 + (size_t)m), CELL,
+                         json_object_get(slopes, pyab_compare_slope_keys[m]));
+        if (r < PYAB_ARRAY_LEN(lines) && (json_is_string(why) || json_is_string(next))) {
+            lines[r] = xasprintf("%s%s%s%s%s%s", json_is_string(why) ? "    " : "",
+                                 json_is_string(why) ? json_string_value(why) : "",
+                                 json_is_string(why) ? "\n" : "",
+                                 json_is_string(next) ? "    needs: " : "",
+                                 json_is_string(next) ? json_string_value(next) : "",
+                                 json_is_string(next) ? "\n" : "");
+            t.under[r] = lines[r];
+        }
+    }
+    print_table(f, &t, "", 1);
+    fprintf(f, "  (* control; slopes are the median of the reps' slopes, in bytes per request)\n");
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(lines); i++)
+        free(lines[i]);
+}
+
+static void print_comparison(FILE *f, json_t *c)
+{
+    json_t *figs = json_object_get(c, "figures"), *fig;
+    text_table t = {.ncols = 5};
+    size_t r;
+
+    fprintf(f, "\n%s vs %s (control)\n", json_string_value(json_object_get(c, "arm")),
+            json_string_value(json_object_get(c, "control")));
+    r = add_row(&t);
+    snprintf(cell(&t, r, 0), CELL, "figure");
+    snprintf(cell(&t, r, 1), CELL, "control");
+    snprintf(cell(&t, r, 2), CELL, "arm");
+    snprintf(cell(&t, r, 3), CELL, "diff [CI]");
+    snprintf(cell(&t, r, 4), CELL, "p");
+    for (size_t i = 0; i < pyab_compare_nfigures; i++) {
+        const char *unit = pyab_compare_figures[i].unit;
+        char d[32], lo[32], hi[32];
+        json_t *ci;
+        if ((fig = json_object_get(figs, pyab_compare_figures[i].name)) == NULL)
+            continue;
+        r = add_row(&t);
+        ci = json_object_get(fig, "ci");
+        snprintf(cell(&t, r, 0), CELL, "%s", pyab_compare_figures[i].name);
+        fmt_figure(cell(&t, r, 1), CELL, json_number_value(json_object_get(fig, "control_mean")),
+                   unit, 0, 0);
+        fmt_figure(cell(&t, r, 2), CELL, json_number_value(json_object_get(fig, "arm_mean")),
+                   unit, 0, 0);
+        fmt_figure(d, sizeof(d), json_number_value(json_object_get(fig, "diff")), unit, 1, 0);
+        if (json_is_number(json_array_get(ci, 0)) && json_is_number(json_array_get(ci, 1))) {
+            fmt_figure(lo, sizeof(lo), json_number_value(json_array_get(ci, 0)), unit, 0, 1);
+            fmt_figure(hi, sizeof(hi), json_number_value(json_array_get(ci, 1)), unit, 0, 1);
+            snprintf(cell(&t, r, 3), CELL, "%s [%s, %s]%s", d, lo, hi,
+                     json_is_true(json_object_get(fig, "significant")) ? " *" : "  ");
+        } else {
+            snprintf(cell(&t, r, 3), CELL, "%s (untested)  ", d);
+        }
+        if (json_is_number(json_object_get(fig, "p")))
+            snprintf(cell(&t, r, 4), CELL, "%.3g", json_number_value(json_object_get(fig, "p")));
+        else
+            snprintf(cell(&t, r, 4), CELL, "-");
+    }
+    print_table(f, &t, "  ", 0);
+    fprintf(f, "  (* significant; means over the ok reps) %s\n",
+            json_string_value(json_object_get(c, "statement")));
+}
+
+void pyab_table_print(FILE *f, json_t *summary)
+{
+    json_t *cmps = json_object_get(summary, "comparisons"), *c;
+    size_t i;
+
+    print_verdicts(f, summary);
+    json_array_foreach(cmps, i, c)
+        print_comparison(f, c);
+}
+

@@ -1,0 +1,484 @@
+#include "child.h"
+
+#include <Python.h>
+#include <errno.h>
+#include <malloc.h>
+#include <math.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "gcwatch.h"
+#include "interp.h"
+#include "pymod.h"
+#include "replay.h"
+#include "sample.h"
+#include "protocol.h"
+#include "trace.h"
+#include "util.h"
+
+/* How often a sample also takes the GIL (see take_sample). */
+#define GIL_PART_EVERY_NS 100000000ull
+
+typedef struct child {
+    pyab_config cfg;
+    pyab_trace *trace;
+    pyab_replay *rp;
+    PyThreadState *main_ts;
+    int fd;
+    uv_loop_t loop;
+    uv_async_t notify;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t sample_timer, warmup_timer, collect_timer, trim_timer, drain_timer;
+    int warmup_marked;
+    int finished;
+    int interrupted;
+    uint64_t gc_changes;
+    int64_t peak_rss;
+    pyab_gc_totals gc_base; /* GC totals when the replay started */
+    double cpu_start;       /* process CPU seconds then (start-up excluded from cpu_s) */
+    long gc_count[3];       /* gc.get_count() at the last GIL part of a sample */
+    uint64_t gil_part_ns;   /* when that was */
+} child;
+
+static void send_line(child *c, pyab_msg tag, const char *text, size_t len)
+{
+    char head[2] = {tag, ' '};
+    struct iovec iov[3] = {{head, 2}, {(void *)text, len}, {(void *)"\n", 1}};
+    size_t total = 2 + len + 1;
+
+    if (c->fd < 0)
+        return;
+    /* One writev per message: a line never interleaves with another. */
+    while (total > 0) {
+        ssize_t n = writev(c->fd, iov, 3);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            c->fd = -1; /* the parent is gone: keep running, stop reporting */
+            if (c->rp)
+                pyab_replay_stop(c->rp);
+            return;
+        }
+        total -= (size_t)n;
+        for (int i = 0; i < 3 && n > 0; i++) {
+            size_t take = (size_t)n < iov[i].iov_len ? (size_t)n : iov[i].iov_len;
+            iov[i].iov_base = (char *)iov[i].iov_base + take;
+            iov[i].iov_len -= take;
+            n -= (ssize_t)take;
+        }
+    }
+}
+
+static void send_json(child *c, pyab_msg tag, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+
+    send_line(c, tag, s, strlen(s));
+    free(s);
+    json_decref(j);
+}
+
+static void send_fatal(child *c, const pyab_error *err)
+{
+    send_json(c, PYAB_MSG_FATAL, json_pack("{s:i,s:s}", "exit_code", err->exit_code, "message", err->text));
+}
+
+static double since_start(child *c, uint64_t ns)
+{
+    return ((double)ns - (double)pyab_replay_start_ns(c->rp)) / 1e9;
+}
+
+/* Sends the GC events collected so far; `cause` marks collections pyab
+ * itself made for a measurement (the quiesce step), which the rep's pause
+ * figures leave out. */
+static void drain_events(child *c, const char *cause)
+{
+    pyab_gc_event ev[256];
+    size_t n;
+    char line[320];
+
+    while ((n = pyab_gcwatch_drain(ev, PYAB_ARRAY_LEN(ev))) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            int len = snprintf(line, sizeof(line),
+                               "{\"gen\":%d,\"t_s\":%.6f,\"duration_s\":%.9f,\"collected\":%lld,"
+                               "\"uncollectable\":%lld%s%s%s}",
+                               ev[i].gen, since_start(c, ev[i].start_ns),
+                               (double)ev[i].duration_ns / 1e9, (long long)ev[i].collected,
+                               (long long)ev[i].uncollectable, cause ? ",\"cause\":\"" : "",
+                               cause ? cause : "", cause ? "\"" : "");
+            send_line(c, PYAB_MSG_GC, line, (size_t)len);
+        }
+    }
+}
+
+/*
+ * The parts of a sample that need the GIL: gc.get_count(), the check that
+ * the arm's GC settings still hold, and draining the GC event ring.
+ */
+static void gil_part(child *c)
+{
+    char msg[512];
+
+    PyEval_RestoreThread(c->main_ts);
+    pyab_gcwatch_counts(c->gc_count);
+    if (pyab_gcwatch_verify(&c->cfg, msg, sizeof(msg))) {
+        if (c->gc_changes++ == 0 || c->gc_changes % 100 == 0)
+            send_line(c, PYAB_MSG_WARNING, msg, strlen(msg));
+    }
+    drain_events(c, NULL);
+    PyEval_SaveThread();
+    c->gil_part_ns = pyab_now_ns();
+}
+
+static void take_sample(child *c, const char *phase)
+{
+    pyab_sample s = {0};
+    pyab_hist window;
+    pyab_buf row;
+    uint64_t now = pyab_now_ns();
+
+    /* Everything but the GC generation counts is read without the GIL, at
+     * the moment of the sample. Taking the GIL from a busy worker can wait
+     * a whole switch interval (5 ms), so the GIL part runs at most every
+     * GIL_PART_EVERY_NS, and at the marked samples; the gc_count columns
+     * between repeat the last reading. */
+    pyab_sample_memory(&s, 0);
+    s.t_s = since_start(c, now);
+    s.requests = pyab_replay_completed(c->rp);
+    s.errors = pyab_replay_errors(c->rp);
+    if (strcmp(phase, "run") != 0 && strcmp(phase, "warmup") != 0)
+        gil_part(c);
+    else if (now - c->gil_part_ns >= GIL_PART_EVERY_NS)
+        gil_part(c);
+    memcpy(s.gc_count, c->gc_count, sizeof(s.gc_count));
+    /* Collections and pauses count from the start of the replay; the
+     * service's import-time collections are in events.jsonl only. */
+    s.gc_collections -= c->gc_base.collections;
+    s.gc_pause_s -= (double)c->gc_base.pause_ns / 1e9;
+    pyab_replay_window(c->rp, &window);
+    s.latency_p50_ms = pyab_hist_quantile_ms(&window, 0.50);
+    s.latency_p99_ms = pyab_hist_quantile_ms(&window, 0.99);
+    s.phase = phase;
+    if (s.rss_bytes > c->peak_rss)
+        c->peak_rss = s.rss_bytes;
+    pyab_buf_init(&row);
+    pyab_sample_format(&s, &row);
+    send_line(c, PYAB_MSG_SAMPLE, row.data, row.len - 1);
+    pyab_buf_finish(&row);
+}
+
+static void mark_warmup(child *c)
+{
+    if (c->warmup_marked || c->finished)
+        return;
+    c->warmup_marked = 1;
+    if (c->cfg.gc_freeze_after_warmup) {
+        PyEval_RestoreThread(c->main_ts);
+        long n = pyab_gcwatch_freeze();
+        PyEval_SaveThread();
+        char msg[128];
+        snprintf(msg, sizeof(msg), "gc.freeze() after warm-up: %ld objects frozen", n);
+        send_line(c, PYAB_MSG_WARNING, msg, strlen(msg));
+    }
+    take_sample(c, "warmup_end");
+}
+
+static const char *phase_now(child *c)
+{
+    int has_warmup = c->cfg.warmup_requests > 0 || c->cfg.warmup_seconds > 0;
+    return has_warmup && !c->warmup_marked ? "warmup" : "run";
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void close_all(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, close_cb);
+}
+
+/* CPU time of the whole child so far (all threads), user + system. */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return NAN;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void finish(child *c)
+{
+    json_t *result;
+
+    if (c->finished)
+        return;
+    if (!c->warmup_marked && (c->cfg.warmup_requests > 0 || c->cfg.warmup_seconds > 0) &&
+        pyab_replay_warmup_ns(c->rp))
+        mark_warmup(c);
+    c->finished = 1;
+    take_sample(c, "end");
+    /* Quiesce: what remains after a full collection and giving free memory
+     * back tells live growth from memory the allocator merely keeps. */
+    PyEval_RestoreThread(c->main_ts);
+    pyab_gcwatch_collect(2);
+    drain_events(c, "quiesce");
+    PyEval_SaveThread();
+    malloc_trim(0);
+    take_sample(c, "quiesce");
+    PyEval_RestoreThread(c->main_ts);
+    result = pyab_replay_result(c->rp);
+    json_object_set_new(result, "interrupted", json_boolean(c->interrupted));
+    json_object_set_new(result, "peak_rss_bytes", json_integer(c->peak_rss));
+    json_object_set_new(result, "cpu_s", json_real(cpu_seconds() - c->cpu_start));
+    json_object_set_new(result, "gc_settings_changed", json_integer((json_int_t)c->gc_changes));
+    json_object_set_new(result, "gc_events_dropped",
+                        json_integer((json_int_t)pyab_gcwatch_dropped()));
+    json_object_set_new(result, "gc_readback", pyab_gcwatch_readback());
+    json_object_set_new(result, "native_counters", pyab_pymod_counters());
+    if (pyab_replay_warmup_ns(c->rp))
+        json_object_set_new(result, "warmup_end_s",
+                            json_real(since_start(c, pyab_replay_warmup_ns(c->rp))));
+    drain_events(c, NULL);
+    PyEval_SaveThread();
+    send_json(c, PYAB_MSG_FINAL, result);
+    uv_walk(&c->loop, close_all, NULL);
+}
+
+static void on_notify(uv_async_t *h)
+{
+    child *c = h->data;
+
+    if (pyab_replay_warmup_ns(c->rp) && !c->warmup_marked)
+        mark_warmup(c);
+    pyab_replay_join(c->rp);
+    if (pyab_replay_running(c->rp) == 0)
+        finish(c);
+}
+
+static void on_sample(uv_timer_t *t)
+{
+    child *c = t->data;
+
+    pyab_replay_check_timeouts(c->rp, c->main_ts);
+    take_sample(c, phase_now(c));
+}
+
+static void on_warmup_timer(uv_timer_t *t)
+{
+    mark_warmup(t->data);
+}
+
+static void on_collect(uv_timer_t *t)
+{
+    child *c = t->data;
+
+    PyEval_RestoreThread(c->main_ts);
+    pyab_gcwatch_collect(c->cfg.gc_collect_generation);
+    PyEval_SaveThread();
+}
+
+static void on_trim(uv_timer_t *t)
+{
+    malloc_trim(0);
+}
+
+static void on_drain_deadline(uv_timer_t *t)
+{
+    child *c = t->data;
+    char msg[160];
+
+    snprintf(msg, sizeof(msg), "%d worker(s) still inside the handler %.0f ms after the stop; "
+             "finishing without them", pyab_replay_running(c->rp), c->cfg.timeout_ms);
+    send_line(c, PYAB_MSG_WARNING, msg, strlen(msg));
+    finish(c);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    child *c = s->data;
+
+    if (c->interrupted || c->finished)
+        return;
+    c->interrupted = 1;
+    pyab_replay_stop(c->rp);
+    uv_timer_start(&c->drain_timer, on_drain_deadline, (uint64_t)c->cfg.timeout_ms + 100, 0);
+}
+
+static void start_timers(child *c)
+{
+    uint64_t interval = (uint64_t)ceil(c->cfg.sample_interval_ms);
+    uv_timer_t *timers[] = {&c->sample_timer, &c->warmup_timer, &c->collect_timer,
+                            &c->trim_timer, &c->drain_timer};
+
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(timers); i++) {
+        uv_timer_init(&c->loop, timers[i]);
+        timers[i]->data = c;
+    }
+    uv_timer_start(&c->sample_timer, on_sample, interval, interval);
+    if (c->cfg.warmup_seconds > 0)
+        uv_timer_start(&c->warmup_timer, on_warmup_timer,
+                       (uint64_t)(c->cfg.warmup_seconds * 1000), 0);
+    if (c->cfg.gc_collect_every_seconds > 0) {
+        uint64_t ms = (uint64_t)(c->cfg.gc_collect_every_seconds * 1000);
+        uv_timer_start(&c->collect_timer, on_collect, ms, ms);
+    }
+    if (c->cfg.trim_every_seconds > 0) {
+        uint64_t ms = (uint64_t)(c->cfg.trim_every_seconds * 1000);
+        uv_timer_start(&c->trim_timer, on_trim, ms, ms);
+    }
+}
+
+/* The mapped file of the preloaded allocator, read from /proc/self/maps:
+ * proof that LD_PRELOAD took effect, not just that it was set. */
+static json_t *preload_mapped(void)
+{
+    const char *preload = getenv("LD_PRELOAD");
+    const char *base = preload ? strrchr(preload, '/') : NULL;
+    char line[4096];
+    FILE *f;
+    json_t *found = json_null();
+
+    if (preload == NULL || preload[0] == '\0')
+        return found;
+    base = base ? base + 1 : preload;
+    if ((f = fopen("/proc/self/maps", "r")) == NULL)
+        return found;
+    while (fgets(line, sizeof(line), f)) {
+        char *path = strchr(line, '/');
+        if (path && strstr(path, base)) {
+            path[strcspn(path, "\n")] = '\0';
+            json_decref(found);
+            found = json_string(path);
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+static json_t *hello(child *c)
+{
+    json_t *rb = pyab_interp_readback(), *j;
+
+    json_object_set_new(rb, "gc", pyab_gcwatch_readback());
+    json_object_set_new(rb, "malloc_arena_max", json_string(getenv("MALLOC_ARENA_MAX") ?: ""));
+    json_object_set_new(rb, "ld_preload", json_string(getenv("LD_PRELOAD") ?: ""));
+    json_object_set_new(rb, "preload_mapped", preload_mapped());
+    json_object_set_new(rb, "native_heap_source", json_string(pyab_sample_native_source()));
+    json_object_set_new(rb, "mmap_threshold", json_string(getenv("MALLOC_MMAP_THRESHOLD_") ?: ""));
+    json_object_set_new(rb, "trim_threshold", json_string(getenv("MALLOC_TRIM_THRESHOLD_") ?: ""));
+    j = json_pack("{s:i,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:f}}", "pid", (int)getpid(), "planned",
+                  (json_int_t)pyab_replay_total(c->rp), "readback", rb,
+                  "trace", "requests", (json_int_t)c->trace->count, "memory_bytes",
+                  (json_int_t)pyab_trace_memory(c->trace), "file_bytes",
+                  (json_int_t)c->trace->file_bytes, "reordered",
+                  (json_int_t)c->trace->reordered, "duration_s", c->trace->duration);
+    return j;
+}
+
+/* Everything up to a running replay; GIL held on success. */
+static int setup(child *c, const char *config_path, pyab_error *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(config_path, 0, &jerr), *settings;
+    PyObject *handler;
+    int rc;
+
+    if (doc == NULL)
+        return pyab_error_internal(err, "%s:%d:%d: %s", config_path, jerr.line, jerr.column,
+                                   jerr.text);
+    settings = json_object_get(doc, "settings");
+    rc = pyab_config_parse(&c->cfg, config_path, json_string_value(json_object_get(doc, "arm")),
+                           settings, "/", err);
+    json_decref(doc);
+    if (rc < 0)
+        return rc;
+    if ((c->trace = pyab_trace_load(c->cfg.trace_path, err)) == NULL)
+        return -EINVAL;
+    if (pyab_sample_open() < 0)
+        return pyab_error_internal(err, "cannot open /proc/self/statm: %s", strerror(errno));
+    if ((rc = pyab_interp_init(&c->cfg, err)) < 0)
+        return rc;
+    /* PYAB_BENCH_NO_GC_TIMER exists for the benchmark that prices the timer. */
+    if ((rc = pyab_gcwatch_install(getenv("PYAB_BENCH_NO_GC_TIMER") == NULL, err)) < 0)
+        return rc;
+    if ((handler = pyab_interp_load(&c->cfg, err)) == NULL)
+        return -EINVAL;
+    /* Apply the arm's GC settings after the import: the service's own
+     * import-time gc calls must not override the arm. */
+    if ((rc = pyab_gcwatch_apply(&c->cfg, err)) < 0) {
+        Py_DECREF(handler);
+        return rc;
+    }
+    c->rp = pyab_replay_create(&c->cfg, c->trace, handler, &c->notify);
+    return 0;
+}
+
+int pyab_child_main(const char *config_path)
+{
+    static child c;
+    pyab_error err = {0};
+    const char *fdenv = getenv(PYAB_PROTOCOL_FD_ENV);
+    int rc;
+
+    signal(SIGPIPE, SIG_IGN);
+    /* If the parent dies (SIGKILL, a crash), stop as on SIGTERM rather than
+     * run on unobserved; the parent is gone already if we were reparented. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    c.fd = fdenv ? atoi(fdenv) : PYAB_PROTOCOL_FD_DEFAULT;
+    uv_loop_init(&c.loop);
+    uv_async_init(&c.loop, &c.notify, on_notify);
+    c.notify.data = &c;
+    if ((rc = setup(&c, config_path, &err)) < 0) {
+        send_fatal(&c, &err);
+        fprintf(stderr, "pyab: %s\n", err.text);
+        fflush(NULL);
+        /* As at the normal end: the interpreter is not finalised. */
+        _exit(err.exit_code ? err.exit_code : PYAB_EXIT_INTERNAL);
+    }
+    send_json(&c, PYAB_MSG_HELLO, hello(&c));
+    uv_signal_init(&c.loop, &c.sigint);
+    uv_signal_init(&c.loop, &c.sigterm);
+    c.sigint.data = c.sigterm.data = &c;
+    uv_signal_start(&c.sigint, on_signal, SIGINT);
+    uv_signal_start(&c.sigterm, on_signal, SIGTERM);
+    start_timers(&c);
+    pyab_gcwatch_totals(&c.gc_base);
+    c.cpu_start = cpu_seconds();
+    if ((rc = pyab_replay_start(c.rp)) < 0) {
+        pyab_error_internal(&err, "cannot start worker threads: %s", uv_strerror(rc));
+        send_fatal(&c, &err);
+        return PYAB_EXIT_INTERNAL;
+    }
+    c.main_ts = PyEval_SaveThread();
+    take_sample(&c, phase_now(&c));
+    uv_run(&c.loop, UV_RUN_DEFAULT);
+    /* The interpreter is not finalised: a service may hold threads or
+     * handles that would hang Py_FinalizeEx, and the process ends here. */
+    fflush(NULL);
+    if (c.fd >= 0)
+        close(c.fd);
+    else
+        /* No parent to clean up after the service: take its process group
+         * (processes it forked) down with this process. */
+        kill(-getpid(), SIGKILL);
+    _exit(c.interrupted ? 130 : 0);
+}
+
+json_t *pyab_child_versions(void)
+{
+    /* Py_GetVersion() reads a string compiled into libpython; nothing is initialised. */
+    return json_pack("{s:s,s:I}", "python", Py_GetVersion(), "python_hexversion",
+                     (json_int_t)PY_VERSION_HEX);
+}

@@ -1,0 +1,29 @@
+/*
+ * protocol: what the child (pyab-child, one arm-rep) tells the parent, and
+ * how the parent starts it. The one header both sides share; neither
+ * includes the other's.
+ *
+ * The parent starts `pyab-child CONFIG.json` with the protocol descriptor's
+ * number in PYAB_PROTOCOL_FD (default 3). The child writes one line per
+ * message, "<tag> <payload>\n", as each is taken, so a child that dies
+ * still leaves its curve up to that moment. `pyab-child --versions` prints
+ * the Python side of `pyab version` as one JSON object and exits.
+ */
+#ifndef PYAB_PROTOCOL_H
+#define PYAB_PROTOCOL_H
+
+/* Environment variable naming the protocol descriptor. */
+#define PYAB_PROTOCOL_FD_ENV "PYAB_PROTOCOL_FD"
+#define PYAB_PROTOCOL_FD_DEFAULT 3
+
+/* The first byte of each line. */
+typedef enum pyab_msg {
+    PYAB_MSG_HELLO = 'H',   /* json: pid, planned, trace figures, settings read back */
+    PYAB_MSG_SAMPLE = 'S',  /* csv: one samples.csv row */
+    PYAB_MSG_GC = 'E',      /* json: one GC collection (an events.jsonl line) */
+    PYAB_MSG_WARNING = 'W', /* text: GC settings changed by the service, timeouts */
+    PYAB_MSG_FINAL = 'F',   /* json: the rep's final figures */
+    PYAB_MSG_FATAL = 'X',   /* json: {"exit_code", "message"}; the child then exits */
+} pyab_msg;
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * experiment: `pyab run`, the parent. Never initialises Python.
+ *
+ * Validates the scenario and its traces, then runs every (arm, rep) in a
+ * freshly exec'd `pyab __child` (interleaved A1 B1 A2 B2 ..., or shuffled
+ * with the seed), each under the same trace, seed and request order. One
+ * rep's child process, its protocol and its outcome (ok, crashed, timeout,
+ * over-limit, interrupted, failed) are rep.h's; this module orders the
+ * reps, writes manifest.json, and after every rep rewrites summary.json
+ * atomically, so Ctrl-C or a crash never loses completed data. The verb
+ * itself is in runcmd.c.
+ */
+#ifndef PYAB_EXPERIMENT_H
+#define PYAB_EXPERIMENT_H
+
+#include "scenario.h"
+#include "util.h"
+
+typedef struct pyab_run_opts {
+    const char *out_dir; /* NULL: results/<name>-<UTC timestamp> */
+    int quiet;
+    int report;          /* write report.html at the end */
+    /* pyab_experiment_run_all: called on the analysed folder before the
+     * tables and the report (NULL: nothing); 0 or a negative errno. */
+    int (*after_analysis)(const char *dir, void *data, pyab_error *err);
+    void *data;
+} pyab_run_opts;
+
+/*
+ * Checks what a run needs before anything runs: every arm's files (app,
+ * python.path, venv, mocks), every trace, and each arm's route selection on
+ * it. A trace is freed before the next loads. 0 or -EINVAL with err naming
+ * the file, line and key (exit 2).
+ */
+int pyab_experiment_validate(pyab_scenario *sc, pyab_error *err);
+
+/*
+ * Checks the sections that other layers read: "analysis", "budgets" (top
+ * level and per arm) and "ablate", with messages naming the file and key.
+ * pyab_experiment_validate calls it first. 0, or -EINVAL with err set.
+ */
+int pyab_experiment_validate_sections(const pyab_scenario *sc, pyab_error *err);
+
+/*
+ * Runs a loaded scenario. On return *dir_out (new string) names the results
+ * folder. Returns an exit code (util.h) with err set on failure.
+ */
+int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out,
+                        pyab_error *err);
+
+/*
+ * Everything `pyab run` does once the scenario is loaded (and `pyab ablate`
+ * after it has made its arms): runs it, analyses the folder, calls
+ * opts->after_analysis, prints the tables and writes the report. Messages
+ * go to stderr. Returns an exit code; *dir_out as above (NULL when no
+ * folder was made).
+ */
+int pyab_experiment_run_all(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out);
+
+/*
+ * Takes argv[*i] into opts when it is one of the flags every running verb
+ * shares (--out DIR, --quiet/-q, --no-report), moving *i past a value.
+ * 1 when it did, 0 when the flag is not one of them.
+ */
+int pyab_experiment_take_flag(pyab_run_opts *opts, int argc, char **argv, int *i);
+
+#endif
