@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(
-  gcc meson ninja-build pkg-config
+  gcc meson ninja-build pkg-config binutils strace
   libpython3.11-dev libuv1-dev libjansson-dev libsqlite3-dev
   python3 python3-pytest python3-numpy python3-flask python3-django
   libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
@@ -34,8 +34,12 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# PYAB_MESON_ARGS: extra meson options (CI passes -Dwerror=true).
+read -ra meson_args <<< "${PYAB_MESON_ARGS:-}"
 if [[ ! -f build/build.ninja ]]; then
-  meson setup build >/dev/null
+  meson setup build "${meson_args[@]}" >/dev/null
+elif ((${#meson_args[@]})); then
+  meson configure build "${meson_args[@]}" >/dev/null
 fi
 ninja -C build >/dev/null
 

@@ -22,12 +22,40 @@ def pyab():
     return str(exe)
 
 
+def build_sanitize(pyab):
+    """The "sanitize" of `pyab version --json` ("none" for a plain build) and
+    None, or None and why it could not be read."""
+    try:
+        r = subprocess.run([pyab, "version", "--json"], capture_output=True, text=True,
+                           timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, f"it did not run: {e}"
+    if r.returncode != 0:
+        return None, f"it exited {r.returncode}: {r.stderr[-500:]!r}"
+    try:
+        v = json.loads(r.stdout)
+    except ValueError as e:
+        return None, f"its output is not JSON ({e}): {r.stdout[-500:]!r}"
+    s = v.get("sanitize") if isinstance(v, dict) else None
+    if not isinstance(s, str) or not s:
+        return None, f"its output has no \"sanitize\" string: {r.stdout[-500:]!r}"
+    return s, None
+
+
 @pytest.fixture(scope="session")
 def sanitized(pyab):
     """True for an ASan/UBSan build: malloc is the sanitizer's, so figures
-    that measure memory (RSS, mallinfo, preloaded allocators) mean nothing."""
-    out = subprocess.run([pyab, "version"], capture_output=True, text=True).stdout
-    return "sanitize none" not in out
+    that measure memory (RSS, mallinfo, preloaded allocators) mean nothing.
+
+    Fails closed: when pyab cannot say how it was built, every test asking
+    errors. Guessing "sanitized" would quietly skip the memory checks of a
+    plain build; guessing "plain" would fail them in an ASan build for a
+    reason nobody would look for."""
+    sanitize, why = build_sanitize(pyab)
+    if sanitize is None:
+        pytest.fail(f"cannot tell whether {pyab} is an ASan/UBSan build from "
+                    f"`pyab version --json`: {why}", pytrace=False)
+    return sanitize != "none"
 
 
 def run_pyab(pyab, args, cwd=None, timeout=180, env=None):

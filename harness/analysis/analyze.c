@@ -244,9 +244,9 @@ static int analyze_rep(const char *dir, const char *arm, const options *o, json_
         goto out;
     }
     for (int m = 0; m < PYAB_NMETRICS; m++) {
-        const char *col = pyab_metric_column[m];
-        if (pyab_series_column(s, col) == NULL && pyab_metric_fallback[m])
-            col = pyab_metric_fallback[m];
+        const char *col = pyab_verdict_metric_column[m];
+        if (pyab_series_column(s, col) == NULL && pyab_verdict_metric_fallback[m])
+            col = pyab_verdict_metric_fallback[m];
         vr->available[m] = pyab_trend_measure(s, col, o->period, o->v.conf, &vr->tr[m]) == 0;
     }
     json_object_set_new(rep, "slopes", pyab_verdict_rep_json(vr, &o->v));

@@ -10,6 +10,12 @@
  * which is all there is when an arm has one rep. The exact Mann–Whitney
  * p-value is reported beside it as the distribution-free check, with a
  * warning when the rep counts cannot reach p < ALPHA at all.
+ *
+ * Significance is not size: at a fixed open-loop rate two arms' throughput
+ * can differ by 0.003 req/s with an interval that excludes zero. So every
+ * figure has a minimum effect (the table below: the larger of a share of
+ * the control's mean and a floor), and a difference under it is
+ * "negligible", never significant, whatever its p.
  */
 #include <errno.h>
 #include <math.h>
@@ -19,20 +25,20 @@
 #include "compare.h"
 #include "stats.h"
 #include "util.h"
-#include "verdict.h"
 
 #define ALPHA 0.05
 
+/* The minimum effects are the README's ("Comparisons"): change both together. */
 const pyab_compare_figure pyab_compare_figures[] = {
-    {"rss_slope", "slopes.rss.bytes_per_request", "B/req", 0},
-    {"pyheap_slope", "slopes.pyheap.bytes_per_request", "B/req", 1},
-    {"native_slope", "slopes.native.bytes_per_request", "B/req", 2},
-    {"native_free_slope", "slopes.native_free.bytes_per_request", "B/req", 3},
-    {"peak_rss_bytes", "peak_rss_bytes", "B", -1},
-    {"throughput_rps", "throughput_rps", "req/s", -1},
-    {"latency_p99_ms", "latency_ms.p99", "ms", -1},
-    {"gc_pause_p99_ms", "analysis.gc_pause_p99_ms", "ms", -1},
-    {"gc_time_share", "analysis.gc_time_share", "", -1},
+    {"rss_slope", "slopes.rss.bytes_per_request", "B/req", 0, 0.01, 1},
+    {"pyheap_slope", "slopes.pyheap.bytes_per_request", "B/req", 1, 0.01, 1},
+    {"native_slope", "slopes.native.bytes_per_request", "B/req", 2, 0.01, 1},
+    {"native_free_slope", "slopes.native_free.bytes_per_request", "B/req", 3, 0.01, 1},
+    {"peak_rss_bytes", "peak_rss_bytes", "B", -1, 0.01, 1048576},
+    {"throughput_rps", "throughput_rps", "req/s", -1, 0.01, 0},
+    {"latency_p99_ms", "latency_ms.p99", "ms", -1, 0.05, 0.1},
+    {"gc_pause_p99_ms", "analysis.gc_pause_p99_ms", "ms", -1, 0.05, 0.1},
+    {"gc_time_share", "analysis.gc_time_share", "", -1, 0.05, 0.001},
 };
 const size_t pyab_compare_nfigures = PYAB_ARRAY_LEN(pyab_compare_figures);
 const char *const pyab_compare_slope_keys[4] = {"rss", "pyheap", "native", "native_free"};
@@ -99,9 +105,9 @@ static double welch_half_width(const double *a, size_t na, const double *b, size
 
 static json_t *compare_figure(json_t *ctl, json_t *arm, const pyab_compare_figure *f, double conf)
 {
-    double a[256], b[256], ma, mb, diff, hw = INFINITY, p = NAN;
+    double a[256], b[256], ma, mb, diff, hw = INFINITY, p = NAN, min_effect;
     size_t na = rep_values(ctl, f->path, a, 256), nb = rep_values(arm, f->path, b, 256);
-    int significant;
+    int significant, negligible;
 
     if (na == 0 || nb == 0)
         return NULL;
@@ -121,10 +127,13 @@ static json_t *compare_figure(json_t *ctl, json_t *arm, const pyab_compare_figur
     /* When the rank test can decide, it must agree: a Welch interval of zero-variance reps is not evidence. */
     if (isfinite(p) && pyab_stats_mann_whitney_min_p(na, nb) < ALPHA)
         significant = significant && p < ALPHA;
-    return json_pack("{so so so so so so sb s[II]}", "control_mean", jnum(ma), "arm_mean",
+    min_effect = fmax(f->min_rel * fabs(ma), f->min_abs);
+    negligible = fabs(diff) < min_effect;
+    return json_pack("{so so so so so so sb so sb s[II]}", "control_mean", jnum(ma), "arm_mean",
                      jnum(mb), "diff", jnum(diff), "ratio", jnum(ma != 0 ? mb / ma : NAN), "ci",
                      json_pack("[oo]", jnum(diff - hw), jnum(diff + hw)), "p", jnum(p),
-                     "significant", significant, "reps", (json_int_t)na, (json_int_t)nb);
+                     "significant", significant && !negligible, "min_effect", jnum(min_effect),
+                     "negligible", negligible, "reps", (json_int_t)na, (json_int_t)nb);
 }
 
 static size_t ok_reps(json_t *arm)

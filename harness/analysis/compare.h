@@ -9,10 +9,16 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* What is compared, and where each rep entry of summary.json holds it. */
+/*
+ * What is compared, where each rep entry of summary.json holds it, and the
+ * smallest difference that counts: the larger of min_rel times the control's
+ * mean and min_abs (in the figure's unit). A smaller difference is
+ * "negligible" whatever its p.
+ */
 typedef struct pyab_compare_figure {
     const char *name, *path, *unit;
     int slope; /* index into pyab_compare_slope_keys and the arm's "slopes", or -1 */
+    double min_rel, min_abs;
 } pyab_compare_figure;
 
 extern const pyab_compare_figure pyab_compare_figures[];

@@ -13,8 +13,9 @@ static const char *const phase_names[] = {
 };
 
 /*
- * The columns layout.md defines as numbers: text in them is an error. A
- * column the reader does not know may hold anything; text there is NaN.
+ * The columns the README defines, all numbers but phase: text in them is
+ * an error, and a header naming another column, or one twice, is refused
+ * (a second "phase" once made the reader write past its columns).
  */
 static const char *const numeric_columns[] = {
     "t_s", "requests", "rss_bytes", "pyheap_bytes", "pymalloc_arena_bytes",
@@ -73,6 +74,18 @@ static ptrdiff_t find_column(const pyab_series *s, const char *name)
     return -1;
 }
 
+/* A header field that is not a column of samples.csv, or one seen before, is -EINVAL with err set. */
+static int check_column(const pyab_series *s, const char *name, int phase_seen, pyab_error *err)
+{
+    if (strcmp(name, "phase") == 0 ? phase_seen : find_column(s, name) >= 0)
+        return pyab_error_set(err, "%s:1: column '%s' appears twice in the header", s->path,
+                              name);
+    if (strcmp(name, "phase") != 0 && !is_numeric_column(name))
+        return pyab_error_set(err, "%s:1: unknown column '%s' (samples.csv has t_s, requests, "
+                              "phase and the columns the README lists)", s->path, name);
+    return 0;
+}
+
 static int parse_header(pyab_series *s, char *line, size_t *phase_col, size_t *nfields,
                         pyab_error *err)
 {
@@ -89,14 +102,16 @@ static int parse_header(pyab_series *s, char *line, size_t *phase_col, size_t *n
     *phase_col = n;
     s->names = xcalloc(n, sizeof(*s->names));
     for (size_t i = 0; i < n; i++) {
+        if ((rc = check_column(s, fields[i], *phase_col < n, err)) < 0)
+            break;
         if (strcmp(fields[i], "phase") == 0)
             *phase_col = i;
         else
             s->names[s->ncols++] = xstrdup(fields[i]);
     }
-    if (*phase_col == n)
+    if (rc == 0 && *phase_col == n)
         rc = pyab_error_set(err, "%s:1: the header has no 'phase' column", s->path);
-    else if (find_column(s, "t_s") < 0 || find_column(s, "requests") < 0)
+    else if (rc == 0 && (find_column(s, "t_s") < 0 || find_column(s, "requests") < 0))
         rc = pyab_error_set(err, "%s:1: the header needs the columns t_s and requests", s->path);
     free(fields);
     return rc;
@@ -129,12 +144,9 @@ static int parse_row(pyab_series *s, char *line, size_t lineno, size_t phase_col
             s->phase[r] = (unsigned char)phase;
             continue;
         }
-        if (fields[i][0] != '\0' && pyab_parse_double(fields[i], &v) < 0) {
-            if (is_numeric_column(s->names[c]))
-                return pyab_error_set(err, "%s:%zu: column %s: '%s' is not a number", s->path,
-                                      lineno, s->names[c], fields[i]);
-            v = NAN;
-        }
+        if (fields[i][0] != '\0' && pyab_parse_double(fields[i], &v) < 0)
+            return pyab_error_set(err, "%s:%zu: column %s: '%s' is not a number", s->path,
+                                  lineno, s->names[c], fields[i]);
         s->cols[c++][r] = v;
     }
     return 0;
@@ -208,7 +220,7 @@ pyab_series *pyab_series_load(const char *path, pyab_error *err)
     int rc = pyab_file_read(path, &text, &len);
 
     if (rc < 0) {
-        pyab_error_set(err, "%s: cannot read: %s", path, strerror(-rc));
+        pyab_error_set(err, "%s: cannot read: %s", path, pyab_file_strerror(rc));
         return NULL;
     }
     s = pyab_series_parse(path, text, len, err);

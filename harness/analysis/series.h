@@ -3,8 +3,9 @@
  *
  * The child writes a sample row every sampling interval (layout.md names
  * the columns). The analysis reads it back here. Columns are found by their
- * header name, so a writer may add columns or reorder them without breaking
- * the reader; only t_s, requests and phase are required. Empty fields
+ * header name, so a writer may reorder them or leave some out; only t_s,
+ * requests and phase are required. A column the README does not define,
+ * or one named twice, is an error naming the file and the column. Empty fields
  * (a latency with no request in the interval, a counter the platform lacks)
  * become NaN. Any malformed row is an error naming the file and line.
  */

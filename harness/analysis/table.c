@@ -166,49 +166,76 @@ static void print_verdicts(FILE *f, json_t *summary)
         free(lines[i]);
 }
 
+/* What a comparison row says: significant, negligible (under the minimum effect), or neither. */
+static const char *effect_word(json_t *fig, int tested)
+{
+    if (json_is_true(json_object_get(fig, "negligible")))
+        return "negligible";
+    if (json_is_true(json_object_get(fig, "significant")))
+        return "significant";
+    return tested ? "-" : "untested";
+}
+
+/* "diff [lo, hi]", or "diff (untested)" without an interval. */
+static void format_diff(char *buf, size_t len, json_t *fig, const char *unit, int *tested)
+{
+    json_t *ci = json_object_get(fig, "ci");
+    char d[32], lo[32], hi[32];
+
+    fmt_figure(d, sizeof(d), json_number_value(json_object_get(fig, "diff")), unit, 1, 0);
+    *tested = json_is_number(json_array_get(ci, 0)) && json_is_number(json_array_get(ci, 1));
+    if (!*tested) {
+        snprintf(buf, len, "%s (untested)", d);
+        return;
+    }
+    fmt_figure(lo, sizeof(lo), json_number_value(json_array_get(ci, 0)), unit, 0, 1);
+    fmt_figure(hi, sizeof(hi), json_number_value(json_array_get(ci, 1)), unit, 0, 1);
+    snprintf(buf, len, "%s [%s, %s]", d, lo, hi);
+}
+
 static void print_comparison(FILE *f, json_t *c)
 {
+    static const char *const heads[] = {"figure", "control", "arm", "diff [CI]", "p",
+                                        "min effect", "effect"};
     json_t *figs = json_object_get(c, "figures"), *fig;
-    text_table t = {.ncols = 5};
+    text_table t = {.ncols = PYAB_ARRAY_LEN(heads)};
     size_t r;
 
     fprintf(f, "\n%s vs %s (control)\n", json_string_value(json_object_get(c, "arm")),
             json_string_value(json_object_get(c, "control")));
     r = add_row(&t);
-    snprintf(cell(&t, r, 0), CELL, "figure");
-    snprintf(cell(&t, r, 1), CELL, "control");
-    snprintf(cell(&t, r, 2), CELL, "arm");
-    snprintf(cell(&t, r, 3), CELL, "diff [CI]");
-    snprintf(cell(&t, r, 4), CELL, "p");
+    for (size_t k = 0; k < PYAB_ARRAY_LEN(heads); k++)
+        snprintf(cell(&t, r, k), CELL, "%s", heads[k]);
     for (size_t i = 0; i < pyab_compare_nfigures; i++) {
         const char *unit = pyab_compare_figures[i].unit;
-        char d[32], lo[32], hi[32];
-        json_t *ci;
+        json_t *p, *min;
+        int tested;
         if ((fig = json_object_get(figs, pyab_compare_figures[i].name)) == NULL)
             continue;
         r = add_row(&t);
-        ci = json_object_get(fig, "ci");
         snprintf(cell(&t, r, 0), CELL, "%s", pyab_compare_figures[i].name);
         fmt_figure(cell(&t, r, 1), CELL, json_number_value(json_object_get(fig, "control_mean")),
                    unit, 0, 0);
         fmt_figure(cell(&t, r, 2), CELL, json_number_value(json_object_get(fig, "arm_mean")),
                    unit, 0, 0);
-        fmt_figure(d, sizeof(d), json_number_value(json_object_get(fig, "diff")), unit, 1, 0);
-        if (json_is_number(json_array_get(ci, 0)) && json_is_number(json_array_get(ci, 1))) {
-            fmt_figure(lo, sizeof(lo), json_number_value(json_array_get(ci, 0)), unit, 0, 1);
-            fmt_figure(hi, sizeof(hi), json_number_value(json_array_get(ci, 1)), unit, 0, 1);
-            snprintf(cell(&t, r, 3), CELL, "%s [%s, %s]%s", d, lo, hi,
-                     json_is_true(json_object_get(fig, "significant")) ? " *" : "  ");
-        } else {
-            snprintf(cell(&t, r, 3), CELL, "%s (untested)  ", d);
-        }
-        if (json_is_number(json_object_get(fig, "p")))
-            snprintf(cell(&t, r, 4), CELL, "%.3g", json_number_value(json_object_get(fig, "p")));
+        format_diff(cell(&t, r, 3), CELL, fig, unit, &tested);
+        p = json_object_get(fig, "p");
+        if (json_is_number(p))
+            snprintf(cell(&t, r, 4), CELL, "%.3g", json_number_value(p));
         else
             snprintf(cell(&t, r, 4), CELL, "-");
+        /* Folders analysed before the minimum effect existed have none. */
+        min = json_object_get(fig, "min_effect");
+        if (json_is_number(min))
+            fmt_figure(cell(&t, r, 5), CELL, json_number_value(min), unit, 0, 0);
+        else
+            snprintf(cell(&t, r, 5), CELL, "-");
+        snprintf(cell(&t, r, 6), CELL, "%s", effect_word(fig, tested));
     }
     print_table(f, &t, "  ", 0);
-    fprintf(f, "  (* significant; means over the ok reps) %s\n",
+    fprintf(f, "  (means over the ok reps; significant: the interval excludes zero, the rank test "
+            "agrees and the difference reaches the minimum effect; negligible: under the "
+            "minimum effect, whatever p) %s\n",
             json_string_value(json_object_get(c, "statement")));
 }
 

@@ -66,24 +66,32 @@ static void collect(const pyab_series *s, const double *col, points *raw, pyab_t
 
 static double detect_period(const points *raw)
 {
-    double span = raw->req[raw->n - 1] - raw->req[0], step, *grid;
+    double span = raw->req[raw->n - 1] - raw->req[0], step, *grid, *x, a, b;
     double lo = INFINITY, hi = -INFINITY, sum = 0;
-    size_t m = raw->n < GRID_MAX ? raw->n : GRID_MAX, lag;
+    size_t m = raw->n < GRID_MAX ? raw->n : GRID_MAX, lag = 0;
 
-    if (!(span > 0))
+    if (!(span > 0) || m < 2)
         return 0;
-    for (size_t i = 0; i < raw->n; i++) {
-        lo = fmin(lo, raw->y[i]);
-        hi = fmax(hi, raw->y[i]);
-        sum += raw->y[i];
-    }
-    if (hi - lo < fmax(PERIOD_MIN_SWING_BYTES, PERIOD_MIN_SWING_SHARE * fabs(sum / (double)raw->n)))
-        return 0;
-    /* Samples are evenly spaced in time, the period is in requests: regrid. */
+    /* Samples come by time and by work, the period is in requests: regrid. */
     step = span / (double)(m - 1);
     grid = xmalloc(m * sizeof(*grid));
+    x = xmalloc(m * sizeof(*x));
     pyab_stats_resample(raw->req, raw->y, raw->n, raw->req[0], step, grid, m);
-    lag = pyab_stats_period(grid, m, NULL);
+    for (size_t i = 0; i < m; i++)
+        x[i] = (double)i;
+    /* The swing is the periodic part's: measured around the trend, since a
+     * leak's own rise would otherwise count as a swing of its whole size. */
+    if (pyab_stats_line(x, grid, m, &a, &b) == 0) {
+        for (size_t i = 0; i < m; i++) {
+            double r = grid[i] - a - b * x[i];
+            lo = fmin(lo, r);
+            hi = fmax(hi, r);
+            sum += grid[i];
+        }
+        if (hi - lo >= fmax(PERIOD_MIN_SWING_BYTES, PERIOD_MIN_SWING_SHARE * fabs(sum / (double)m)))
+            lag = pyab_stats_period(grid, m, NULL);
+    }
+    free(x);
     free(grid);
     return (double)lag * step;
 }

@@ -68,16 +68,16 @@
 /* An under-floor metric is settled by this many times the requests its estimate needs. */
 #define UNDER_FLOOR_MARGIN 1.5
 
-const char *const pyab_metric_key[PYAB_NMETRICS] = {"rss", "pyheap", "native", "native_free"};
+const char *const pyab_verdict_metric_key[PYAB_NMETRICS] = {"rss", "pyheap", "native", "native_free"};
 /*
  * "native" is malloc's in-use bytes that are not Python objects: the
  * child's native_other_bytes (native_heap_bytes less the blocks Python
  * itself got from malloc) when it writes that column, native_heap_bytes in
  * folders from before it did.
  */
-const char *const pyab_metric_column[PYAB_NMETRICS] = {"rss_bytes", "pyheap_bytes",
+const char *const pyab_verdict_metric_column[PYAB_NMETRICS] = {"rss_bytes", "pyheap_bytes",
                                                        "native_other_bytes", "native_free_bytes"};
-const char *const pyab_metric_fallback[PYAB_NMETRICS] = {NULL, NULL, "native_heap_bytes", NULL};
+const char *const pyab_verdict_metric_fallback[PYAB_NMETRICS] = {NULL, NULL, "native_heap_bytes", NULL};
 
 enum { C_UNAVAILABLE, C_NODATA, C_FLAT, C_SMALL, C_STEP, C_STOPPED, C_WIDE, C_SLOWING,
        C_SHORT, C_GROWS, NCLS };
@@ -308,7 +308,7 @@ static void pool_metric(const pyab_verdict_rep *rr, size_t nrr, int m, const pya
         }
     if (p->nreps == 0) {
         p->cls = C_UNAVAILABLE;
-        snprintf(p->why, sizeof(p->why), "column %s not recorded", pyab_metric_column[m]);
+        snprintf(p->why, sizeof(p->why), "column %s not recorded", pyab_verdict_metric_column[m]);
         return;
     }
     pool_estimates(rr, nrr, m, o, p, &nok);
@@ -403,7 +403,7 @@ json_t *pyab_verdict_rep_json(pyab_verdict_rep *r, const pyab_verdict_opts *o)
             continue;
         }
         r->cls[m] = classify(&r->tr[m], o, r->why[m], sizeof(r->why[m]));
-        json_object_set_new(slopes, pyab_metric_key[m], trend_json(&r->tr[m], r->cls[m], r->why[m]));
+        json_object_set_new(slopes, pyab_verdict_metric_key[m], trend_json(&r->tr[m], r->cls[m], r->why[m]));
     }
     return slopes;
 }
@@ -473,7 +473,7 @@ static json_t *slopes_json(const pool *p)
     for (int m = 0; m < PYAB_NMETRICS; m++) {
         if (p[m].cls == C_UNAVAILABLE)
             continue;
-        json_object_set_new(o, pyab_metric_key[m],
+        json_object_set_new(o, pyab_verdict_metric_key[m],
                             json_pack("{sososososs sI}", "bytes_per_request", jnum(p[m].slope),
                                       "ci", jpair(p[m].lo, p[m].hi), "mb_per_hour",
                                       jnum(p[m].slope_s * 3600 / PYAB_MIB), "ci_mb_per_hour",
@@ -514,7 +514,7 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
 
     for (int m = 0; m < PYAB_NMETRICS; m++) {
         pool_metric(reps, n, m, o, &p[m]);
-        json_object_set_new(metrics, pyab_metric_key[m], pool_json(&p[m]));
+        json_object_set_new(metrics, pyab_verdict_metric_key[m], pool_json(&p[m]));
     }
     for (size_t i = 0; i < PYAB_ARRAY_LEN(decisive); i++) {
         const pool *q = &p[decisive[i]];
@@ -527,7 +527,7 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
         const pool *q = &p[decisive[i]];
         if ((grows && q->cls == C_GROWS) || (!grows && wide && q->cls == C_WIDE) ||
             (!grows && !wide && q->cls != C_UNAVAILABLE))
-            json_array_append_new(reasons, json_sprintf("%s: %s", pyab_metric_key[decisive[i]],
+            json_array_append_new(reasons, json_sprintf("%s: %s", pyab_verdict_metric_key[decisive[i]],
                                                         q->why));
     }
     if (n == 0) {

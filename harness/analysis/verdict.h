@@ -19,10 +19,10 @@
 /* The memory metrics, as summary.json names them, and their samples.csv columns. */
 enum { PYAB_METRIC_RSS, PYAB_METRIC_PYHEAP, PYAB_METRIC_NATIVE, PYAB_METRIC_NATIVE_FREE,
        PYAB_NMETRICS };
-extern const char *const pyab_metric_key[PYAB_NMETRICS];
-extern const char *const pyab_metric_column[PYAB_NMETRICS];
+extern const char *const pyab_verdict_metric_key[PYAB_NMETRICS];
+extern const char *const pyab_verdict_metric_column[PYAB_NMETRICS];
 /* The column read when the first is absent (older folders), or NULL. */
-extern const char *const pyab_metric_fallback[PYAB_NMETRICS];
+extern const char *const pyab_verdict_metric_fallback[PYAB_NMETRICS];
 
 #define PYAB_VERDICT_CONFIDENCE 0.95
 #define PYAB_VERDICT_MATERIAL_REL 0.03

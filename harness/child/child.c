@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +25,8 @@
 
 /* How often a sample also takes the GIL (see take_sample). */
 #define GIL_PART_EVERY_NS 100000000ull
+/* Work-driven samples are skipped while sampling has cost more than this share of the run. */
+#define SAMPLE_COST_SHARE 0.01
 
 typedef struct child {
     pyab_config cfg;
@@ -32,9 +35,9 @@ typedef struct child {
     PyThreadState *main_ts;
     int fd;
     uv_loop_t loop;
-    uv_async_t notify;
-    uv_signal_t sigint, sigterm;
-    uv_timer_t sample_timer, warmup_timer, collect_timer, trim_timer, drain_timer;
+    uv_async_t notify, work_sample;
+    uv_signal_t sigint, sigterm, sigusr1;
+    uv_timer_t sample_timer, warmup_timer, collect_timer, trim_timer, drain_timer, cap_timer;
     int warmup_marked;
     int finished;
     int interrupted;
@@ -44,19 +47,21 @@ typedef struct child {
     double cpu_start;       /* process CPU seconds then (start-up excluded from cpu_s) */
     long gc_count[3];       /* gc.get_count() at the last GIL part of a sample */
     uint64_t gil_part_ns;   /* when that was */
+    uint64_t sample_every;  /* requests per work-driven sample, 0: none */
+    uint64_t sample_ns;     /* CPU time spent taking samples so far */
+    uint64_t cpu_start_ns;  /* process CPU time when the replay started */
+    pyab_buf pending;       /* work-driven sample lines not yet written */
+    uint64_t samples_skipped; /* work-driven samples skipped to keep sampling cheap */
+    const char *stop_reason;  /* planned | settled | max_requests | max_seconds | interrupted */
 } child;
 
-static void send_line(child *c, pyab_msg tag, const char *text, size_t len)
+/* Writes iov[0..cnt) whole (one writev per message: a line never interleaves with another). */
+static void write_all(child *c, struct iovec *iov, int cnt, size_t total)
 {
-    char head[2] = {tag, ' '};
-    struct iovec iov[3] = {{head, 2}, {(void *)text, len}, {(void *)"\n", 1}};
-    size_t total = 2 + len + 1;
-
     if (c->fd < 0)
         return;
-    /* One writev per message: a line never interleaves with another. */
     while (total > 0) {
-        ssize_t n = writev(c->fd, iov, 3);
+        ssize_t n = writev(c->fd, iov, cnt);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -66,13 +71,33 @@ static void send_line(child *c, pyab_msg tag, const char *text, size_t len)
             return;
         }
         total -= (size_t)n;
-        for (int i = 0; i < 3 && n > 0; i++) {
+        for (int i = 0; i < cnt && n > 0; i++) {
             size_t take = (size_t)n < iov[i].iov_len ? (size_t)n : iov[i].iov_len;
             iov[i].iov_base = (char *)iov[i].iov_base + take;
             iov[i].iov_len -= take;
             n -= (ssize_t)take;
         }
     }
+}
+
+/* Writes the buffered work-driven sample lines, which go out before any other message. */
+static void flush_pending(child *c)
+{
+    struct iovec iov = {c->pending.data, c->pending.len};
+
+    if (c->pending.len == 0)
+        return;
+    write_all(c, &iov, 1, c->pending.len);
+    c->pending.len = 0;
+}
+
+static void send_line(child *c, pyab_msg tag, const char *text, size_t len)
+{
+    char head[2] = {tag, ' '};
+    struct iovec iov[3] = {{head, 2}, {(void *)text, len}, {(void *)"\n", 1}};
+
+    flush_pending(c);
+    write_all(c, iov, 3, 2 + len + 1);
 }
 
 static void send_json(child *c, pyab_msg tag, json_t *j)
@@ -136,8 +161,28 @@ static void gil_part(child *c)
     c->gil_part_ns = pyab_now_ns();
 }
 
-static void take_sample(child *c, const char *phase)
+/* CPU time in nanoseconds of a clock (the calling thread's, the process's). */
+static uint64_t cpu_ns(clockid_t clock)
 {
+    struct timespec ts;
+
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A sample is a row of samples.csv. `work` marks the samples taken every
+ * sample_every requests: they skip the latency window (the timer's samples
+ * carry it, over the time since the previous timer sample) and are written
+ * in batches, at the next timer sample or when PENDING_MAX bytes wait, so
+ * that a fast service's samples cost a read of the counters, not a wake-up
+ * of the parent each. A crash loses at most one timer interval of them.
+ */
+#define PENDING_MAX 16384
+
+static void take_sample_kind(child *c, const char *phase, int work)
+{
+    uint64_t cpu0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
     pyab_sample s = {0};
     pyab_hist window;
     pyab_buf row;
@@ -161,16 +206,32 @@ static void take_sample(child *c, const char *phase)
      * service's import-time collections are in events.jsonl only. */
     s.gc_collections -= c->gc_base.collections;
     s.gc_pause_s -= (double)c->gc_base.pause_ns / 1e9;
-    pyab_replay_window(c->rp, &window);
-    s.latency_p50_ms = pyab_hist_quantile_ms(&window, 0.50);
-    s.latency_p99_ms = pyab_hist_quantile_ms(&window, 0.99);
+    s.latency_p50_ms = s.latency_p99_ms = NAN;
+    if (!work) {
+        pyab_replay_window(c->rp, &window);
+        s.latency_p50_ms = pyab_hist_quantile_ms(&window, 0.50);
+        s.latency_p99_ms = pyab_hist_quantile_ms(&window, 0.99);
+    }
     s.phase = phase;
     if (s.rss_bytes > c->peak_rss)
         c->peak_rss = s.rss_bytes;
-    pyab_buf_init(&row);
-    pyab_sample_format(&s, &row);
-    send_line(c, PYAB_MSG_SAMPLE, row.data, row.len - 1);
-    pyab_buf_finish(&row);
+    if (work) {
+        pyab_buf_adds(&c->pending, "S ");
+        pyab_sample_format(&s, &c->pending);
+        if (c->pending.len >= PENDING_MAX)
+            flush_pending(c);
+    } else {
+        pyab_buf_init(&row);
+        pyab_sample_format(&s, &row);
+        send_line(c, PYAB_MSG_SAMPLE, row.data, row.len - 1);
+        pyab_buf_finish(&row);
+    }
+    c->sample_ns += cpu_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+}
+
+static void take_sample(child *c, const char *phase)
+{
+    take_sample_kind(c, phase, 0);
 }
 
 static void mark_warmup(child *c)
@@ -193,6 +254,38 @@ static const char *phase_now(child *c)
 {
     int has_warmup = c->cfg.warmup_requests > 0 || c->cfg.warmup_seconds > 0;
     return has_warmup && !c->warmup_marked ? "warmup" : "run";
+}
+
+/*
+ * A sample every sample_every requests, so that a fast service gets as
+ * many points as a slow one. The cost stays bounded: while sampling has
+ * taken more than SAMPLE_COST_SHARE of the process's CPU time since the
+ * replay started, these samples are skipped (and counted); the timer's
+ * samples always run.
+ */
+static void on_work_sample(uv_async_t *h)
+{
+    child *c = h->data;
+    uint64_t used = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c->cpu_start_ns;
+
+    if (c->finished)
+        return;
+    if ((double)c->sample_ns > SAMPLE_COST_SHARE * (double)used) {
+        c->samples_skipped++;
+        return;
+    }
+    take_sample_kind(c, phase_now(c), 1);
+}
+
+/* sample.every_requests, with "auto" worked out from the planned requests after warm-up. */
+static uint64_t work_sample_every(const child *c)
+{
+    uint64_t planned = pyab_replay_planned(c->rp), warm = (uint64_t)c->cfg.warmup_requests;
+
+    if (c->cfg.sample_every_requests > 0)
+        return (uint64_t)c->cfg.sample_every_requests;
+    planned = planned > warm ? planned - warm : planned;
+    return planned / PYAB_SAMPLES_TARGET > 1 ? planned / PYAB_SAMPLES_TARGET : 1;
 }
 
 static void close_cb(uv_handle_t *h)
@@ -239,6 +332,17 @@ static void finish(child *c)
     PyEval_RestoreThread(c->main_ts);
     result = pyab_replay_result(c->rp);
     json_object_set_new(result, "interrupted", json_boolean(c->interrupted));
+    if (c->stop_reason == NULL)
+        c->stop_reason = c->cfg.until_settled && pyab_replay_completed(c->rp) >=
+                                                     pyab_replay_total(c->rp)
+                             ? "max_requests"
+                             : "planned";
+    json_object_set_new(result, "stop_reason", json_string(c->stop_reason));
+    json_object_set_new(result, "sampling", json_pack("{s:I, s:I, s:f}", "every_requests",
+                        (json_int_t)c->sample_every, "work_samples_skipped",
+                        (json_int_t)c->samples_skipped, "cost_share",
+                        (double)c->sample_ns /
+                            (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c->cpu_start_ns)));
     json_object_set_new(result, "peak_rss_bytes", json_integer(c->peak_rss));
     json_object_set_new(result, "cpu_s", json_real(cpu_seconds() - c->cpu_start));
     json_object_set_new(result, "gc_settings_changed", json_integer((json_int_t)c->gc_changes));
@@ -304,28 +408,53 @@ static void on_drain_deadline(uv_timer_t *t)
     finish(c);
 }
 
+/* Stops taking requests; the rep ends once the running ones finish (or the drain deadline). */
+static void stop_replay(child *c, const char *reason)
+{
+    if (c->stop_reason || c->finished)
+        return;
+    c->stop_reason = reason;
+    pyab_replay_stop(c->rp);
+    uv_timer_start(&c->drain_timer, on_drain_deadline, (uint64_t)c->cfg.timeout_ms + 100, 0);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     child *c = s->data;
 
     if (c->interrupted || c->finished)
         return;
+    if (signum == SIGUSR1) {
+        /* The parent saw the verdict settle: a complete rep, not an interrupted one. */
+        stop_replay(c, "settled");
+        return;
+    }
     c->interrupted = 1;
-    pyab_replay_stop(c->rp);
-    uv_timer_start(&c->drain_timer, on_drain_deadline, (uint64_t)c->cfg.timeout_ms + 100, 0);
+    c->stop_reason = NULL;
+    stop_replay(c, "interrupted");
+}
+
+static void on_cap_timer(uv_timer_t *t)
+{
+    stop_replay(t->data, "max_seconds");
 }
 
 static void start_timers(child *c)
 {
     uint64_t interval = (uint64_t)ceil(c->cfg.sample_interval_ms);
     uv_timer_t *timers[] = {&c->sample_timer, &c->warmup_timer, &c->collect_timer,
-                            &c->trim_timer, &c->drain_timer};
+                            &c->trim_timer, &c->drain_timer, &c->cap_timer};
 
     for (size_t i = 0; i < PYAB_ARRAY_LEN(timers); i++) {
         uv_timer_init(&c->loop, timers[i]);
         timers[i]->data = c;
     }
     uv_timer_start(&c->sample_timer, on_sample, interval, interval);
+    if (c->cfg.until_settled)
+        uv_timer_start(&c->cap_timer, on_cap_timer,
+                       (uint64_t)(1000 * (c->cfg.max_seconds > 0 ? c->cfg.max_seconds
+                                                                 : PYAB_SETTLE_MAX_SECONDS)),
+                       0);
     if (c->cfg.warmup_seconds > 0)
         uv_timer_start(&c->warmup_timer, on_warmup_timer,
                        (uint64_t)(c->cfg.warmup_seconds * 1000), 0);
@@ -378,8 +507,10 @@ static json_t *hello(child *c)
     json_object_set_new(rb, "native_heap_source", json_string(pyab_sample_native_source()));
     json_object_set_new(rb, "mmap_threshold", json_string(getenv("MALLOC_MMAP_THRESHOLD_") ?: ""));
     json_object_set_new(rb, "trim_threshold", json_string(getenv("MALLOC_TRIM_THRESHOLD_") ?: ""));
-    j = json_pack("{s:i,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:f}}", "pid", (int)getpid(), "planned",
-                  (json_int_t)pyab_replay_total(c->rp), "readback", rb,
+    j = json_pack("{s:i,s:I,s:I,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:f}}", "pid", (int)getpid(),
+                  "planned", (json_int_t)pyab_replay_planned(c->rp), "max_requests",
+                  (json_int_t)pyab_replay_total(c->rp), "sample_every_requests",
+                  (json_int_t)c->sample_every, "readback", rb,
                   "trace", "requests", (json_int_t)c->trace->count, "memory_bytes",
                   (json_int_t)pyab_trace_memory(c->trace), "file_bytes",
                   (json_int_t)c->trace->file_bytes, "reordered",
@@ -447,15 +578,23 @@ int pyab_child_main(const char *config_path)
         /* As at the normal end: the interpreter is not finalised. */
         _exit(err.exit_code ? err.exit_code : PYAB_EXIT_INTERNAL);
     }
+    c.sample_every = work_sample_every(&c);
+    uv_async_init(&c.loop, &c.work_sample, on_work_sample);
+    c.work_sample.data = &c;
+    pyab_replay_sample_every(c.rp, c.sample_every, &c.work_sample);
     send_json(&c, PYAB_MSG_HELLO, hello(&c));
     uv_signal_init(&c.loop, &c.sigint);
     uv_signal_init(&c.loop, &c.sigterm);
-    c.sigint.data = c.sigterm.data = &c;
+    uv_signal_init(&c.loop, &c.sigusr1);
+    c.sigint.data = c.sigterm.data = c.sigusr1.data = &c;
     uv_signal_start(&c.sigint, on_signal, SIGINT);
     uv_signal_start(&c.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&c.sigusr1, on_signal, SIGUSR1);
     start_timers(&c);
     pyab_gcwatch_totals(&c.gc_base);
     c.cpu_start = cpu_seconds();
+    c.cpu_start_ns = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+    pyab_buf_init(&c.pending);
     if ((rc = pyab_replay_start(c.rp)) < 0) {
         pyab_error_internal(&err, "cannot start worker threads: %s", uv_strerror(rc));
         send_fatal(&c, &err);

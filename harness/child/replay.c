@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "gcwatch.h"
-#include "interp.h"
 #include "request.h"
 #include "routestats.h"
 #include "transform.h"
@@ -40,7 +39,10 @@ struct pyab_replay {
     PyObject *handler;
     PyObject *keys[NKEYS];
     uv_async_t *notify;
-    uint64_t total;
+    uv_async_t *sample_async; /* signalled every sample_every completed requests */
+    uint64_t sample_every;    /* 0: samples by time only */
+    uint64_t planned;         /* the requests of one planned run */
+    uint64_t total;           /* the most this rep replays: planned, or the until-settled cap */
     uint32_t *keep; /* indices of the records replayed (load.routes, load.sample) */
     size_t nkeep;
     double t0;   /* t of the first kept record: it is due at 0 */
@@ -228,6 +230,9 @@ static void run_one(pyab_replay *rp, worker *w, PyThreadState *ts, uint64_t idx,
     end = pyab_now_ns();
     pyab_hist_record(&w->hist, end - due);
     atomic_store_explicit(&rp->last_done_ns, end, memory_order_relaxed);
+    /* uv_async_send coalesces: a slow main loop takes one sample, not a queue of them. */
+    if (rp->sample_every && done % rp->sample_every == 0)
+        uv_async_send(rp->sample_async);
     if (cfg->warmup_requests && done == (uint64_t)cfg->warmup_requests) {
         atomic_store(&rp->warmup_ns, end);
         uv_async_send(rp->notify);
@@ -299,14 +304,20 @@ pyab_replay *pyab_replay_create(const pyab_config *cfg, const pyab_trace *trace,
     rp->workers = xcalloc((size_t)rp->nworkers, sizeof(*rp->workers));
     select_records(rp);
     if (cfg->load_model == PYAB_LOAD_OPEN) {
-        rp->total = rp->nkeep * (uint64_t)cfg->loops;
+        rp->planned = rp->nkeep * (uint64_t)cfg->loops;
         /* One pass lasts the kept records' span plus one mean gap, so loops do not overlap. */
         double d = tr->recs[rp->keep[rp->nkeep - 1]].t - rp->t0;
         rp->span = d + (rp->nkeep > 1 ? d / (double)(rp->nkeep - 1) : 1.0);
     } else {
-        rp->total = cfg->requests ? (uint64_t)cfg->requests : rp->nkeep;
+        rp->planned = cfg->requests ? (uint64_t)cfg->requests : rp->nkeep;
         rp->token_queue = cfg->think_ms > 0 || cfg->users > cfg->workers;
     }
+    /* Until settled, the open loop plays further passes over the trace and
+     * the closed loop sends more requests; the parent stops the rep. */
+    rp->total = rp->planned;
+    if (cfg->until_settled)
+        rp->total = cfg->max_requests ? (uint64_t)cfg->max_requests
+                                      : PYAB_SETTLE_MAX_FACTOR * rp->planned;
     uv_mutex_init(&rp->lock);
     uv_cond_init(&rp->cond);
     return rp;
@@ -378,6 +389,17 @@ uint64_t pyab_replay_errors(const pyab_replay *rp)
 uint64_t pyab_replay_total(const pyab_replay *rp)
 {
     return rp->total;
+}
+
+uint64_t pyab_replay_planned(const pyab_replay *rp)
+{
+    return rp->planned;
+}
+
+void pyab_replay_sample_every(pyab_replay *rp, uint64_t every, uv_async_t *async)
+{
+    rp->sample_every = every;
+    rp->sample_async = async;
 }
 
 uint64_t pyab_replay_warmup_ns(const pyab_replay *rp)
@@ -463,18 +485,4 @@ json_t *pyab_replay_result(pyab_replay *rp)
     json_object_set_new(j, "routes",
                         pyab_routestats_json(rp->routes, (const char *const *)rp->trace->routes));
     return j;
-}
-
-void pyab_replay_destroy(pyab_replay *rp)
-{
-    if (rp == NULL)
-        return;
-    pyab_routestats_destroy(rp->routes);
-    free(rp->keep);
-    free(rp->workers);
-    free(rp->heap);
-    Py_XDECREF(rp->handler);
-    uv_mutex_destroy(&rp->lock);
-    uv_cond_destroy(&rp->cond);
-    free(rp);
 }

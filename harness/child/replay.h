@@ -35,6 +35,7 @@ typedef struct pyab_replay pyab_replay;
 /*
  * Creates a replayer. Steals `handler`. `notify` is signalled (from worker
  * threads) when warm-up is reached and when a worker exits. GIL held.
+ * Never freed: the child process exits without finalising (child.h).
  */
 pyab_replay *pyab_replay_create(const pyab_config *cfg, const pyab_trace *trace,
                                 PyObject *handler, uv_async_t *notify);
@@ -50,7 +51,12 @@ void pyab_replay_join(pyab_replay *rp);
 /* Completed requests and errors so far (no GIL). */
 uint64_t pyab_replay_completed(const pyab_replay *rp);
 uint64_t pyab_replay_errors(const pyab_replay *rp);
+/* The most requests this rep replays: the planned ones, or the until-settled cap. */
 uint64_t pyab_replay_total(const pyab_replay *rp);
+/* The requests of the planned run (the scenario's requests or trace passes). */
+uint64_t pyab_replay_planned(const pyab_replay *rp);
+/* Before start: signal `async` (borrowed) each time `every` more requests complete (0: never). */
+void pyab_replay_sample_every(pyab_replay *rp, uint64_t every, uv_async_t *async);
 /* Nanosecond timestamp of warm-up's end, 0 before. */
 uint64_t pyab_replay_warmup_ns(const pyab_replay *rp);
 uint64_t pyab_replay_start_ns(const pyab_replay *rp);
@@ -63,7 +69,5 @@ void pyab_replay_window(pyab_replay *rp, pyab_hist *window);
 void pyab_replay_check_timeouts(pyab_replay *rp, PyThreadState *main_ts);
 /* Final figures (requests, latency, errors by route, ...). New ref; GIL held. */
 json_t *pyab_replay_result(pyab_replay *rp);
-/* Frees the replayer; workers must have exited. GIL held. */
-void pyab_replay_destroy(pyab_replay *rp);
 
 #endif

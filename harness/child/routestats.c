@@ -33,24 +33,6 @@ pyab_routestats *pyab_routestats_create(size_t nroutes)
     return rs;
 }
 
-void pyab_routestats_destroy(pyab_routestats *rs)
-{
-    if (rs == NULL)
-        return;
-    for (size_t r = 0; r < rs->n; r++) {
-        error_kind *k = rs->routes[r].kinds;
-        while (k) {
-            error_kind *next = k->next;
-            free(k->type);
-            free(k->traceback);
-            free(k);
-            k = next;
-        }
-    }
-    free(rs->routes);
-    free(rs);
-}
-
 void pyab_routestats_keep(pyab_routestats *rs, uint32_t route)
 {
     rs->routes[route].kept = 1;

@@ -17,9 +17,8 @@
 
 typedef struct pyab_routestats pyab_routestats;
 
-/* Counters for routes 0..nroutes-1, none marked kept. New; destroy(NULL) does nothing. */
+/* Counters for routes 0..nroutes-1, none marked kept. New; lives until the child exits. */
 pyab_routestats *pyab_routestats_create(size_t nroutes);
-void pyab_routestats_destroy(pyab_routestats *rs);
 
 /* Marks route as one this arm replays (only those are reported). */
 void pyab_routestats_keep(pyab_routestats *rs, uint32_t route);

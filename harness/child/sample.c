@@ -79,7 +79,8 @@ int pyab_sample_open(void)
     return statm_fd < 0 ? -errno : 0;
 }
 
-int64_t pyab_sample_rss(void)
+/* Current RSS in bytes (-1 if unreadable). */
+static int64_t read_rss(void)
 {
     char buf[128];
     ssize_t n;
@@ -102,7 +103,7 @@ void pyab_sample_memory(pyab_sample *s, int gil)
 
     pyab_heap_read(&hs);
     pyab_gcwatch_totals(&gt);
-    s->rss_bytes = pyab_sample_rss();
+    s->rss_bytes = read_rss();
     s->pyheap_bytes = hs.live_bytes;
     s->pymalloc_arena_bytes = hs.arena_bytes;
     native_heap(&s->native_heap_bytes, &s->native_free_bytes);

@@ -40,8 +40,6 @@ typedef struct pyab_sample {
 int pyab_sample_open(void);
 /* Which allocator the native_* columns come from (for the manifest). */
 const char *pyab_sample_native_source(void);
-/* Current RSS in bytes (-1 if unreadable). */
-int64_t pyab_sample_rss(void);
 /*
  * Fills the memory and GC fields of s. With `gil` set, the caller holds the
  * GIL and gc.get_count() is read too; otherwise gc_count stays 0.

@@ -24,8 +24,6 @@
 #include "progress.h"
 #include "regress.h"
 #include "scenario.h"
-#include "trace.h"
-#include "transform.h"
 
 #define DEFAULT_HISTORY "results/history.sqlite"
 #define TREND_RUNS 30
@@ -67,24 +65,16 @@ static json_t *load_json(const char *dir, const char *name)
     return j;
 }
 
-/* The baseline folder for a scenario: --baseline itself or its <name>/ subfolder, else history. */
+/* The baseline folder for a scenario: --baseline's (regress.h), else the history's. */
 static char *find_baseline(scen_check *c, const char *dir)
 {
-    const char *b = c->o->baseline;
+    char *why = NULL, *out;
 
-    if (b != NULL) {
-        json_t *s = load_json(b, "summary.json");
-        const char *name = json_string_value(json_object_get(s, "scenario"));
-        char *sub = pyab_path_join(b, c->sc->name), *out = NULL;
-        if (name && strcmp(name, c->sc->name) == 0)
-            out = xstrdup(b);
-        else if (json_decref(s), s = load_json(sub, "summary.json"), s != NULL)
-            out = xstrdup(sub);
-        json_decref(s);
-        free(sub);
-        return out;
-    }
-    return c->hist ? pyab_history_baseline(c->hist, c->sc->name, dir) : NULL;
+    if (c->o->baseline == NULL)
+        return c->hist ? pyab_history_baseline(c->hist, c->sc->name, dir) : NULL;
+    out = pyab_regress_baseline_dir(c->o->baseline, c->sc->name, &why);
+    free(why); /* checked before the first run (validate_all); only a folder changed since lands here */
+    return out;
 }
 
 static void add_check(json_t *checks, const char *arm, json_t *c)
@@ -154,9 +144,7 @@ static int record_history(scen_check *c, const char *dir, json_t *summary, const
     if ((trend = pyab_history_trend(c->hist, c->sc->name, TREND_RUNS, err)) == NULL)
         return -EIO;
     path = pyab_path_join(dir, "history.json");
-    rc = json_dump_file(trend, path, JSON_INDENT(1) | PYAB_HISTORY_JSON_PRECISION) == 0 ? 0 : -EIO;
-    if (rc < 0)
-        pyab_error_internal(err, "%s: cannot write", path);
+    rc = pyab_json_write_atomic(path, trend, JSON_INDENT(1) | PYAB_HISTORY_JSON_PRECISION, err);
     json_object_set(summary, "history", trend);
     json_decref(trend);
     free(path);
@@ -187,11 +175,12 @@ static json_t *judge(scen_check *c, const char *dir, json_t *summary, char **bas
         *base_dir = NULL;
     }
     checks = arm_checks(c, summary, base);
+    /* Only the history may have no baseline yet; an explicit one that stopped matching is an error. */
     if (*base_dir == NULL && (c->o->baseline || !c->o->no_history))
         add_check(checks, c->sc->arms[0].arm, json_pack("{s:s, s:s, s:s, s:s}", "kind",
-                  "regression", "name", "baseline", "status", "skip", "message",
-                  c->o->baseline ? "no complete results of this scenario in the --baseline folder"
-                                 : "no earlier complete passing run in the history"));
+                  "regression", "name", "baseline", "status", c->o->baseline ? "error" : "skip",
+                  "message", c->o->baseline ? "the --baseline folder no longer holds complete "
+                  "results of this scenario" : "no earlier complete passing run in the history"));
     json_decref(base);
     return checks;
 }
@@ -218,8 +207,8 @@ static int on_analysed(const char *dir, void *data, pyab_error *err)
     if (c->hist)
         rc = record_history(c, dir, summary, status, err);
     path = pyab_path_join(dir, "summary.json");
-    if (rc == 0 && json_dump_file(summary, path, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) != 0)
-        rc = pyab_error_internal(err, "%s: cannot write", path);
+    if (rc == 0)
+        rc = pyab_json_write_atomic(path, summary, JSON_INDENT(1) | JSON_REAL_PRECISION(10), err);
     free(path);
     free(base_dir);
     json_decref(summary);
@@ -410,11 +399,12 @@ static char *name_of(const char *path)
 /*
  * Loads every selected scenario and its traces before any runs, and gives
  * each its entry of check.json. Names must be unique (they name the
- * folders). Every problem is found, not only the first: a bad scenario's
+ * folders), and an explicit --baseline must hold each one's results. Every problem is found, not only the first: a bad scenario's
  * entry has status "error" and the message, naming file, line and key.
  * Returns how many are bad.
  */
-static size_t validate_all(char **paths, size_t n, pyab_scenario **scs, json_t *scenarios)
+static size_t validate_all(char **paths, size_t n, pyab_scenario **scs, json_t *scenarios,
+                           const char *baseline)
 {
     size_t bad = 0;
 
@@ -428,6 +418,8 @@ static size_t validate_all(char **paths, size_t n, pyab_scenario **scs, json_t *
             if (scs[k] && strcmp(scs[k]->name, scs[i]->name) == 0)
                 why = xasprintf("%s and %s are both named \"%s\" (names must be unique in one "
                                 "check)", paths[k], paths[i], scs[i]->name);
+        if (why == NULL && baseline)
+            free(pyab_regress_baseline_dir(baseline, scs[i]->name, &why));
         name = scs[i] ? xstrdup(scs[i]->name) : name_of(paths[i]);
         json_t *entry = json_pack("{s:s, s:s}", "scenario", name, "path",
                                   scs[i] ? scs[i]->path : paths[i]);
@@ -480,17 +472,14 @@ static int worst(int a, int b)
 static int write_outputs(const check_opts *o, json_t *report)
 {
     pyab_error err = {0};
-    char *p = pyab_path_join(o->out, "check.json"), *text = json_dumps(report, JSON_INDENT(1));
-    int rc = pyab_file_write_atomic(p, text, strlen(text));
+    char *p = pyab_path_join(o->out, "check.json");
+    int rc = pyab_json_write_atomic(p, report, JSON_INDENT(1), &err);
     char *junit = pyab_path_join(o->out, "junit.xml");
 
-    if (rc < 0)
-        fprintf(stderr, "pyab check: %s: cannot write: %s\n", p, strerror(-rc));
     if (rc == 0 && (rc = pyab_junit_write(junit, report, &err)) == 0 && o->junit)
         rc = pyab_junit_write(o->junit, report, &err);
     if (rc < 0 && err.text[0])
         fprintf(stderr, "pyab check: %s\n", err.text);
-    free(text);
     free(p);
     free(junit);
     return rc;
@@ -552,7 +541,7 @@ int pyab_cmd_check(int argc, char **argv)
                        "scenarios", scenarios);
     /* A bad scenario stops the check before anything runs, with check.json and
      * JUnit saying which and why, so CI shows the message and not only an exit code. */
-    if ((bad = validate_all(paths, n, scs, scenarios)) > 0) {
+    if ((bad = validate_all(paths, n, scs, scenarios, o.baseline)) > 0) {
         char *why = xasprintf("not run: %zu scenario%s of this check failed validation", bad,
                               bad == 1 ? "" : "s");
         mark_not_run(scenarios, why);

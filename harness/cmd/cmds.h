@@ -15,4 +15,9 @@ int pyab_cmd_history(int argc, char **argv);
 int pyab_cmd_merge(int argc, char **argv);
 int pyab_cmd_ablate(int argc, char **argv);
 
+/* Whether a verb's arguments (argv[0] the verb) ask for its help: --help or -h anywhere. */
+int pyab_cmd_help_wanted(int argc, char **argv);
+/* Prints the verb's usage and flags on stdout; the exit code (2 for an unknown verb). */
+int pyab_cmd_help(const char *verb);
+
 #endif

@@ -35,7 +35,8 @@ static void usage(FILE *f)
             fprintf(f, "  %s\n", verbs[i].help);
     fprintf(f, "\nexit codes: 0 ok (a rep that crashed or hit a limit is a finding), 1 check failed,\n"
                "            2 bad input or usage, 3 internal failure, 130 interrupted\n"
-               "README.md describes every verb, flag and scenario key\n");
+               "`pyab VERB --help` gives a verb's flags; README.md describes every verb, flag\n"
+               "and scenario key\n");
 }
 
 int main(int argc, char **argv)
@@ -44,14 +45,18 @@ int main(int argc, char **argv)
         usage(stderr);
         return PYAB_EXIT_USAGE;
     }
+    if (strcmp(argv[1], "help") == 0 && argc > 2)
+        return pyab_cmd_help(argv[2]);
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         usage(stdout);
         return PYAB_EXIT_OK;
     }
+    /* Every verb answers --help / -h the same way, before it parses anything. */
     for (size_t i = 0; i < PYAB_ARRAY_LEN(verbs); i++)
         if (strcmp(argv[1], verbs[i].name) == 0)
-            return verbs[i].fn(argc - 1, argv + 1);
+            return pyab_cmd_help_wanted(argc - 1, argv + 1) ? pyab_cmd_help(verbs[i].name)
+                                                             : verbs[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "pyab: unknown verb '%s'\n", argv[1]);
     usage(stderr);
     return PYAB_EXIT_USAGE;

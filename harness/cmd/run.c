@@ -24,28 +24,49 @@ static json_t *load(const char *dir, const char *name)
     return j;
 }
 
+/* The history a run appends to: --history's path (or NULL), and the database once open. */
+typedef struct run_history {
+    const char *path;
+    pyab_history *db;
+} run_history;
+
+/*
+ * before_reps hook: opens the database, --history's or history.sqlite
+ * beside the results folder (results/history.sqlite for the default
+ * folder, the same file `pyab check` uses), so that a corrupt or
+ * unwritable one stops the run before its first rep (exit 2), as it
+ * stops `pyab check`.
+ */
+static int open_history(const char *dir, void *data, pyab_error *err)
+{
+    run_history *rh = data;
+    char *parent = pyab_path_dirname(dir);
+    char *db = rh->path ? xstrdup(rh->path) : pyab_path_join(parent, "history.sqlite");
+
+    rh->db = pyab_history_open(db, err);
+    free(parent);
+    free(db);
+    if (rh->db)
+        return 0;
+    err->exit_code = PYAB_EXIT_USAGE; /* the file given, or found, is bad input */
+    return -EINVAL;
+}
+
 /*
  * after_analysis hook: every run's figures go into the history too, with
  * the verdict "run" (so `pyab history` shows them; `pyab check` takes only
- * its own passing runs as baselines). The database is `data`, or
- * history.sqlite beside the results folder (results/history.sqlite for the
- * default folder, the same file `pyab check` uses).
+ * its own passing runs as baselines).
  */
 static int record(const char *dir, void *data, pyab_error *err)
 {
+    run_history *rh = data;
     json_t *summary = load(dir, "summary.json"), *manifest = load(dir, "manifest.json");
-    char *parent = pyab_path_dirname(dir);
-    char *db = data ? xstrdup(data) : pyab_path_join(parent, "history.sqlite");
-    pyab_history *h = NULL;
     int rc = -EIO;
 
     if (summary == NULL || manifest == NULL)
         pyab_error_internal(err, "%s: cannot read summary.json or manifest.json", dir);
-    else if ((h = pyab_history_open(db, err)) != NULL)
-        rc = pyab_history_append(h, summary, manifest, dir, "run", err);
-    pyab_history_close(h);
-    free(parent);
-    free(db);
+    else
+        rc = pyab_history_append(rh->db, summary, manifest, dir, "run", err);
     json_decref(summary);
     json_decref(manifest);
     return rc;
@@ -53,7 +74,9 @@ static int record(const char *dir, void *data, pyab_error *err)
 
 int pyab_cmd_run(int argc, char **argv)
 {
-    pyab_run_opts opts = {.report = 1, .after_analysis = record};
+    run_history rh = {0};
+    pyab_run_opts opts = {.report = 1, .after_analysis = record, .before_reps = open_history,
+                          .data = &rh};
     const char *path = NULL;
     pyab_error err = {0};
     pyab_scenario *sc;
@@ -64,9 +87,11 @@ int pyab_cmd_run(int argc, char **argv)
         if (pyab_experiment_take_flag(&opts, argc, argv, &i))
             continue;
         if (strcmp(argv[i], "--history") == 0 && i + 1 < argc)
-            opts.data = argv[++i];
-        else if (strcmp(argv[i], "--no-history") == 0)
+            rh.path = argv[++i];
+        else if (strcmp(argv[i], "--no-history") == 0) {
             opts.after_analysis = NULL;
+            opts.before_reps = NULL;
+        }
         else if (argv[i][0] == '-') {
             fprintf(stderr, "pyab run: unknown flag %s\n", argv[i]);
             return run_usage();
@@ -84,6 +109,7 @@ int pyab_cmd_run(int argc, char **argv)
         return err.exit_code;
     }
     code = pyab_experiment_run_all(sc, &opts, &dir);
+    pyab_history_close(rh.db);
     free(dir);
     pyab_scenario_destroy(sc);
     return code;

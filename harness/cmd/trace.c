@@ -104,11 +104,12 @@ static int cmd_import(int argc, char **argv)
         return usage_error("--route-from: expected path or template, got %s", route_from);
     if (pyab_traceimport_file(input, output, fmt, rf, &res, &err) < 0)
         return report(&err);
-    fprintf(stderr, "pyab: %s: %zu requests imported (%s) into %s", input, res.requests,
-            res.format == PYAB_IMPORT_HAR ? "HAR" : "access log", output);
+    fprintf(stderr, "pyab: %s: %zu request%s imported (%s) into %s", input, res.requests,
+            PYAB_PLURAL(res.requests), res.format == PYAB_IMPORT_HAR ? "HAR" : "access log",
+            output);
     if (res.skipped)
         fprintf(stderr, "; %zu line%s without a request skipped", res.skipped,
-                res.skipped == 1 ? "" : "s");
+                PYAB_PLURAL(res.skipped));
     fputc('\n', stderr);
     return PYAB_EXIT_OK;
 }
@@ -207,8 +208,8 @@ static int cmd_synth(int argc, char **argv)
     if (rc == 0 && (rc = pyab_file_write_atomic(output, out.data, out.len)) < 0)
         pyab_error_set(&err, "%s: cannot write: %s", output, strerror(-rc));
     if (rc == 0)
-        fprintf(stderr, "pyab: %zu requests over %g s (seed %llu) written to %s\n", count,
-                spec->duration, (unsigned long long)spec->seed, output);
+        fprintf(stderr, "pyab: %zu request%s over %g s (seed %llu) written to %s\n", count,
+                PYAB_PLURAL(count), spec->duration, (unsigned long long)spec->seed, output);
     pyab_buf_finish(&out);
     pyab_tracesynth_spec_destroy(spec);
     return rc < 0 ? report(&err) : PYAB_EXIT_OK;

@@ -110,8 +110,10 @@ static int opt_route_list(const pyab_where *w, json_t *obj, const char *path, co
 static int parse_load(const pyab_where *w, pyab_config *cfg, json_t *root)
 {
     static const char *const keys[] = {"model", "speed", "loops", "rate", "users", "think_ms",
-                                       "requests", "routes", "exclude_routes", "sample"};
+                                       "requests", "routes", "exclude_routes", "sample",
+                                       "until", "max_requests", "max_seconds"};
     static const char *const models[] = {"open", "closed"};
+    static const char *const untils[] = {"planned", "settled"};
     json_t *load;
     int rc;
 
@@ -127,8 +129,14 @@ static int parse_load(const pyab_where *w, pyab_config *cfg, json_t *root)
         (rc = pyab_keys_long(w, load, "load", "requests", 1, LONG_MAX, &cfg->requests)) < 0 ||
         (rc = opt_route_list(w, load, "load", "routes", &cfg->routes)) < 0 ||
         (rc = opt_route_list(w, load, "load", "exclude_routes", &cfg->exclude_routes)) < 0 ||
-        (rc = pyab_keys_number(w, load, "load", "sample", 0, 1, &cfg->sample_share)) < 0)
+        (rc = pyab_keys_number(w, load, "load", "sample", 0, 1, &cfg->sample_share)) < 0 ||
+        (rc = pyab_keys_choice(w, load, "load", "until", untils, 2, &cfg->until_settled)) < 0 ||
+        (rc = pyab_keys_long(w, load, "load", "max_requests", 1, LONG_MAX, &cfg->max_requests)) < 0 ||
+        (rc = pyab_keys_number(w, load, "load", "max_seconds", 0.001, 1e7, &cfg->max_seconds)) < 0)
         return rc;
+    if (!cfg->until_settled && (json_object_get(load, "max_requests") || json_object_get(load, "max_seconds")))
+        return pyab_keys_fail(w, "load", json_object_get(load, "max_requests") ? "max_requests" : "max_seconds",
+                              "only goes with \"until\": \"settled\"");
     if (cfg->sample_share <= 0)
         return pyab_keys_fail(w, "load", "sample",
                               "must be above 0 (the share of requests kept, up to 1)");
@@ -212,7 +220,12 @@ static int parse_gc(const pyab_where *w, pyab_config *cfg, json_t *root)
     return 0;
 }
 
-char *pyab_config_find_preload(const char *name, const char **package)
+/*
+ * Finds an allocator library by name (jemalloc, tcmalloc, mimalloc): a new
+ * path, or NULL. *package (optional) names the Debian package that
+ * provides it, or NULL when the name is not one of those.
+ */
+static char *find_preload(const char *name, const char **package)
 {
     static const struct {
         const char *name, *file, *package;
@@ -247,8 +260,10 @@ char *pyab_config_find_preload(const char *name, const char **package)
 static int parse_allocator(const pyab_where *w, pyab_config *cfg, json_t *root, const char *base)
 {
     static const char *const keys[] = {"python", "malloc_arena_max", "mmap_threshold",
-                                       "trim_threshold", "trim_every", "preload"};
+                                       "trim_threshold", "trim_every", "preload",
+                                       "thread_caches"};
     static const char *const pys[] = {"pymalloc", "malloc", "pymalloc_debug"};
+    static const char *const caches[] = {"off", "on"};
     json_t *al, *trim;
     int py = 0, rc;
 
@@ -261,7 +276,9 @@ static int parse_allocator(const pyab_where *w, pyab_config *cfg, json_t *root, 
         (rc = pyab_keys_long(w, al, "allocator", "mmap_threshold", 0, 1L << 30,
                              &cfg->mmap_threshold)) < 0 ||
         (rc = pyab_keys_long(w, al, "allocator", "trim_threshold", 0, LONG_MAX,
-                             &cfg->trim_threshold)) < 0)
+                             &cfg->trim_threshold)) < 0 ||
+        (rc = pyab_keys_choice(w, al, "allocator", "thread_caches", caches, 2,
+                               &cfg->allocator_caches)) < 0)
         return rc;
     free(cfg->py_allocator);
     cfg->py_allocator = xstrdup(pys[py]);
@@ -286,7 +303,7 @@ static int parse_allocator(const pyab_where *w, pyab_config *cfg, json_t *root, 
             if (access(cfg->preload, R_OK) != 0)
                 return pyab_keys_fail(w, "allocator", "preload", "no such library file");
         } else {
-            cfg->preload = pyab_config_find_preload(cfg->preload_name, &package);
+            cfg->preload = find_preload(cfg->preload_name, &package);
             if (cfg->preload == NULL && package == NULL)
                 return pyab_keys_fail(w, "allocator", "preload",
                                       "must be \"jemalloc\", \"tcmalloc\", \"mimalloc\" or a path");
@@ -335,6 +352,19 @@ static int parse_limits(const pyab_where *w, pyab_config *cfg, json_t *root)
                                &cfg->limit_run_seconds)) < 0)
         return rc;
     return pyab_keys_number(w, lim, "limits", "rss_mb", 1, 1e9, &cfg->limit_rss_mb);
+}
+
+/* sample.every_requests: a count, or "auto" (0). */
+static int parse_every_requests(const pyab_where *w, json_t *sample, long *out)
+{
+    json_t *v = json_object_get(sample, "every_requests");
+
+    if (v == NULL || (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0))
+        return 0;
+    if (!json_is_integer(v))
+        return pyab_keys_fail(w, "sample", "every_requests",
+                              "must be \"auto\" or a whole number of requests (e.g. 100)");
+    return pyab_keys_long(w, sample, "sample", "every_requests", 1, LONG_MAX, out);
 }
 
 static void config_defaults(pyab_config *cfg)
@@ -396,9 +426,10 @@ int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_
             goto out;
     }
     if (sample) {
-        static const char *const keys[] = {"interval_ms", "pyheap"};
+        static const char *const keys[] = {"interval_ms", "pyheap", "every_requests"};
         static const char *const modes[] = {"blocks", "requested", "off"};
-        if ((rc = pyab_keys_check(&w, sample, "sample", keys, 2)) < 0 ||
+        if ((rc = pyab_keys_check(&w, sample, "sample", keys, 3)) < 0 ||
+            (rc = parse_every_requests(&w, sample, &cfg->sample_every_requests)) < 0 ||
             (rc = pyab_keys_number(&w, sample, "sample", "interval_ms", 1, 3.6e6,
                                    &cfg->sample_interval_ms)) < 0 ||
             (rc = pyab_keys_choice(&w, sample, "sample", "pyheap", modes, 3,

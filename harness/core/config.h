@@ -20,6 +20,13 @@
 enum { PYAB_LOAD_OPEN, PYAB_LOAD_CLOSED };
 enum { PYAB_APP_PATH, PYAB_APP_MODULE, PYAB_APP_WSGI };
 
+/* sample.every_requests "auto": about this many samples after warm-up per rep. */
+#define PYAB_SAMPLES_TARGET 200
+/* load.until "settled": default cap, as a multiple of the planned requests. */
+#define PYAB_SETTLE_MAX_FACTOR 16
+/* load.until "settled": default cap in seconds of replay per rep. */
+#define PYAB_SETTLE_MAX_SECONDS 600
+
 /* The settings of one arm. */
 typedef struct pyab_config {
     char *arm;     /* arm name; "base" when the scenario has no arms */
@@ -40,6 +47,9 @@ typedef struct pyab_config {
     long users;        /* closed */
     double think_ms;   /* closed */
     long requests;     /* closed: total; 0 = one pass over the trace */
+    int until_settled;  /* load.until: "settled" (1) or "planned" (0) */
+    long max_requests;  /* until settled: the cap; 0 = PYAB_SETTLE_MAX_FACTOR x planned */
+    double max_seconds; /* until settled: the cap in seconds of replay */
     json_t *routes;         /* load.routes: list of route names to keep, or NULL (borrowed) */
     json_t *exclude_routes; /* load.exclude_routes: route names to drop, or NULL (borrowed) */
     double sample_share;    /* load.sample: share of records kept (seeded), 1 = all */
@@ -48,6 +58,7 @@ typedef struct pyab_config {
     long warmup_requests;
     double warmup_seconds;
     double sample_interval_ms;
+    long sample_every_requests; /* a sample per this many requests; 0 = auto (PYAB_SAMPLES_TARGET) */
     int pyheap_mode;   /* 0 blocks, 1 requested, 2 off (sample.pyheap) */
     uint64_t seed;
     double timeout_ms;
@@ -67,6 +78,7 @@ typedef struct pyab_config {
     double trim_every_seconds;
     char *preload;       /* absolute path of the library, or NULL */
     char *preload_name;  /* as written: jemalloc | tcmalloc | mimalloc | path */
+    int allocator_caches; /* allocator.thread_caches: 0 "off" (default), 1 "on" */
 
     json_t *env;   /* object of strings (borrowed from json) */
     json_t *mocks; /* object: module name -> absolute path (borrowed) */
@@ -94,12 +106,5 @@ int pyab_config_parse(pyab_config *cfg, const char *where, const char *arm, json
                       const char *base_dir, pyab_error *err);
 /* Frees what cfg holds and zeroes it. */
 void pyab_config_finish(pyab_config *cfg);
-
-/*
- * Finds an allocator library by name (jemalloc, tcmalloc, mimalloc): a new
- * path, or NULL. *package (optional) names the Debian package that
- * provides it, or NULL when the name is not one of those.
- */
-char *pyab_config_find_preload(const char *name, const char **package);
 
 #endif

@@ -316,9 +316,10 @@ pyab_trace *pyab_trace_load_mem(const char *name, const char *data, size_t len,
             p = eol + 1;
             continue;
         }
-        rec = json_loadb(p, (size_t)(eol - p), 0, &jerr);
+        /* A key given twice would replay one of the two silently, as scenarios refuse it. */
+        rec = json_loadb(p, (size_t)(eol - p), JSON_REJECT_DUPLICATES, &jerr);
         if (rec == NULL) {
-            pyab_error_set(err, "%s:%zu:%d: %s", name, line, jerr.column, jerr.text);
+            pyab_error_set(err, "%s:%zu:%d: %s", name, line, pyab_json_column(&jerr), jerr.text);
             goto fail;
         }
         rc = add_record(tr, &map, &arena, name, line, rec, err);
@@ -353,7 +354,7 @@ pyab_trace *pyab_trace_load(const char *path, pyab_error *err)
     int rc = pyab_file_read(path, &data, &len);
 
     if (rc < 0) {
-        pyab_error_set(err, "%s: cannot read trace: %s", path, strerror(-rc));
+        pyab_error_set(err, "%s: cannot read trace: %s", path, pyab_file_strerror(rc));
         return NULL;
     }
     tr = pyab_trace_load_mem(path, data, len, err);
@@ -393,4 +394,17 @@ json_t *pyab_trace_record_json(const pyab_trace *tr, size_t i)
     json_object_set_new(rec, "t", json_real(r->t));
     json_object_set_new(rec, "route", json_string(tr->routes[r->route]));
     return rec;
+}
+
+void pyab_trace_write_record(pyab_buf *out, double t, const json_t *rest)
+{
+    char num[64], *s;
+    size_t n;
+
+    n = (size_t)snprintf(num, sizeof(num), "%.6f", t);
+    while (n > 2 && num[n - 1] == '0' && num[n - 2] != '.')
+        num[--n] = '\0';
+    s = json_dumps(rest, JSON_COMPACT);
+    pyab_buf_addf(out, "{\"t\":%s,%s\n", num, s + 1);
+    free(s);
 }

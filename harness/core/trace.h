@@ -85,4 +85,11 @@ static inline uint64_t pyab_varint_read(const uint8_t **p)
     return v;
 }
 
+/*
+ * Appends one trace line: {"t":T, then the members of `rest` (borrowed; an
+ * object holding at least "route"), in their order. T is printed with
+ * microsecond precision so the text does not depend on float formatting.
+ */
+void pyab_trace_write_record(pyab_buf *out, double t, const json_t *rest);
+
 #endif

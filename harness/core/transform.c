@@ -4,21 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* splitmix64's finaliser: a well-mixed 64-bit hash of x. */
-static uint64_t mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
+#include "rng.h"
 
 int pyab_transform_sampled(uint64_t seed, size_t i, double share)
 {
     if (share >= 1)
         return 1;
     /* The top 53 bits as a uniform double in [0, 1). */
-    return (double)(mix(mix(seed) ^ (uint64_t)i) >> 11) * 0x1.0p-53 < share;
+    return (double)(pyab_rng_mix(pyab_rng_mix(seed) ^ (uint64_t)i) >> 11) * 0x1.0p-53 < share;
 }
 
 static long route_index(const pyab_trace *tr, const char *name)
@@ -93,7 +86,8 @@ int pyab_transform_select(const pyab_config *cfg, const pyab_trace *trace, const
     if (k == 0) {
         free(out);
         return pyab_error_set(err, "%s: key \"load\": the route filter and sample keep no "
-                              "request of %s (%zu requests)", where, trace->path, trace->count);
+                              "request of %s (%zu request%s)", where, trace->path, trace->count,
+                              PYAB_PLURAL(trace->count));
     }
     *keep = out;
     *n = k;

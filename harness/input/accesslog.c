@@ -311,6 +311,17 @@ int pyab_accesslog_matches(const char *line, size_t len)
     return 1;
 }
 
+int pyab_accesslog_looks_like(const char *line, size_t len)
+{
+    cursor c = {line, line, line + len, NULL};
+
+    if (pyab_accesslog_matches(line, len))
+        return 1;
+    if (skip_token(&c, "") < 0 || skip_token(&c, "") < 0 || skip_token(&c, "") < 0)
+        return 0;
+    return c.end - c.p >= 2 && c.p[0] == '[' && c.p[1] >= '0' && c.p[1] <= '9';
+}
+
 void pyab_accesslog_entry_finish(pyab_accesslog_entry *e)
 {
     free(e->method);

@@ -34,8 +34,14 @@ int pyab_accesslog_parse(const char *line, size_t len, pyab_accesslog_entry *e,
                          int *column, const char **problem);
 void pyab_accesslog_entry_finish(pyab_accesslog_entry *e);
 
-/* Whether the line looks like an access-log line (for format detection). */
+/* Whether the line parses as an access-log line. */
 int pyab_accesslog_matches(const char *line, size_t len);
+/*
+ * Whether the line is one, or starts as one (three fields, then '[' and a
+ * digit) and fails further on: format detection takes such a first line
+ * for a log, so that the import names its fault (a bad date) and column.
+ */
+int pyab_accesslog_looks_like(const char *line, size_t len);
 
 /*
  * Days from 1970-01-01 to a date of the proleptic Gregorian calendar

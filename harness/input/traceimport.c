@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "accesslog.h"
+#include "trace.h"
 
 /* One imported request before sorting; the time is kept split so epoch
  * seconds do not eat the precision of the fraction. */
@@ -228,21 +229,90 @@ static int har_headers(json_t *list, json_t *rest, const char *where, size_t idx
     return 0;
 }
 
-static void har_body(json_t *post, json_t *rest)
+static int base64_value(int c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    return c == '/' || c == '_' ? 63 : -1;
+}
+
+/*
+ * Base64 (RFC 4648, standard or URL-safe alphabet, padding optional, blanks
+ * skipped) into a new buffer of *len bytes (NUL-terminated); NULL when
+ * malformed.
+ */
+static char *base64_decode(const char *s, size_t n, size_t *len)
+{
+    char *out = xmalloc(n / 4 * 3 + 4);
+    uint32_t acc = 0;
+    int bits = 0, pad = 0;
+
+    *len = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i], v = base64_value(c);
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        if (c == '=' && ++pad <= 2)
+            continue;
+        if (v < 0 || pad)
+            goto bad;
+        acc = (acc << 6) | (uint32_t)v;
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            out[(*len)++] = (char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    /* Six bits left over is one character of a quantum: no whole byte. */
+    if (bits >= 6)
+        goto bad;
+    out[*len] = '\0';
+    return out;
+bad:
+    free(out);
+    return NULL;
+}
+
+/*
+ * The body from postData: text (base64-decoded when "encoding" says so),
+ * parsed as JSON when the mime type says JSON, else kept as a string; form
+ * params without text become an object. -EINVAL with `problem` set for a
+ * body that cannot go into a trace.
+ */
+static int har_body(json_t *post, json_t *rest, char *problem, size_t size)
 {
     json_t *text = json_object_get(post, "text"), *params = json_object_get(post, "params");
     const char *mime = json_string_value(json_object_get(post, "mimeType"));
+    const char *encoding = json_string_value(json_object_get(post, "encoding"));
+    char *decoded = NULL;
+    const char *body;
+    size_t len;
 
     if (json_is_string(text) && json_string_length(text) > 0) {
-        if (mime && strstr(mime, "json")) {
-            json_t *v = json_loadb(json_string_value(text), json_string_length(text),
-                                   JSON_DECODE_ANY, NULL);
-            if (v) {
-                json_object_set_new(rest, "body", v);
-                return;
-            }
+        body = json_string_value(text);
+        len = json_string_length(text);
+        if (encoding && strcasecmp(encoding, "base64") == 0 &&
+            (body = decoded = base64_decode(body, len, &len)) == NULL) {
+            snprintf(problem, size, ".request.postData.text: \"encoding\" is base64 but the "
+                     "text is not base64");
+            return -EINVAL;
         }
-        json_object_set(rest, "body", text);
+        json_t *v = mime && strstr(mime, "json") ? json_loadb(body, len, JSON_DECODE_ANY, NULL)
+                                                 : NULL;
+        if (v == NULL && (v = json_stringn(body, len)) == NULL) {
+            snprintf(problem, size, ".request.postData.text: the decoded body is not UTF-8 text "
+                     "(a trace holds JSON or text bodies, not binary ones)");
+            free(decoded);
+            return -EINVAL;
+        }
+        json_object_set_new(rest, "body", v);
+        free(decoded);
     } else if (json_is_array(params) && json_array_size(params)) {
         json_t *form = json_object(), *p;
         size_t i;
@@ -254,6 +324,7 @@ static void har_body(json_t *post, json_t *rest)
         }
         json_object_set_new(rest, "body", form);
     }
+    return 0;
 }
 
 static int har_entry(const char *name, size_t i, json_t *entry, pyab_route_from route_from,
@@ -314,8 +385,8 @@ static int har_entry(const char *name, size_t i, json_t *entry, pyab_route_from 
         snprintf(problem, sizeof(problem), ".request.postData: must be an object");
         goto fail;
     }
-    if (v)
-        har_body(v, rest);
+    if (v && har_body(v, rest, problem, sizeof(problem)) < 0)
+        goto fail;
     list_add(out, sec, frac, rest);
     return 0;
 
@@ -432,25 +503,14 @@ static int detect(const char *name, const char *data, size_t len, pyab_import_fo
         return 0;
     }
     eol = memchr(p, '\n', (size_t)(end - p));
-    if (p < end && pyab_accesslog_matches(p, (size_t)((eol ? eol : end) - p))) {
+    /* A first line that starts as a log line but does not parse (a bad date, a
+     * truncated quote) is a log: the import then names its line, column and fault. */
+    if (p < end && pyab_accesslog_looks_like(p, (size_t)((eol ? eol : end) - p))) {
         *format = PYAB_IMPORT_ACCESS_LOG;
         return 0;
     }
     return pyab_error_set(err, "%s: cannot tell the format: neither a HAR file (a JSON object "
                           "with \"log\") nor a combined-format access log; pass --format", name);
-}
-
-void pyab_traceimport_put_line(pyab_buf *out, double t, const json_t *rest)
-{
-    char num[64], *s;
-    size_t n;
-
-    n = (size_t)snprintf(num, sizeof(num), "%.6f", t);
-    while (n > 2 && num[n - 1] == '0' && num[n - 2] != '.')
-        num[--n] = '\0';
-    s = json_dumps(rest, JSON_COMPACT);
-    pyab_buf_addf(out, "{\"t\":%s,%s\n", num, s + 1);
-    free(s);
 }
 
 int pyab_traceimport_mem(const char *name, const char *data, size_t len,
@@ -472,7 +532,8 @@ int pyab_traceimport_mem(const char *name, const char *data, size_t len,
         json_error_t jerr;
         json_t *root = json_loadb(data, len, 0, &jerr);
         if (root == NULL)
-            return pyab_error_set(err, "%s:%d:%d: %s", name, jerr.line, jerr.column, jerr.text);
+            return pyab_error_set(err, "%s:%d:%d: %s", name, jerr.line, pyab_json_column(&jerr),
+                                  jerr.text);
         rc = import_har(name, root, route_from, &list, err);
         json_decref(root);
         if (rc == 0 && list.n)
@@ -484,7 +545,7 @@ int pyab_traceimport_mem(const char *name, const char *data, size_t len,
         rc = pyab_error_set(err, "%s: no requests found", name);
     for (size_t i = 0; rc == 0 && i < list.n; i++) {
         double t = (double)(list.v[i].sec - list.v[0].sec) + (list.v[i].frac - list.v[0].frac);
-        pyab_traceimport_put_line(out, t, list.v[i].rest);
+        pyab_trace_write_record(out, t, list.v[i].rest);
     }
     res->requests = rc == 0 ? list.n : 0;
     list_finish(&list);
@@ -501,7 +562,7 @@ int pyab_traceimport_file(const char *input, const char *output, pyab_import_for
     int rc = pyab_file_read(input, &data, &len);
 
     if (rc < 0)
-        return pyab_error_set(err, "%s: cannot read: %s", input, strerror(-rc));
+        return pyab_error_set(err, "%s: cannot read: %s", input, pyab_file_strerror(rc));
     pyab_buf_init(&out);
     rc = pyab_traceimport_mem(input, data, len, format, route_from, &out, res, err);
     free(data);

@@ -66,11 +66,4 @@ char *pyab_traceimport_route(const char *path, pyab_route_from route_from);
  */
 int pyab_traceimport_iso8601(const char *s, int64_t *sec, double *frac, const char **problem);
 
-/*
- * Appends one trace line: {"t":T, then the members of `rest` (borrowed; an
- * object holding at least "route"), in their order. T is printed with
- * microsecond precision so the text does not depend on float formatting.
- */
-void pyab_traceimport_put_line(pyab_buf *out, double t, const json_t *rest);
-
 #endif

@@ -202,22 +202,34 @@ static const char *width_text(double s, char *buf, size_t size)
     return buf;
 }
 
+/* Milliseconds up to ~11 days; beyond, 4 significant digits (t may be 1e308, 309 digits in %f). */
+static const char *seconds_text(double s, char *buf, size_t size)
+{
+    if (s < 1e6)
+        snprintf(buf, size, "%.3f s", s);
+    else
+        snprintf(buf, size, "%.4g s (%.4g days)", s, s / DAY);
+    return buf;
+}
+
 void pyab_traceinfo_print(FILE *f, const char *path, const json_t *info)
 {
-    char width[32];
+    char width[32], duration[64];
+    double nreq = num(info, "requests"), reordered = num(info, "reordered");
     const json_t *rate = json_object_get(info, "rate"), *body = json_object_get(info, "body_bytes");
     const json_t *mem = json_object_get(info, "memory"), *routes = json_object_get(info, "routes");
     const json_t *r;
     size_t i;
 
     fprintf(f, "trace %s\n", path);
-    fprintf(f, "requests   %.0f over %.3f s", num(info, "requests"), num(info, "duration_s"));
+    fprintf(f, "requests   %.0f over %s", nreq,
+            seconds_text(num(info, "duration_s"), duration, sizeof(duration)));
     if (json_is_number(json_object_get(info, "mean_rate_rps")))
         fprintf(f, ", mean %.2f req/s", num(info, "mean_rate_rps"));
     fputc('\n', f);
-    if (num(info, "reordered") > 0)
-        fprintf(f, "reordered  %.0f lines were out of time order (replayed sorted)\n",
-                num(info, "reordered"));
+    if (reordered > 0)
+        fprintf(f, "reordered  %.0f line%s out of time order (replayed sorted)\n", reordered,
+                reordered == 1 ? " was" : "s were");
     fprintf(f, "rate       per %s bucket: min %.2f, median %.2f, max %.2f req/s",
             width_text(num(rate, "bucket_s"), width, sizeof(width)), num(rate, "min_rps"),
             num(rate, "median_rps"), num(rate, "max_rps"));
@@ -231,8 +243,9 @@ void pyab_traceinfo_print(FILE *f, const char *path, const json_t *info)
         fprintf(f, "  %-40s %10.0f  %5.1f%%\n", json_string_value(json_object_get(r, "route")),
                 num(r, "count"), 100 * num(r, "share"));
     if (json_is_object(body))
-        fprintf(f, "body       %.0f requests with a body, compact JSON bytes: min %.0f, p50 %.0f, "
-                "p90 %.0f, p99 %.0f, max %.0f, mean %.1f\n", num(body, "requests"),
+        fprintf(f, "body       %.0f request%s with a body, compact JSON bytes: min %.0f, "
+                "p50 %.0f, p90 %.0f, p99 %.0f, max %.0f, mean %.1f\n", num(body, "requests"),
+                num(body, "requests") == 1 ? "" : "s",
                 num(body, "min"), num(body, "p50"), num(body, "p90"), num(body, "p99"),
                 num(body, "max"), num(body, "mean"));
     else

@@ -10,10 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "traceimport.h"
+#include "rng.h"
+#include "trace.h"
 
 /* A trace beyond this many requests is a spec mistake, not a workload. */
 #define MAX_REQUESTS 20000000
+/*
+ * Thinning draws candidates at the rate bound and keeps a share; this many
+ * draws (seconds of work) is the most it may take. Bursts that do not
+ * overlap still multiply into the one bound, so a spec can ask for more
+ * draws than it keeps requests: it is refused up front, not run for hours.
+ */
+#define MAX_CANDIDATES 200000000.0
 
 typedef struct rng {
     uint64_t s[4];
@@ -31,18 +39,10 @@ typedef struct event_list {
     size_t n, cap;
 } event_list;
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static void rng_seed(rng *r, uint64_t seed)
 {
     for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
+        r->s[i] = pyab_rng_next(&seed);
 }
 
 static uint64_t rotl(uint64_t x, int k)
@@ -106,15 +106,37 @@ static double rate_at(const pyab_synth_spec *s, double t)
     return rate;
 }
 
+/* Whether a burst covers any of [0, duration): one outside the trace cannot raise its rate. */
+static int burst_inside(const pyab_synth_spec *s, const pyab_synth_burst *b)
+{
+    return b->duration > 0 && b->start < s->duration && b->start + b->duration > 0;
+}
+
 /* An upper bound of rate_at over the whole trace, for thinning. */
 static double rate_bound(const pyab_synth_spec *s)
 {
     double rate = s->rate * (1 + (s->cycle_period > 0 ? s->cycle_amplitude : 0));
 
     for (size_t i = 0; i < s->nbursts; i++)
-        if (s->bursts[i].multiplier > 1)
+        if (s->bursts[i].multiplier > 1 && burst_inside(s, &s->bursts[i]))
             rate *= s->bursts[i].multiplier;
     return rate;
+}
+
+/* Refuses a bound thinning cannot work with: infinite, or too many draws over the duration. */
+static int check_bound(const pyab_synth_spec *s, double bound, pyab_error *err)
+{
+    if (!isfinite(bound))
+        return pyab_error_set(err, "bursts: the multipliers of the bursts inside the trace "
+                              "multiply the rate past any number; lower a multiplier or the "
+                              "overlap");
+    if (bound * s->duration > MAX_CANDIDATES)
+        return pyab_error_set(err, "the rate bound of %.4g req/s (rate, cycle peak and the "
+                              "multipliers of the bursts inside the trace) over %g s asks for "
+                              "%.4g candidate arrivals, at most %.0f; lower the rate, the "
+                              "duration or a burst's multiplier", bound, s->duration,
+                              bound * s->duration, MAX_CANDIDATES);
+    return 0;
 }
 
 static int add_event(event_list *l, rng *r, double t, const pyab_synth_route *route,
@@ -144,17 +166,23 @@ static int add_event(event_list *l, rng *r, double t, const pyab_synth_route *ro
  */
 static int gen_arrivals(const pyab_synth_spec *s, rng *r, event_list *l, pyab_error *err)
 {
-    double bound = rate_bound(s), total = 0, t = 0;
+    double bound = rate_bound(s), total = 0, t = 0, draws = 0;
     int rc;
 
     if (bound <= 0)
         return 0;
+    if ((rc = check_bound(s, bound, err)) < 0)
+        return rc;
     for (size_t i = 0; i < s->nroutes; i++)
         total += s->routes[i].weight;
     for (;;) {
         t += -log(1.0 - rng_uniform(r)) / bound;
         if (t >= s->duration)
             return 0;
+        /* The expected count passed the check; this holds against a freak stream too. */
+        if (++draws > 2 * MAX_CANDIDATES)
+            return pyab_error_set(err, "bursts: thinning took over %.0f draws; lower the "
+                                  "multipliers", 2 * MAX_CANDIDATES);
         if (rng_uniform(r) * bound >= rate_at(s, t))
             continue;
         double pick = rng_uniform(r) * total;
@@ -234,7 +262,7 @@ static void write_events(const event_list *l, pyab_buf *out)
             json_object_set(rest, "headers", e->route->headers);
         if (e->route->body != PYAB_BODY_NONE)
             json_object_set_new(rest, "body", event_body(e, filler));
-        pyab_traceimport_put_line(out, e->t, rest);
+        pyab_trace_write_record(out, e->t, rest);
         json_decref(rest);
     }
     free(filler);

@@ -327,7 +327,7 @@ pyab_synth_spec *pyab_tracesynth_spec_load(const char *path, pyab_error *err)
 
     if (path == NULL)
         return pyab_tracesynth_spec_parse("(defaults)", NULL, err);
-    if ((json = pyab_json_read(path, 0, err)) == NULL)
+    if ((json = pyab_json_read(path, JSON_REJECT_DUPLICATES, err)) == NULL)
         return NULL;
     s = pyab_tracesynth_spec_parse(path, json, err);
     json_decref(json);

@@ -58,7 +58,7 @@ void pyab_hist_diff(pyab_hist *dst, const pyab_hist *a, const pyab_hist *b)
                          atomic_load_explicit(&b->counts[i], memory_order_relaxed);
 }
 
-uint64_t pyab_hist_total(const pyab_hist *h)
+static uint64_t total_count(const pyab_hist *h)
 {
     uint64_t n = 0;
 
@@ -69,7 +69,7 @@ uint64_t pyab_hist_total(const pyab_hist *h)
 
 double pyab_hist_quantile_ms(const pyab_hist *h, double q)
 {
-    uint64_t total = pyab_hist_total(h), seen = 0, rank;
+    uint64_t total = total_count(h), seen = 0, rank;
     double low, width;
 
     if (total == 0)

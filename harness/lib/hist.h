@@ -27,7 +27,6 @@ void pyab_hist_record(pyab_hist *h, uint64_t ns);
 void pyab_hist_add(pyab_hist *dst, const pyab_hist *src);
 /* dst = a - b, bucket by bucket (a window between two snapshots). */
 void pyab_hist_diff(pyab_hist *dst, const pyab_hist *a, const pyab_hist *b);
-uint64_t pyab_hist_total(const pyab_hist *h);
 /* The q-quantile (0..1) in milliseconds; NAN when the histogram is empty. */
 double pyab_hist_quantile_ms(const pyab_hist *h, double q);
 /* Largest recorded value's bucket upper bound in milliseconds; NAN when empty. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rng.h"
 #include "util.h"
 
 /* Above this many pairs, Theil–Sen samples pairs instead of taking them all. */
@@ -15,20 +16,6 @@
 #define R1_MAX 0.95
 /* Exact rank test while the number of splits stays below this. */
 #define MW_MAX_SPLITS 200000.0
-
-/* splitmix64: small, fast, and identical on every platform. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static size_t rng_below(uint64_t *s, size_t n)
-{
-    return (size_t)(rng_next(s) % n);
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -253,7 +240,7 @@ static double *pair_slopes(const double *x, const double *y, size_t n, size_t *c
         uint64_t seed = TS_SEED;
         v = xmalloc(TS_MAX_PAIRS * sizeof(*v));
         for (size_t tries = 0; m < TS_MAX_PAIRS && tries < 4 * TS_MAX_PAIRS; tries++) {
-            size_t i = rng_below(&seed, n), j = rng_below(&seed, n);
+            size_t i = pyab_rng_below(&seed, n), j = pyab_rng_below(&seed, n);
             if (x[j] != x[i])
                 v[m++] = (y[j] - y[i]) / (x[j] - x[i]);
         }
@@ -330,7 +317,7 @@ static double stat_of(const double *x, size_t n, int stat)
 static void resample(const double *x, size_t n, double *out, uint64_t *seed)
 {
     for (size_t i = 0; i < n; i++)
-        out[i] = x[rng_below(seed, n)];
+        out[i] = x[pyab_rng_below(seed, n)];
 }
 
 static int bootstrap(const double *a, size_t na, const double *b, size_t nb, int stat,

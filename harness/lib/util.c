@@ -11,9 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-int pyab_verbose;
-
-static void error_vset(pyab_error *err, int code, const char *fmt, va_list ap)
+/* The attribute lets the compiler check every caller's format against its arguments. */
+PYAB_PRINTF(3, 0) static void error_vset(pyab_error *err, int code, const char *fmt, va_list ap)
 {
     if (err == NULL)
         return;
@@ -253,25 +252,81 @@ out:
     return rc;
 }
 
+/* Generous: a day of access log or a long HAR fits; /dev/zero behind a symlink does not. */
+#define DEFAULT_MAX_FILE_MB 4096
+
+size_t pyab_file_max_bytes(void)
+{
+    const char *env = getenv("PYAB_MAX_FILE_MB");
+    long mb;
+
+    if (env == NULL || pyab_parse_long(env, &mb) < 0 || mb <= 0 ||
+        (unsigned long)mb > SIZE_MAX / 1048576)
+        mb = DEFAULT_MAX_FILE_MB;
+    return (size_t)mb * 1048576;
+}
+
+const char *pyab_file_strerror(int rc)
+{
+    static __thread char buf[160];
+
+    switch (-rc) {
+    case ENODEV:
+        return "not a regular file (a device or a socket; pyab reads files and pipes)";
+    case EISDIR:
+        return "is a folder, not a file";
+    case EFBIG:
+        snprintf(buf, sizeof(buf), "larger than the %zu MiB pyab reads into memory (set "
+                 "PYAB_MAX_FILE_MB to allow more)", pyab_file_max_bytes() / 1048576);
+        return buf;
+    default:
+        return strerror(-rc);
+    }
+}
+
+/* Whether a file of this kind and size may be read whole; 0 or the -errno to refuse it with. */
+static int readable_whole(const struct stat *st, size_t max)
+{
+    if (S_ISDIR(st->st_mode))
+        return -EISDIR;
+    if (!S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode))
+        return -ENODEV;
+    if (S_ISREG(st->st_mode) && (uintmax_t)st->st_size > max)
+        return -EFBIG;
+    return 0;
+}
+
 int pyab_file_read(const char *path, char **out, size_t *len)
 {
+    size_t max = pyab_file_max_bytes(), n;
     FILE *f = fopen(path, "rb");
-    pyab_buf b;
+    struct stat st;
     char chunk[65536];
-    size_t n;
+    pyab_buf b;
+    int rc;
 
     if (f == NULL)
         return -errno;
-    pyab_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        pyab_buf_add(&b, chunk, n);
-    if (ferror(f)) {
-        int rc = -errno;
+    rc = fstat(fileno(f), &st) != 0 ? -errno : readable_whole(&st, max);
+    if (rc < 0) {
         fclose(f);
-        pyab_buf_finish(&b);
-        return rc ? rc : -EIO;
+        return rc;
     }
+    pyab_buf_init(&b);
+    /* A pipe, or a file that grows while read, is held to the cap as well. */
+    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (n > max - b.len)
+            rc = -EFBIG;
+        else
+            pyab_buf_add(&b, chunk, n);
+    }
+    if (rc == 0 && ferror(f))
+        rc = errno ? -errno : -EIO;
     fclose(f);
+    if (rc < 0) {
+        pyab_buf_finish(&b);
+        return rc;
+    }
     *out = b.data;
     if (len)
         *len = b.len;
@@ -371,15 +426,20 @@ json_t *pyab_json_read(const char *path, size_t flags, pyab_error *err)
         return NULL;
     }
     if ((rc = pyab_file_read(path, &text, &len)) < 0) {
-        pyab_error_set(err, "%s: cannot read: %s", path, strerror(-rc));
+        pyab_error_set(err, "%s: cannot read: %s", path, pyab_file_strerror(rc));
         return NULL;
     }
     skip = pyab_utf8_bom(text, len);
     j = json_loadb(text + skip, len - skip, flags, &jerr);
     free(text);
     if (j == NULL)
-        pyab_error_set(err, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        pyab_error_set(err, "%s:%d:%d: %s", path, jerr.line, pyab_json_column(&jerr), jerr.text);
     return j;
+}
+
+int pyab_json_column(const json_error_t *jerr)
+{
+    return jerr->column > 0 ? jerr->column : 1;
 }
 
 int pyab_path_state(const char *path)

@@ -71,7 +71,6 @@ double pyab_now_s(void);
 
 /* Logging to stderr with the program's prefix. */
 void pyab_log(const char *fmt, ...) PYAB_PRINTF(1, 2);
-extern int pyab_verbose;
 
 /* Paths. Results are new strings. */
 char *pyab_path_join(const char *dir, const char *name);
@@ -84,8 +83,17 @@ int pyab_mkdirs(const char *dir);
 enum { PYAB_PATH_MISSING, PYAB_PATH_EMPTY_DIR, PYAB_PATH_FULL_DIR, PYAB_PATH_NOT_DIR };
 int pyab_path_state(const char *path);
 
-/* Reads a whole file into a new NUL-terminated buffer; 0 or -errno. */
+/*
+ * Reads a whole file (or a pipe) into a new NUL-terminated buffer; 0 or
+ * -errno. A folder is -EISDIR, a device or socket -ENODEV (/dev/zero would
+ * never end), anything larger than pyab_file_max_bytes() -EFBIG: say them
+ * with pyab_file_strerror.
+ */
 int pyab_file_read(const char *path, char **out, size_t *len);
+/* The most pyab_file_read takes: $PYAB_MAX_FILE_MB mebibytes, else 4 GiB. */
+size_t pyab_file_max_bytes(void);
+/* Why pyab_file_read returned rc (< 0), for "PATH: cannot read: WHY". Static string. */
+const char *pyab_file_strerror(int rc);
 /*
  * Writes a file atomically: PATH.tmp, fsync, rename. A reader sees the old
  * file or the whole new one, never half. 0 or -errno.
@@ -106,6 +114,15 @@ int pyab_json_write_atomic(const char *path, const json_t *j, size_t flags, pyab
  * line and column for a syntax error).
  */
 json_t *pyab_json_read(const char *path, size_t flags, pyab_error *err);
+
+/*
+ * The column of a jansson error, from 1: jansson says 0 for a place at the
+ * start of a line (the end of a file after its last newline).
+ */
+int pyab_json_column(const json_error_t *jerr);
+
+/* "s" unless n is 1: "%zu request%s", n, PYAB_PLURAL(n). */
+#define PYAB_PLURAL(n) ((n) == 1 ? "" : "s")
 
 /* Length of a UTF-8 byte-order mark at the start of data (3 or 0). */
 size_t pyab_utf8_bom(const char *data, size_t len);

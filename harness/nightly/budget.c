@@ -182,8 +182,8 @@ static void eval_reps_max(const struct kind *k, double budget, json_t *vals, jso
     json_object_set_new(c, "value", json_real(med));
     json_object_set_new(c, "status", json_string(over ? "fail" : "pass"));
     json_object_set_new(c, "message", json_sprintf(
-        "%s median %.4g %s over %zu reps (%zu above), budget %.4g: %s", k->metric, med, k->unit, n,
-        above, budget, over ? "exceeded" : "within"));
+        "%s median %.4g %s over %zu rep%s (%zu above), budget %.4g: %s", k->metric, med, k->unit,
+        n, PYAB_PLURAL(n), above, budget, over ? "exceeded" : "within"));
     free(x);
 }
 
@@ -211,8 +211,8 @@ static void eval_min(const struct kind *k, double budget, json_t *vals, json_t *
     json_object_set_new(c, "value", json_real(med));
     json_object_set_new(c, "status", json_string(under ? "fail" : "pass"));
     json_object_set_new(c, "message", json_sprintf(
-        "throughput median %.4g %s over %zu reps, upper bound %.4g, minimum %.4g: %s", med,
-        k->unit, n, hi, budget, under ? "below the minimum" : "within"));
+        "throughput median %.4g %s over %zu rep%s, upper bound %.4g, minimum %.4g: %s", med,
+        k->unit, n, PYAB_PLURAL(n), hi, budget, under ? "below the minimum" : "within"));
     free(x);
 }
 

@@ -30,13 +30,6 @@ typedef struct pyab_history pyab_history;
 pyab_history *pyab_history_open(const char *path, pyab_error *err);
 void pyab_history_close(pyab_history *h);
 
-/*
- * The metrics pyab records for an analysed arm object (borrowed): new
- * object {METRIC: {"value": x, "ci": [lo, hi]|null}}. Slopes carry their
- * pooled 95% interval; per-rep metrics the median of the ok reps and their
- * range.
- */
-json_t *pyab_history_arm_metrics(json_t *arm);
 
 /*
  * Why a run cannot be judged, or NULL when it can: its summary (borrowed)
@@ -79,33 +72,9 @@ char *pyab_history_baseline(pyab_history *h, const char *scenario, const char *e
 /* Copies every run of another history database not already here. 0 or -errno with err set. */
 int pyab_history_import(pyab_history *h, const char *other, pyab_error *err);
 
-/*
- * Change points of a series by binary segmentation: the best single step
- * (stats.h) is kept when each side has at least 3 points, the step is
- * larger than 4 pooled within-side standard deviations and larger than
- * `min_effect`; then each side is searched again. Writes up to `max`
- * indices (the first point after each step, ascending) and returns how many.
- */
-size_t pyab_history_change_points(const double *y, size_t n, double min_effect, size_t *at,
-                                  size_t max);
 
-/* Runs a change point needs on each side of it. */
-#define PYAB_HISTORY_SIDE_RUNS 3
-
-/*
- * The label of a metric with no change point, from its trend "values"
- * (borrowed; nulls skipped): "too few runs to tell" under 2 *
- * PYAB_HISTORY_SIDE_RUNS measured runs; a note when the newest one or two
- * runs (too few after them for a change point) all moved by more than
- * pyab_regress_min_effect from the median before them; else "steady".
- * A static string.
- */
-const char *pyab_history_no_change_label(const char *metric, json_t *values);
 
 /* JSON output of trends: 15 significant digits, so 0.56 prints as 0.56. */
 #define PYAB_HISTORY_JSON_PRECISION JSON_REAL_PRECISION(15)
-
-/* Prints a trend object (borrowed) as one table per arm. */
-void pyab_history_print(FILE *f, json_t *trend);
 
 #endif

@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void pyab_junit_escape(pyab_buf *b, const char *s)
+/* Appends s to b escaped for XML text and attribute values (XML 1.0: control characters dropped). */
+static void escape(pyab_buf *b, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
         switch (*p) {
@@ -35,7 +36,7 @@ static const char *str(json_t *o, const char *key, const char *dflt)
 static void attr(pyab_buf *b, const char *name, const char *value)
 {
     pyab_buf_addf(b, " %s=\"", name);
-    pyab_junit_escape(b, value);
+    escape(b, value);
     pyab_buf_adds(b, "\"");
 }
 
@@ -72,10 +73,10 @@ static void render_case(pyab_buf *b, const char *scenario, json_t *c)
         if (strcmp(tag, "skipped") != 0)
             attr(b, "type", kind);
         pyab_buf_adds(b, ">");
-        pyab_junit_escape(b, str(c, "message", ""));
+        escape(b, str(c, "message", ""));
         if (json_is_string(json_object_get(c, "rule"))) {
             pyab_buf_adds(b, "&#10;rule: ");
-            pyab_junit_escape(b, str(c, "rule", ""));
+            escape(b, str(c, "rule", ""));
         }
         pyab_buf_addf(b, "</%s>\n    </testcase>\n", tag);
     }
@@ -106,7 +107,7 @@ static size_t run_case(pyab_buf *b, json_t *s)
         pyab_buf_adds(b, "<error");
         attr(b, "message", error);
         pyab_buf_adds(b, " type=\"run\">");
-        pyab_junit_escape(b, error);
+        escape(b, error);
         pyab_buf_adds(b, "</error>\n    </testcase>\n");
     } else {
         pyab_buf_adds(b, "<skipped");

@@ -22,8 +22,6 @@
 
 #include "util.h"
 
-/* Appends s to b escaped for XML text and attribute values (XML 1.0: control characters dropped). */
-void pyab_junit_escape(pyab_buf *b, const char *s);
 
 /* Renders a check report (borrowed) as a JUnit XML document into b. */
 void pyab_junit_render(pyab_buf *b, json_t *report);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "budget.h"
+#include "history.h"
 #include "stats.h"
 #include "util.h"
 
@@ -116,9 +117,9 @@ static json_t *compare_metric(const struct metric *m, json_t *arm, json_t *base_
     json_object_set_new(c, "ci", json_pack("[ff]", lo, hi));
     json_object_set_new(c, "p", isnan(p) ? json_null() : json_real(p));
     json_object_set_new(c, "message", json_sprintf(
-        "%s %.4g %s vs baseline %.4g (%zu vs %zu reps): worse by %.4g, minimum effect %.4g, "
+        "%s %.4g %s vs baseline %.4g (%zu vs %zu rep%s): worse by %.4g, minimum effect %.4g, "
         "95%% CI of the worsening [%.4g, %.4g], rank test p=%.3g: %s", m->name, cur, m->unit, base,
-        nc, nb, delta, min_effect, lo, hi, p,
+        nc, nb, PYAB_PLURAL(nb), delta, min_effect, lo, hi, p,
         worse ? "regressed" : few ? "not tested: timing needs 3 reps a side"
               : delta > min_effect ? "within noise" : "no material change"));
     free(bv);
@@ -175,4 +176,57 @@ double pyab_regress_min_effect(const char *metric, double baseline)
         if (strcmp(metrics[i].name, metric) == 0)
             return fmax(metrics[i].rel * fabs(baseline), metrics[i].floor);
     return 0.10 * fabs(baseline);
+}
+
+static json_t *load_json(const char *dir, const char *name)
+{
+    char *p = pyab_path_join(dir, name);
+    json_t *j = json_load_file(p, 0, NULL);
+
+    free(p);
+    return j;
+}
+
+/* The scenario of DIR/summary.json, or NULL (borrowed from summary, which is new or NULL). */
+static const char *scenario_of(const char *dir, json_t **summary)
+{
+    *summary = load_json(dir, "summary.json");
+    return json_string_value(json_object_get(*summary, "scenario"));
+}
+
+char *pyab_regress_baseline_dir(const char *dir, const char *scenario, char **why)
+{
+    json_t *top, *sub_summary = NULL, *summary, *manifest;
+    const char *top_name = scenario_of(dir, &top), *sub_name;
+    char *sub = pyab_path_join(dir, scenario), *out = NULL, *bad;
+
+    *why = NULL;
+    if (top_name && strcmp(top_name, scenario) == 0)
+        out = xstrdup(dir);
+    else if ((sub_name = scenario_of(sub, &sub_summary)) && strcmp(sub_name, scenario) == 0)
+        out = xstrdup(sub);
+    if (out == NULL) {
+        *why = top_name ? xasprintf("--baseline %s: holds the results of scenario \"%s\", not "
+                                    "\"%s\"", dir, top_name, scenario)
+                        : xasprintf("--baseline %s: no results of scenario \"%s\" (neither "
+                                    "%s/summary.json nor %s/summary.json is of it)", dir,
+                                    scenario, dir, sub);
+        goto done;
+    }
+    summary = strcmp(out, dir) == 0 ? top : sub_summary;
+    manifest = load_json(out, "manifest.json");
+    bad = manifest ? pyab_history_incomplete(summary, manifest) : xstrdup("no manifest.json");
+    json_decref(manifest);
+    if (bad) {
+        *why = xasprintf("--baseline %s: cannot be the baseline of \"%s\": %s", out, scenario,
+                         bad);
+        free(bad);
+        free(out);
+        out = NULL;
+    }
+done:
+    json_decref(top);
+    json_decref(sub_summary);
+    free(sub);
+    return out;
 }

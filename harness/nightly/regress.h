@@ -31,4 +31,15 @@ json_t *pyab_regress_arm(json_t *arm, json_t *base_arm);
  */
 double pyab_regress_min_effect(const char *metric, double baseline);
 
+/*
+ * The folder that `--baseline DIR` names for a scenario: DIR itself when its
+ * summary.json is of that scenario, else DIR/<scenario> (a check's folder).
+ * It must hold a complete run with every rep ok (history.h's
+ * pyab_history_incomplete), as a baseline from the history must. New
+ * string, or NULL with *why (new) saying what DIR holds instead: an
+ * explicit baseline that does not match is the user's mistake, never a
+ * silent skip of the regression test.
+ */
+char *pyab_regress_baseline_dir(const char *dir, const char *scenario, char **why);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "rng.h"
 #include "stats.h"
 
 /* A swap "explains" the growth when it removes at least this share of it. */
@@ -155,20 +156,12 @@ static double shown_slope(const double *x, size_t n)
     return n ? pyab_stats_median(x, n) : NAN;
 }
 
-static uint64_t next_rand(uint64_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    return *x;
-}
-
 static double resampled_mean(const double *x, size_t n, uint64_t *rng)
 {
     double s = 0;
 
     for (size_t i = 0; i < n; i++)
-        s += x[next_rand(rng) % n];
+        s += x[pyab_rng_below(rng, n)];
     return s / (double)n;
 }
 
@@ -182,7 +175,7 @@ static void share_removed(const double *c, size_t nc, const double *a, size_t na
                           double *est, double *lo, double *hi)
 {
     double *boot = xmalloc(BOOT_ITERS * sizeof(double));
-    uint64_t rng = seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
+    uint64_t rng = seed;
     size_t k = 0;
 
     *est = *lo = *hi = NAN;
@@ -374,11 +367,13 @@ void pyab_ablate_print(FILE *f, json_t *ab)
     json_t *control = json_object_get(ab, "control");
     size_t i;
 
-    fprintf(f, "\nablation: metric %s, control %.1f B/request (median of %lld rep(s), as in the "
+    long long reps = (long long)json_integer_value(json_object_get(control, "reps"));
+
+    fprintf(f, "\nablation: metric %s, control %.1f B/request (median of %lld rep%s, as in the "
             "arm table), verdict %s\n",
             json_string_value(json_object_get(ab, "metric")),
-            json_number_value(json_object_get(control, "bytes_per_request")),
-            (long long)json_integer_value(json_object_get(control, "reps")),
+            json_number_value(json_object_get(control, "bytes_per_request")), reps,
+            PYAB_PLURAL(reps),
             json_string_value(json_object_get(control, "verdict")) ?: "?");
     fprintf(f, "  %-4s  %-24s  %8s  %-20s  %12s  %s\n", "rank", "suspect", "removed",
             "95% CI", "median B/req", "arm");

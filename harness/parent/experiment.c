@@ -15,6 +15,7 @@
 #include "rep.h"
 #include "report.h"
 #include "results.h"
+#include "rng.h"
 #include "table.h"
 #include "trace.h"
 #include "transform.h"
@@ -105,12 +106,52 @@ static int write_summary(experiment *ex, const char *status, pyab_error *err)
     return rc;
 }
 
+/*
+ * Whether a rep's child died before its hello, the message it sends once
+ * the service is imported: os._exit() or a segfault while importing. Every
+ * later rep would die the same way, so it is bad input, as an import that
+ * raises is. rep.json has "trace" (from the hello) exactly when one came.
+ */
+static int died_importing(json_t *rec)
+{
+    const char *outcome = json_string_value(json_object_get(rec, "outcome"));
+
+    return outcome && strcmp(outcome, "crashed") == 0 && json_object_get(rec, "trace") == NULL;
+}
+
+/* The stack faulthandler dumped into stderr.log, from its first line: borrowed, or "". */
+static const char *fault_dump(json_t *rec)
+{
+    const char *tail = json_string_value(json_object_get(rec, "stderr_tail"));
+    const char *start = tail ? strstr(tail, "Fatal Python error") : NULL;
+
+    return start ? start : "";
+}
+
+static void import_crash_error(const char *dir, const pyab_config *arm, int rep, json_t *rec,
+                               pyab_error *err)
+{
+    const char *dump = fault_dump(rec);
+    size_t n = strlen(dump);
+
+    while (n > 0 && dump[n - 1] == '\n')
+        n--;
+    pyab_error_set(err, "arm %s: the service died while importing, before the replay started "
+                   "(every rep would): %s%s%.*s\n(its output: %s/arms/%s/rep-%d/stderr.log)",
+                   arm->arm, json_string_value(json_object_get(rec, "reason")) ?: "no reason",
+                   n ? "\n" : "", (int)n, dump, dir, arm->arm, rep);
+}
+
 /* One rep; its record joins the arm's list that summary.json aggregates. */
 static int run_rep(experiment *ex, const pyab_config *arm, int rep, pyab_error *err)
 {
     json_t *rec;
     int bad_input, rc = pyab_rep_run(&ex->host, arm, rep, &rec, &bad_input, err);
 
+    if (rc == 0 && !bad_input && died_importing(rec)) {
+        import_crash_error(ex->dir, arm, rep, rec, err);
+        bad_input = 1;
+    }
     if (rc == 0)
         json_array_append_new(json_object_get(ex->reps_by_arm, arm->arm), rec);
     ex->bad_input |= bad_input;
@@ -135,15 +176,12 @@ static void on_signal(uv_signal_t *s, int signum)
 static size_t *run_order(const pyab_scenario *sc, size_t *count)
 {
     size_t n = sc->narms * (size_t)sc->reps, *order = xmalloc(n * sizeof(*order));
-    uint64_t x = sc->arms[0].seed * 0x9E3779B97F4A7C15ull + 1;
+    uint64_t x = sc->arms[0].seed;
 
     for (size_t i = 0; i < n; i++)
         order[i] = i;
     for (size_t i = n; sc->shuffle && i > 1; i--) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        size_t j = (size_t)(x % i), t = order[i - 1];
+        size_t j = pyab_rng_below(&x, i), t = order[i - 1];
         order[i - 1] = order[j];
         order[j] = t;
     }
@@ -189,8 +227,8 @@ int pyab_experiment_validate(pyab_scenario *sc, pyab_error *err)
         if (tr == NULL)
             return -EINVAL;
         if (tr->reordered)
-            pyab_log("%s: %zu line(s) had a timestamp below the previous line's; replaying in "
-                     "time order", tr->path, tr->reordered);
+            pyab_log("%s: %zu line%s had a timestamp below the previous line's; replaying in "
+                     "time order", tr->path, tr->reordered, PYAB_PLURAL(tr->reordered));
         /* Each arm's load.routes / exclude_routes / sample must keep something of it. */
         for (size_t j = i; j < sc->narms; j++) {
             uint32_t *keep;
@@ -229,8 +267,11 @@ static char *default_dir(const pyab_scenario *sc)
 }
 
 
-int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out,
-                        pyab_error *err)
+/*
+ * Runs a loaded scenario. On return *dir_out (new string) names the results
+ * folder. Returns an exit code (util.h) with err set on failure.
+ */
+static int run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out, pyab_error *err)
 {
     experiment ex = {.sc = sc, .opts = opts};
     size_t *order, n;
@@ -251,6 +292,10 @@ int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir
                        ex.dir);
         free(ex.dir);
         return PYAB_EXIT_USAGE;
+    }
+    if (opts->before_reps && opts->before_reps(ex.dir, opts->data, err) < 0) {
+        free(ex.dir);
+        return err->exit_code ? err->exit_code : PYAB_EXIT_INTERNAL;
     }
     *dir_out = xstrdup(ex.dir);
     if ((rc = pyab_mkdirs(ex.dir)) < 0) {
@@ -319,7 +364,7 @@ static int analyse_and_report(const char *dir, const pyab_run_opts *opts)
     pyab_error err = {0};
     char *path = pyab_path_join(dir, "summary.json");
     json_t *summary;
-    int rc = 0;
+    int rc = 0, reported = 0;
 
     if (access(path, F_OK) != 0) {
         free(path);
@@ -338,12 +383,14 @@ static int analyse_and_report(const char *dir, const pyab_run_opts *opts)
         pyab_table_print(stdout, summary);
     }
     json_decref(summary);
-    if (opts->report && pyab_report_write(dir, 0, &err) < 0) {
+    if (opts->report && (reported = pyab_report_write(dir, 0, &err) == 0) == 0) {
         fprintf(stderr, "pyab: report: %s\n", err.text);
         rc = -EIO;
     }
+    /* The report is named only when it was written (a full disk leaves none). */
     if (!opts->quiet)
-        printf("\nresults: %s%s\n", dir, opts->report ? " (report.html)" : "");
+        printf("\nresults: %s%s\n", dir, reported ? " (report.html)"
+                                     : opts->report ? " (no report.html: writing it failed)" : "");
     free(path);
     return rc;
 }
@@ -354,7 +401,7 @@ int pyab_experiment_run_all(pyab_scenario *sc, const pyab_run_opts *opts, char *
     int code;
 
     *dir_out = NULL;
-    code = pyab_experiment_run(sc, opts, dir_out, &err);
+    code = run(sc, opts, dir_out, &err);
     if (code == PYAB_EXIT_USAGE || code == PYAB_EXIT_INTERNAL)
         fprintf(stderr, "pyab: %s\n", err.text);
     /* After bad input (a service or stand-in that does not import) there is

@@ -23,6 +23,11 @@ typedef struct pyab_run_opts {
     /* pyab_experiment_run_all: called on the analysed folder before the
      * tables and the report (NULL: nothing); 0 or a negative errno. */
     int (*after_analysis)(const char *dir, void *data, pyab_error *err);
+    /* Called with the results folder's path once the scenario is valid, before
+     * the folder is made and the first rep runs (NULL: nothing): what the run
+     * will need at its end (a history database) fails here, not after an hour.
+     * 0, or a negative errno with err set (its exit code is the run's). */
+    int (*before_reps)(const char *dir, void *data, pyab_error *err);
     void *data;
 } pyab_run_opts;
 
@@ -40,13 +45,6 @@ int pyab_experiment_validate(pyab_scenario *sc, pyab_error *err);
  * pyab_experiment_validate calls it first. 0, or -EINVAL with err set.
  */
 int pyab_experiment_validate_sections(const pyab_scenario *sc, pyab_error *err);
-
-/*
- * Runs a loaded scenario. On return *dir_out (new string) names the results
- * folder. Returns an exit code (util.h) with err set on failure.
- */
-int pyab_experiment_run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out,
-                        pyab_error *err);
 
 /*
  * Everything `pyab run` does once the scenario is loaded (and `pyab ablate`

@@ -22,7 +22,7 @@ struct pyab_rep {
     char *dir;
     FILE *samples, *events;
     pyab_buf inbuf;
-    pyab_rep_series series;
+    pyab_results_series series;
     json_t *hello, *final, *fatal, *warnings;
     const char *outcome;
     char reason[1024];
@@ -104,7 +104,7 @@ static void on_line(pyab_rep *r, char *line)
     case PYAB_MSG_SAMPLE:
         fprintf(r->samples, "%s\n", line + 2);
         fflush(r->samples);
-        if (pyab_rep_series_add_row(&r->series, line + 2) == 0) {
+        if (pyab_results_series_add_row(&r->series, line + 2) == 0) {
             double rss = r->series.rss[r->series.n - 1];
             pyab_progress_update(&h->progress, r->arm->arm, r->rep, r->series.requests[r->series.n - 1],
                                  r->series.t[r->series.n - 1], rss, r->series.pyheap[r->series.n - 1]);
@@ -120,7 +120,7 @@ static void on_line(pyab_rep *r, char *line)
     case PYAB_MSG_GC:
         fprintf(r->events, "%s\n", line + 2);
         if ((j = json_loads(line + 2, 0, NULL)) != NULL) {
-            pyab_rep_series_add_event(&r->series, j);
+            pyab_results_series_add_event(&r->series, j);
             json_decref(j);
         }
         break;
@@ -304,12 +304,62 @@ static void add_env(char ***env, size_t *n, const char *fmt, ...)
     (*env)[*n] = NULL;
 }
 
+/*
+ * A variable that lists settings (GLIBC_TUNABLES, MALLOC_CONF): the arm's
+ * value, else ours, with `add` appended after `sep`.
+ */
+static void add_setting(char ***env, size_t *n, const pyab_config *a, const char *name,
+                        char sep, const char *add)
+{
+    const char *have = a->env ? json_string_value(json_object_get(a->env, name)) : NULL;
+
+    if (have == NULL)
+        have = getenv(name);
+    if (have && *have)
+        add_env(env, n, "%s=%s%c%s", name, have, sep, add);
+    else
+        add_env(env, n, "%s=%s", name, add);
+}
+
+/*
+ * Allocator thread caches hold blocks the program freed while the
+ * allocator's statistics still count them as in use (glibc's tcache in
+ * mallinfo2, jemalloc's tcache in stats.allocated): freed Python blocks
+ * would read as native growth. allocator.thread_caches "off" (the
+ * default) turns them off in the child, so the native curve measures what
+ * the service holds; tcmalloc's statistics already exclude its caches.
+ */
+static const char *cache_variable(const pyab_config *a)
+{
+    if (a->allocator_caches)
+        return NULL;
+    return a->preload_name && strcmp(a->preload_name, "jemalloc") == 0 ? "MALLOC_CONF"
+                                                                        : "GLIBC_TUNABLES";
+}
+
+static void add_cache_settings(char ***env, size_t *n, const pyab_config *a)
+{
+    const char *var = cache_variable(a);
+
+    if (var && strcmp(var, "MALLOC_CONF") == 0)
+        add_setting(env, n, a, var, ',', "tcache:false");
+    else if (var)
+        add_setting(env, n, a, var, ':', "glibc.malloc.tcache_count=0");
+}
+
+/* Whether the entry NAME=... of environ names `var`. */
+static int names(const char *entry, const char *var)
+{
+    return var && strncmp(entry, var, strlen(var)) == 0 && entry[strlen(var)] == '=';
+}
+
 /* The child's environment: ours, less what pyab sets, plus the arm's knobs. */
 static char **child_env(const pyab_config *a)
 {
     static const char *const drop[] = {"PYTHONMALLOC=", "LD_PRELOAD=", "MALLOC_ARENA_MAX=",
                                        "MALLOC_MMAP_THRESHOLD_=", "MALLOC_TRIM_THRESHOLD_=",
                                        PYAB_PROTOCOL_FD_ENV "=", "PYTHONHASHSEED="};
+    const char *cache_var = cache_variable(a);
     char **env = NULL;
     size_t n = 0;
     const char *key;
@@ -319,6 +369,7 @@ static char **child_env(const pyab_config *a)
         int skip = 0;
         for (size_t i = 0; i < PYAB_ARRAY_LEN(drop); i++)
             skip |= strncmp(*e, drop[i], strlen(drop[i])) == 0;
+        skip |= names(*e, cache_var);
         if (a->env)
             json_object_foreach(a->env, key, v)
                 skip |= strncmp(*e, key, strlen(key)) == 0 && (*e)[strlen(key)] == '=';
@@ -336,7 +387,9 @@ static char **child_env(const pyab_config *a)
         add_env(&env, &n, "LD_PRELOAD=%s", a->preload);
     if (a->env)
         json_object_foreach(a->env, key, v)
-            add_env(&env, &n, "%s=%s", key, json_string_value(v));
+            if (!cache_var || strcmp(key, cache_var) != 0)
+                add_env(&env, &n, "%s=%s", key, json_string_value(v));
+    add_cache_settings(&env, &n, a);
     return env;
 }
 
@@ -541,7 +594,7 @@ static int prepare_rep(pyab_rep_host *h, pyab_rep *r, pyab_error *err)
         return pyab_error_internal(err, "%s: cannot create files: %s", r->dir, strerror(errno));
     fprintf(r->samples, "%s\n", pyab_results_csv_header);
     pyab_buf_init(&r->inbuf);
-    pyab_rep_series_init(&r->series);
+    pyab_results_series_init(&r->series);
     r->warnings = json_array();
     return 0;
 }
@@ -592,7 +645,7 @@ int pyab_rep_run(pyab_rep_host *h, const pyab_config *arm, int rep, json_t **rec
 out:
     h->current = NULL;
     pyab_buf_finish(&r.inbuf);
-    pyab_rep_series_finish(&r.series);
+    pyab_results_series_finish(&r.series);
     json_decref(r.hello);
     json_decref(r.final);
     json_decref(r.fatal);

@@ -19,7 +19,7 @@
 #include <uv.h>
 
 #include "progress.h"
-#include "scenario.h"
+#include "config.h"
 #include "util.h"
 
 typedef struct pyab_rep pyab_rep;

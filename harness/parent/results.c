@@ -15,12 +15,12 @@ const char pyab_results_csv_header[] =
 
 static const char *const phase_names[] = {"warmup", "run", "warmup_end", "end", "quiesce"};
 
-void pyab_rep_series_init(pyab_rep_series *s)
+void pyab_results_series_init(pyab_results_series *s)
 {
     memset(s, 0, sizeof(*s));
 }
 
-void pyab_rep_series_finish(pyab_rep_series *s)
+void pyab_results_series_finish(pyab_results_series *s)
 {
     free(s->t);
     free(s->requests);
@@ -34,7 +34,7 @@ void pyab_rep_series_finish(pyab_rep_series *s)
     memset(s, 0, sizeof(*s));
 }
 
-static void grow(pyab_rep_series *s)
+static void grow(pyab_results_series *s)
 {
     s->cap = s->cap ? s->cap * 2 : 256;
     s->t = xrealloc(s->t, s->cap * sizeof(double));
@@ -46,7 +46,7 @@ static void grow(pyab_rep_series *s)
     s->phase = xrealloc(s->phase, s->cap);
 }
 
-int pyab_rep_series_add_row(pyab_rep_series *s, const char *row)
+int pyab_results_series_add_row(pyab_results_series *s, const char *row)
 {
     double v[15];
     const char *p = row;
@@ -82,7 +82,7 @@ int pyab_rep_series_add_row(pyab_rep_series *s, const char *row)
     return 0;
 }
 
-void pyab_rep_series_add_event(pyab_rep_series *s, const json_t *ev)
+void pyab_results_series_add_event(pyab_results_series *s, const json_t *ev)
 {
     json_int_t g = json_integer_value(json_object_get(ev, "gen"));
     double d = json_number_value(json_object_get(ev, "duration_s"));
@@ -130,7 +130,7 @@ static json_t *num(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static json_t *slopes_json(const pyab_rep_series *s)
+static json_t *slopes_json(const pyab_results_series *s)
 {
     const double *metrics[] = {s->rss, s->pyheap, s->native, s->native_free};
     static const char *const names[] = {"rss", "pyheap", "native", "native_free"};
@@ -161,7 +161,7 @@ static double quantile(const double *sorted, size_t n, double q)
     return sorted[i ? i - 1 : 0];
 }
 
-static json_t *gc_json(pyab_rep_series *s, double duration, double requests)
+static json_t *gc_json(pyab_results_series *s, double duration, double requests)
 {
     json_t *out = json_object(), *gens = json_object();
     double total = 0;
@@ -204,9 +204,9 @@ static json_t *gc_json(pyab_rep_series *s, double duration, double requests)
     return out;
 }
 
-void pyab_results_derive(const pyab_rep_series *cs, json_t *rep)
+void pyab_results_derive(const pyab_results_series *cs, json_t *rep)
 {
-    pyab_rep_series *s = (pyab_rep_series *)cs; /* gc_json sorts the pause arrays in place */
+    pyab_results_series *s = (pyab_results_series *)cs; /* gc_json sorts the pause arrays in place */
     double duration = json_number_value(json_object_get(rep, "duration_s"));
     double requests = (double)json_integer_value(json_object_get(rep, "requests"));
     double peak = 0;

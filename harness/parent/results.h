@@ -16,7 +16,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "scenario.h"
+#include "config.h"
 #include "util.h"
 
 enum { PYAB_PHASE_WARMUP, PYAB_PHASE_RUN, PYAB_PHASE_WARMUP_END, PYAB_PHASE_END,
@@ -26,26 +26,26 @@ enum { PYAB_PHASE_WARMUP, PYAB_PHASE_RUN, PYAB_PHASE_WARMUP_END, PYAB_PHASE_END,
 extern const char pyab_results_csv_header[];
 
 /* One rep's curve, as the parent receives it. init/finish: embedded. */
-typedef struct pyab_rep_series {
+typedef struct pyab_results_series {
     size_t n, cap;
     double *t, *requests, *rss, *pyheap, *native, *native_free;
     unsigned char *phase;
     double *gc_pause[3]; /* pause durations in seconds, by generation */
     size_t ngc[3], gccap[3];
-} pyab_rep_series;
+} pyab_results_series;
 
-void pyab_rep_series_init(pyab_rep_series *s);
-void pyab_rep_series_finish(pyab_rep_series *s);
+void pyab_results_series_init(pyab_results_series *s);
+void pyab_results_series_finish(pyab_results_series *s);
 /* Adds one samples.csv row (no newline); 0, or -EINVAL when it does not parse. */
-int pyab_rep_series_add_row(pyab_rep_series *s, const char *row);
+int pyab_results_series_add_row(pyab_results_series *s, const char *row);
 /* Adds one events.jsonl record (borrowed). */
-void pyab_rep_series_add_event(pyab_rep_series *s, const json_t *ev);
+void pyab_results_series_add_event(pyab_results_series *s, const json_t *ev);
 
 /*
  * The rep's derived figures: slopes (least squares over the samples after
  * warm-up) and GC pause figures, merged into rep (borrowed, modified).
  */
-void pyab_results_derive(const pyab_rep_series *s, json_t *rep);
+void pyab_results_derive(const pyab_results_series *s, json_t *rep);
 /* Aggregates an arm's reps (borrowed array of rep objects) into a new arm object. */
 json_t *pyab_results_aggregate(json_t *reps);
 /* Prints the one-screen summary of summary.json's content. */

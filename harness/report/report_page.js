@@ -115,13 +115,16 @@ function comparisonTable(c) {
       ? `[${signed(f.ci[0], fmt)}, ${signed(f.ci[1], fmt)}]` : '—';
     const sig = f.significant === true;
     const mark = (x) => (sig ? el('b', null, x) : x);
+    /* Under the figure's minimum effect a difference is negligible, whatever its p. */
+    const verdict = sig ? el('b', null, 'yes')
+      : el('span', { class: 'muted' }, f.negligible === true ? 'negligible' : 'no');
     return [label, fmt(f.control_mean), fmt(f.arm_mean), mark(signed(f.diff, fmt)), mark(ci),
-      isNum(f.p) ? fmtSig(f.p) : '—', sig ? el('b', null, 'yes') : el('span', { class: 'muted' }, 'no')];
+      isNum(f.p) ? fmtSig(f.p) : '—', isNum(f.min_effect) ? fmt(f.min_effect) : '—', verdict];
   });
   const reps = Array.isArray(c.reps) ? ` (${c.reps[0]} vs ${c.reps[1]} ok reps)` : '';
   return el('div', null,
     el('h3', null, `${c.arm} vs ${c.control}${reps}`),
-    rows.length ? table(['figure', 'control', 'arm', 'difference', 'CI', 'p', 'significant'], rows)
+    rows.length ? table(['figure', 'control', 'arm', 'difference', 'CI', 'p', 'min effect', 'significant'], rows)
       : el('p', { class: 'muted' }, 'no figures to compare'),
     typeof c.statement === 'string' ? el('p', { class: 'note' }, c.statement) : null);
 }

@@ -10,6 +10,7 @@ expect.json keys:
                   "equals": v, "contains": s, "abs_below": x}
   manifest_checks the same, against manifest.json
   files           files that must exist under the results folder
+  timeout         seconds pyab may take (default 180)
   measures_memory on a check: a string saying why that check is meaningless in an
                   ASan/UBSan build (it reads glibc's mallinfo, which does not see ASan's
                   heap; an RSS slope of malloc'd memory, which ASan's quarantine inflates;
@@ -18,15 +19,23 @@ expect.json keys:
                   the test reports them as skipped; pyab still runs the case and every
                   other check, the exit code, stderr and files are still checked.
                   On the case (true): every check of the case measures memory.
+
+expect_schema.py holds every expect.json to exactly these keys: a misspelt
+key or a check without its one operator would otherwise check nothing and
+pass. A case is refused before pyab runs when its expect.json is malformed,
+and the driver fails when it finds no case at all.
 """
 import pathlib
 
 import pytest
 
+import expect_schema
 from conftest import dig, load_json, run_pyab
 
 HERE = pathlib.Path(__file__).resolve().parent
-CASES = sorted(p for p in (HERE / "cases").iterdir() if (p / "expect.json").exists())
+# Every folder, with or without expect.json: one without is refused below
+# rather than left out, so a case cannot vanish from the run unnoticed.
+CASES = expect_schema.case_dirs(HERE / "cases")
 
 
 def check(summary, chk):
@@ -44,9 +53,24 @@ def check(summary, chk):
         assert chk["contains"] in value, f"{where}, expected to contain {chk['contains']!r}"
 
 
+def load_expect(case):
+    """The case's expect.json; the test fails, before pyab runs, when it is malformed."""
+    try:
+        return expect_schema.load(case / "expect.json")
+    except expect_schema.ExpectError as e:
+        why = str(e)
+    # Outside the except clause, so the message is not buried under the chained traceback.
+    pytest.fail(f"case {case.name} refused: {why}", pytrace=False)
+
+
+def test_cases_found():
+    # An empty parametrize would be one skipped test, and the run would pass.
+    assert CASES, f"no e2e case found under {HERE / 'cases'}"
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case(case, pyab, sanitized, tmp_path):
-    exp = load_json(case / "expect.json")
+    exp = load_expect(case)
     out = tmp_path / "out"
     args = exp.get("args", ["run", "scenario.json", "--out", "{out}", "--quiet", "--no-report"])
     args = [a.replace("{out}", str(out)) for a in args]

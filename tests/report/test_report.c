@@ -168,15 +168,21 @@ static void test_downsampling(void)
     free(dir);
 }
 
-int main(void)
+static const struct check_test tests[] = {
+    CHECK_TEST(test_bad_folders),
+    CHECK_TEST(test_good_folder),
+    CHECK_TEST(test_downsampling),
+};
+
+int main(int argc, char **argv)
 {
+    int rc;
+
     if (mkdtemp(root) == NULL) {
         perror(root);
         return 1;
     }
-    test_bad_folders();
-    test_good_folder();
-    test_downsampling();
+    rc = check_run("report", tests, CHECK_COUNT(tests), argc, argv);
     nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return check_report("report");
+    return rc;
 }

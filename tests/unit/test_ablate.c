@@ -139,11 +139,14 @@ static void test_validate(void)
     json_decref(j);
 }
 
-int main(void)
+static const struct check_test tests[] = {
+    CHECK_TEST(test_culprit_first),
+    CHECK_TEST(test_interaction),
+    CHECK_TEST(test_elsewhere_and_no_leak),
+    CHECK_TEST(test_validate),
+};
+
+int main(int argc, char **argv)
 {
-    test_culprit_first();
-    test_interaction();
-    test_elsewhere_and_no_leak();
-    test_validate();
-    return check_report("ablate");
+    return check_run("ablate", tests, CHECK_COUNT(tests), argc, argv);
 }

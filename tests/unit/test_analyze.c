@@ -74,7 +74,7 @@ static void write_rep(const char *dir, const char *arm, int k, const shape *s)
     pyab_buf_init(&b);
     pyab_buf_adds(&b, "t_s,requests,rss_bytes,pyheap_bytes,pymalloc_arena_bytes,"
                       "native_heap_bytes,native_free_bytes,gc_count0,gc_count1,gc_count2,"
-                      "gc_collections,gc_pause_s,errors,latency_p50_ms,latency_p99_ms,phase,extra\n");
+                      "gc_collections,gc_pause_s,errors,latency_p50_ms,latency_p99_ms,phase\n");
     for (long i = 0; i < total; i++) {
         double req = floor((double)(i + 1) * (double)s->requests / (double)total), t = req / rate;
         const char *phase = i < s->warmup ? "warmup" : i == total - 1 ? "end" : "run";
@@ -89,11 +89,11 @@ static void write_rep(const char *dir, const char *arm, int k, const shape *s)
         nat = nat0 + s->native_leak * req + 0.2 * e;
         fr = free0 + s->free_leak * req + 0.1 * e;
         rss = rss0 + (py - py0) + (nat - nat0) + (fr - free0) + s->rss_leak * req + e;
-        pyab_buf_addf(&b, "%.3f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,1,2,3,6,%.4f,0,%s,%s,%s,x\n", t, req,
+        pyab_buf_addf(&b, "%.3f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,1,2,3,6,%.4f,0,%s,%s,%s\n", t, req,
                       rss, py, py, nat, fr, 0.01 * t, i % 7 ? "1.5" : "", i % 7 ? "9.5" : "",
                       phase);
     }
-    pyab_buf_addf(&b, "%.3f,%ld,%.0f,%.0f,%.0f,%.0f,%.0f,1,2,3,6,0,0,,,quiesce,x\n",
+    pyab_buf_addf(&b, "%.3f,%ld,%.0f,%.0f,%.0f,%.0f,%.0f,1,2,3,6,0,0,,,quiesce\n",
                   (double)s->requests / rate + 1, s->requests, rss - s->quiesce_drop, py, py,
                   nat, fr);
     path = pyab_path_join(repdir, "samples.csv");
@@ -347,7 +347,7 @@ static void test_ab(void)
 
 static void test_series(void)
 {
-    const char *ok = "requests,t_s,rss_bytes,phase,new_col\n1,0.5,100,warmup,\n2,1.0,,run,7\r\n";
+    const char *ok = "requests,t_s,rss_bytes,phase,errors\n1,0.5,100,warmup,\n2,1.0,,run,7\r\n";
     pyab_error err = {0};
     pyab_series *s = pyab_series_parse("s.csv", ok, strlen(ok), &err);
 
@@ -355,7 +355,7 @@ static void test_series(void)
     if (s) {
         CHECK(pyab_series_column(s, "rss_bytes")[0] == 100);
         CHECK(isnan(pyab_series_column(s, "rss_bytes")[1]));
-        CHECK(pyab_series_column(s, "new_col")[1] == 7);
+        CHECK(pyab_series_column(s, "errors")[1] == 7);
         CHECK(pyab_series_column(s, "missing") == NULL);
         CHECK(s->phase[0] == PYAB_PHASE_WARMUP && s->phase[1] == PYAB_PHASE_RUN);
     }
@@ -566,24 +566,30 @@ static void test_bad_folders(void)
     free(dir);
 }
 
-int main(void)
+static const struct check_test tests[] = {
+    CHECK_TEST(test_series),
+    CHECK_TEST(test_python_leak),
+    CHECK_TEST(test_native_leak),
+    CHECK_TEST(test_rss_only),
+    CHECK_TEST(test_sawtooth),
+    CHECK_TEST(test_bounded),
+    CHECK_TEST(test_noise),
+    CHECK_TEST(test_ab),
+    CHECK_TEST(test_bad_folders),
+    CHECK_TEST(test_validate),
+    CHECK_TEST(test_under_floor),
+    CHECK_TEST(test_gc_figures),
+};
+
+int main(int argc, char **argv)
 {
     char *cmd;
+    int rc;
+
     root = mkdtemp(tmpl);
     if (root == NULL)
         return 1;
-    test_series();
-    test_python_leak();
-    test_native_leak();
-    test_rss_only();
-    test_sawtooth();
-    test_bounded();
-    test_noise();
-    test_ab();
-    test_bad_folders();
-    test_validate();
-    test_under_floor();
-    test_gc_figures();
+    rc = check_run("analyze", tests, CHECK_COUNT(tests), argc, argv);
     /* PYAB_TEST_KEEP=1 keeps the folders, to read their summary.json by hand. */
     cmd = xasprintf("rm -rf '%s'", root);
     if (getenv("PYAB_TEST_KEEP"))
@@ -591,5 +597,5 @@ int main(void)
     else if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", root);
     free(cmd);
-    return check_report("analyze");
+    return rc;
 }

@@ -10,6 +10,7 @@
 #include "budget.h"
 #include "check.h"
 #include "experiment.h"
+#include "changes.h"
 #include "history.h"
 #include "junit.h"
 #include "regress.h"
@@ -169,15 +170,15 @@ static void test_change_points(void)
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
         y[i] = 100 + (double)(s >> 40) / (double)(1ULL << 24) * 4 - 2; /* +-2 noise */
     }
-    CHECK(pyab_history_change_points(y, 24, 5, at, 8) == 0);
+    CHECK(pyab_changes_find(y, 24, 5, at, 8) == 0);
     for (size_t i = 15; i < 24; i++)
         y[i] += 40;
-    n = pyab_history_change_points(y, 24, 5, at, 8);
+    n = pyab_changes_find(y, 24, 5, at, 8);
     CHECK(n == 1 && at[0] == 15);
     /* A step larger than the noise but under the minimum effect does not count. */
-    CHECK(pyab_history_change_points(y, 24, 50, at, 8) == 0);
+    CHECK(pyab_changes_find(y, 24, 50, at, 8) == 0);
     /* Too short to judge. */
-    CHECK(pyab_history_change_points(y + 12, 5, 5, at, 8) == 0);
+    CHECK(pyab_changes_find(y + 12, 5, 5, at, 8) == 0);
 }
 
 static void test_junit(void)
@@ -242,29 +243,32 @@ static void test_no_change_label(void)
 
     /* A 150x jump over 5 runs cannot be a change point (3 runs each side): not "steady". */
     v = values(jump, 5);
-    CHECK(strcmp(pyab_history_no_change_label("rss_slope", v), "too few runs to tell") == 0);
+    CHECK(strcmp(pyab_changes_no_change_label("rss_slope", v), "too few runs to tell") == 0);
     json_decref(v);
     v = values(flat, 7);
-    CHECK(strcmp(pyab_history_no_change_label("rss_slope", v), "steady") == 0);
+    CHECK(strcmp(pyab_changes_no_change_label("rss_slope", v), "steady") == 0);
     json_decref(v);
     v = values(flat, 6); /* 5 measured, one null */
-    CHECK(strcmp(pyab_history_no_change_label("rss_slope", v), "too few runs to tell") == 0);
+    CHECK(strcmp(pyab_changes_no_change_label("rss_slope", v), "too few runs to tell") == 0);
     json_decref(v);
     v = values(tail, 8);
-    CHECK_CONTAINS(pyab_history_no_change_label("peak_rss_mb", v), "the last runs, which moved");
+    CHECK_CONTAINS(pyab_changes_no_change_label("peak_rss_mb", v), "the last runs, which moved");
     json_decref(v);
     v = values(last, 8);
-    CHECK_CONTAINS(pyab_history_no_change_label("peak_rss_mb", v), "the last run, which moved");
+    CHECK_CONTAINS(pyab_changes_no_change_label("peak_rss_mb", v), "the last run, which moved");
     json_decref(v);
 }
 
-int main(void)
+static const struct check_test tests[] = {
+    CHECK_TEST(test_validate),
+    CHECK_TEST(test_budget_rules),
+    CHECK_TEST(test_regress),
+    CHECK_TEST(test_change_points),
+    CHECK_TEST(test_junit),
+    CHECK_TEST(test_no_change_label),
+};
+
+int main(int argc, char **argv)
 {
-    test_validate();
-    test_budget_rules();
-    test_regress();
-    test_change_points();
-    test_junit();
-    test_no_change_label();
-    return check_report("check");
+    return check_run("check", tests, CHECK_COUNT(tests), argc, argv);
 }

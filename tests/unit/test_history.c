@@ -14,6 +14,15 @@
 
 #define RUNS_PER_WRITER 150
 
+/*
+ * The temporary folder and the two databases in it, set by main before the
+ * tests run. Static arrays, not the heap: the forked writers _exit holding
+ * a copy of the parent's heap, and under valgrind a heap path no live frame
+ * points to any more is a definite leak that fails the writer.
+ */
+static char root[] = "/tmp/pyab-history-XXXXXX";
+static char db_path[sizeof(root) + 32], other_path[sizeof(root) + 32];
+
 static json_t *summary(double slope)
 {
     json_t *reps = json_array();
@@ -67,29 +76,31 @@ static int writer(const char *db, int id)
     return 0;
 }
 
-static void test_concurrent(const char *db)
+static void test_concurrent(void)
 {
     pid_t pids[2];
     int status, ok = 1;
 
     for (int w = 0; w < 2; w++)
         if ((pids[w] = fork()) == 0)
-            _exit(writer(db, w));
+            _exit(writer(db_path, w));
     for (int w = 0; w < 2; w++)
         ok &= waitpid(pids[w], &status, 0) == pids[w] && WIFEXITED(status) &&
               WEXITSTATUS(status) == 0;
     CHECK(ok);
-    CHECK(count(db, "SELECT count(*) FROM runs") == 2 * RUNS_PER_WRITER);
+    CHECK(count(db_path, "SELECT count(*) FROM runs") == 2 * RUNS_PER_WRITER);
     /* pyheap_slope, peak_rss_mb, latency_p99_ms, throughput_rps per run. */
-    CHECK(count(db, "SELECT count(*) FROM metrics") == 2 * RUNS_PER_WRITER * 4);
-    CHECK(count(db, "SELECT count(*) FROM history WHERE metric = 'peak_rss_mb' AND value = 101 "
-                    "AND ci_low = 100 AND ci_high = 102") == 2 * RUNS_PER_WRITER);
+    CHECK(count(db_path, "SELECT count(*) FROM metrics") == 2 * RUNS_PER_WRITER * 4);
+    CHECK(count(db_path, "SELECT count(*) FROM history WHERE metric = 'peak_rss_mb' "
+                         "AND value = 101 AND ci_low = 100 AND ci_high = 102") ==
+          2 * RUNS_PER_WRITER);
 }
 
-static void test_trend(const char *db, const char *other)
+static void test_trend(void)
 {
     pyab_error err = {0};
-    pyab_history *h = pyab_history_open(db, &err), *o = pyab_history_open(other, &err);
+    pyab_history *h = pyab_history_open(db_path, &err);
+    pyab_history *o = pyab_history_open(other_path, &err);
     json_t *t, *m;
 
     CHECK(h != NULL && o != NULL);
@@ -106,8 +117,8 @@ static void test_trend(const char *db, const char *other)
         json_decref(s);
         json_decref(man);
     }
-    CHECK(pyab_history_import(h, other, &err) == 0);
-    CHECK(pyab_history_import(h, other, &err) == 0); /* twice: nothing doubles */
+    CHECK(pyab_history_import(h, other_path, &err) == 0);
+    CHECK(pyab_history_import(h, other_path, &err) == 0); /* twice: nothing doubles */
     t = pyab_history_trend(h, "stepper", 30, &err);
     CHECK(t != NULL);
     CHECK(json_array_size(json_object_get(t, "runs")) == 12);
@@ -175,7 +186,7 @@ static int append_run(pyab_history *h, const char *dir, const char *verdict)
  * it nor a "pass" row (from an older pyab) whose run lacks reps is ever
  * a baseline.
  */
-static void test_incomplete(const char *root)
+static void test_incomplete(void)
 {
     static const char *const all_ok[] = {"ok", "ok", "ok"}, *const one[] = {"ok"};
     static const char *const crashed[] = {"ok", "crashed", "ok"};
@@ -226,25 +237,25 @@ static void test_incomplete(const char *root)
     free(c);
 }
 
-int main(void)
-{
-    char tmpl[] = "/tmp/pyab-history-XXXXXX";
-    char *dir = mkdtemp(tmpl), *cmd;
-    /* On the stack, not the heap: the forked writers _exit holding a copy of
-     * the parent's heap, and under valgrind a heap path no live frame points
-     * to any more is a definite leak that fails the writer. */
-    char db[sizeof(tmpl) + 32], other[sizeof(tmpl) + 32];
+static const struct check_test tests[] = {
+    CHECK_TEST(test_concurrent),
+    CHECK_TEST(test_trend),
+    CHECK_TEST(test_incomplete),
+};
 
-    if (dir == NULL)
+int main(int argc, char **argv)
+{
+    char *cmd;
+    int rc;
+
+    if (mkdtemp(root) == NULL)
         return 1;
-    snprintf(db, sizeof(db), "%s/sub/history.sqlite", dir);
-    snprintf(other, sizeof(other), "%s/other.sqlite", dir);
-    test_concurrent(db);
-    test_trend(db, other);
-    test_incomplete(dir);
-    cmd = xasprintf("rm -rf '%s'", dir);
+    snprintf(db_path, sizeof(db_path), "%s/sub/history.sqlite", root);
+    snprintf(other_path, sizeof(other_path), "%s/other.sqlite", root);
+    rc = check_run("history", tests, CHECK_COUNT(tests), argc, argv);
+    cmd = xasprintf("rm -rf '%s'", root);
     if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+        fprintf(stderr, "could not remove %s\n", root);
     free(cmd);
-    return check_report("history");
+    return rc;
 }

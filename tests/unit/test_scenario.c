@@ -150,11 +150,14 @@ static void test_syntax_error(void)
     CHECK_CONTAINS(err.text, "/nonexistent/scenario.json");
 }
 
-int main(void)
+static const struct check_test tests[] = {
+    CHECK_TEST(test_defaults),
+    CHECK_TEST(test_arms),
+    CHECK_TEST(test_bad),
+    CHECK_TEST(test_syntax_error),
+};
+
+int main(int argc, char **argv)
 {
-    test_defaults();
-    test_arms();
-    test_bad();
-    test_syntax_error();
-    return check_report("scenario");
+    return check_run("scenario", tests, CHECK_COUNT(tests), argc, argv);
 }

@@ -238,18 +238,21 @@ static void test_resample(void)
     CHECK_NEAR(out[4], 300, 1e-12);
 }
 
-int main(void)
+static const struct check_test tests[] = {
+    CHECK_TEST(test_quantiles),
+    CHECK_TEST(test_ols),
+    CHECK_TEST(test_theil_sen),
+    CHECK_TEST(test_theil_sen_large),
+    CHECK_TEST(test_theil_sen_autocorr),
+    CHECK_TEST(test_bootstrap),
+    CHECK_TEST(test_mann_whitney),
+    CHECK_TEST(test_period),
+    CHECK_TEST(test_step),
+    CHECK_TEST(test_settle),
+    CHECK_TEST(test_resample),
+};
+
+int main(int argc, char **argv)
 {
-    test_quantiles();
-    test_ols();
-    test_theil_sen();
-    test_theil_sen_large();
-    test_theil_sen_autocorr();
-    test_bootstrap();
-    test_mann_whitney();
-    test_period();
-    test_step();
-    test_settle();
-    test_resample();
-    return check_report("stats");
+    return check_run("stats", tests, CHECK_COUNT(tests), argc, argv);
 }

@@ -113,12 +113,15 @@ static void test_missing_file(void)
     CHECK_CONTAINS(err.text, "/nonexistent/trace.jsonl: cannot read trace");
 }
 
-int main(void)
+static const struct check_test tests[] = {
+    CHECK_TEST(test_roundtrip),
+    CHECK_TEST(test_reorder),
+    CHECK_TEST(test_compact),
+    CHECK_TEST(test_bad),
+    CHECK_TEST(test_missing_file),
+};
+
+int main(int argc, char **argv)
 {
-    test_roundtrip();
-    test_reorder();
-    test_compact();
-    test_bad();
-    test_missing_file();
-    return check_report("trace");
+    return check_run("trace", tests, CHECK_COUNT(tests), argc, argv);
 }

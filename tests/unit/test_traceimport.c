@@ -290,15 +290,18 @@ static void test_access_line(void)
     pyab_accesslog_entry_finish(&e);
 }
 
-int main(void)
+static const struct check_test tests[] = {
+    CHECK_TEST(test_fixtures),
+    CHECK_TEST(test_har_fields),
+    CHECK_TEST(test_skips),
+    CHECK_TEST(test_bad_files),
+    CHECK_TEST(test_bad_mem),
+    CHECK_TEST(test_route_template),
+    CHECK_TEST(test_iso8601),
+    CHECK_TEST(test_access_line),
+};
+
+int main(int argc, char **argv)
 {
-    test_fixtures();
-    test_har_fields();
-    test_skips();
-    test_bad_files();
-    test_bad_mem();
-    test_route_template();
-    test_iso8601();
-    test_access_line();
-    return check_report("traceimport");
+    return check_run("traceimport", tests, CHECK_COUNT(tests), argc, argv);
 }

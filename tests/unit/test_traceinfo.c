@@ -158,11 +158,14 @@ static void test_width_list(void)
     }
 }
 
-int main(void)
+static const struct check_test tests[] = {
+    CHECK_TEST(test_known),
+    CHECK_TEST(test_buckets),
+    CHECK_TEST(test_partial_last_bucket),
+    CHECK_TEST(test_width_list),
+};
+
+int main(int argc, char **argv)
 {
-    test_known();
-    test_buckets();
-    test_partial_last_bucket();
-    test_width_list();
-    return check_report("traceinfo");
+    return check_run("traceinfo", tests, CHECK_COUNT(tests), argc, argv);
 }

@@ -228,13 +228,16 @@ static void test_bad(void)
     }
 }
 
-int main(void)
+static const struct check_test tests[] = {
+    CHECK_TEST(test_reproducible),
+    CHECK_TEST(test_rate),
+    CHECK_TEST(test_cycle_and_burst),
+    CHECK_TEST(test_batches),
+    CHECK_TEST(test_sizes_and_ids),
+    CHECK_TEST(test_bad),
+};
+
+int main(int argc, char **argv)
 {
-    test_reproducible();
-    test_rate();
-    test_cycle_and_burst();
-    test_batches();
-    test_sizes_and_ids();
-    test_bad();
-    return check_report("tracesynth");
+    return check_run("tracesynth", tests, CHECK_COUNT(tests), argc, argv);
 }

@@ -138,10 +138,13 @@ static void test_errors(void)
     pyab_trace_destroy(tr);
 }
 
-int main(void)
+static const struct check_test tests[] = {
+    CHECK_TEST(test_filters),
+    CHECK_TEST(test_sample),
+    CHECK_TEST(test_errors),
+};
+
+int main(int argc, char **argv)
 {
-    test_filters();
-    test_sample();
-    test_errors();
-    return check_report("transform");
+    return check_run("transform", tests, CHECK_COUNT(tests), argc, argv);
 }
