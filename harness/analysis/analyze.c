@@ -108,6 +108,21 @@ static int parse_options(const char *file, const char *prefix, json_t *analysis,
     return 0;
 }
 
+int pyab_analyze_options(json_t *analysis, pyab_verdict_opts *v, double *period_requests)
+{
+    options o = {0};
+    pyab_error err;
+
+    o.v.conf = PYAB_VERDICT_CONFIDENCE;
+    o.v.rel = PYAB_VERDICT_MATERIAL_REL;
+    o.v.abs = PYAB_VERDICT_MATERIAL_ABS_MB * PYAB_MIB;
+    if (parse_options("scenario", "analysis", analysis, &o, &err) < 0)
+        return -EINVAL;
+    *v = o.v;
+    *period_requests = o.period;
+    return 0;
+}
+
 int pyab_analyze_validate(json_t *analysis, const char *file, pyab_error *err)
 {
     return parse_options(file, "analysis", analysis, NULL, err);
@@ -258,15 +273,35 @@ out:
     return rc;
 }
 
-static int analyze_arm(const char *dir, const char *name, json_t *arm, const options *o,
+/*
+ * Reps that ran until settled were looked at several times: their intervals
+ * use the per-look confidence (settle.h): the highest over the arm's reps,
+ * so every interval is at least as wide as each look needs.
+ */
+static double arm_confidence(json_t *reps, double conf)
+{
+    json_t *rep;
+    size_t i;
+
+    json_array_foreach(reps, i, rep) {
+        json_t *c = json_object_get(json_object_get(rep, "settle"), "confidence_per_look");
+        if (json_is_number(c) && json_number_value(c) > conf && json_number_value(c) < 1)
+            conf = json_number_value(c);
+    }
+    return conf;
+}
+
+static int analyze_arm(const char *dir, const char *name, json_t *arm, const options *arm_o,
                        pyab_error *err)
 {
     json_t *reps = json_object_get(arm, "reps"), *rep, *skipped;
+    options arm_opts = *arm_o, *o = &arm_opts;
     pyab_verdict_rep *vr;
     size_t i, n = 0;
 
     if (!json_is_array(reps))
         return pyab_error_set(err, "%s/summary.json: arms.%s.reps must be an array", dir, name);
+    o->v.conf = arm_confidence(reps, o->v.conf);
     skipped = json_array();
     vr = xcalloc(json_array_size(reps) + 1, sizeof(*vr));
     json_array_foreach(reps, i, rep) {

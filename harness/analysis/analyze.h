@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "util.h"
+#include "verdict.h"
 
 /*
  * Analyses DIR and returns its summary.json with the analysis added (new
@@ -39,6 +40,12 @@ json_t *pyab_analyze_summary(const char *dir, pyab_error *err);
  * check. 0, or -EINVAL with err set (exit code 2).
  */
 int pyab_analyze_validate(json_t *analysis, const char *file, pyab_error *err);
+
+/*
+ * The verdict options and period of a scenario's "analysis" object
+ * (borrowed, NULL for the defaults), already validated. 0, or -EINVAL.
+ */
+int pyab_analyze_options(json_t *analysis, pyab_verdict_opts *v, double *period_requests);
 
 /* pyab_analyze_summary, then writes DIR/summary.json atomically. 0 or a negative errno with err set. */
 int pyab_analyze_dir(const char *dir, pyab_error *err);

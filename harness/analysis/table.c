@@ -121,6 +121,25 @@ static void format_slope(char *buf, size_t len, json_t *slope)
     snprintf(buf, len, "%s [%s, %s]", mid, lo, hi);
 }
 
+/* "native-heap (98%)", or both sides with their shares: where the growth went. */
+static void format_attribution(char *buf, size_t len, const char *attr, json_t *shares)
+{
+    double py = json_number_value(json_object_get(shares, "python-heap"));
+    double native = json_number_value(json_object_get(shares, "native-heap"));
+
+    if (attr == NULL) {
+        snprintf(buf, len, "-");
+    } else if (shares == NULL || strcmp(attr, "none") == 0) {
+        snprintf(buf, len, "%s", attr);
+    } else if (strcmp(attr, "python-heap+native-heap") == 0) {
+        snprintf(buf, len, "python-heap %.0f%% + native-heap %.0f%%", 100 * py, 100 * native);
+    } else if (strcmp(attr, "python-heap") == 0 || strcmp(attr, "native-heap") == 0) {
+        snprintf(buf, len, "%s (%.0f%%)", attr, 100 * (attr[0] == 'p' ? py : native));
+    } else {
+        snprintf(buf, len, "%s", attr);
+    }
+}
+
 static void print_verdicts(FILE *f, json_t *summary)
 {
     json_t *arms = json_object_get(summary, "arms"), *arm;
@@ -146,7 +165,7 @@ static void print_verdicts(FILE *f, json_t *summary)
         snprintf(cell(&t, r, 0), CELL, "%s%s", name,
                  control && strcmp(name, control) == 0 ? " *" : "");
         snprintf(cell(&t, r, 1), CELL, "%s", verdict ? verdict : "-");
-        snprintf(cell(&t, r, 2), CELL, "%s", attr ? attr : "-");
+        format_attribution(cell(&t, r, 2), CELL, attr, json_object_get(arm, "attribution_shares"));
         for (int m = 0; m < 3; m++)
             format_slope(cell(&t, r, 3 + (size_t)m), CELL,
                          json_object_get(slopes, pyab_compare_slope_keys[m]));

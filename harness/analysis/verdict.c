@@ -180,6 +180,15 @@ static int classify(const pyab_trend *t, const pyab_verdict_opts *o, char *why, 
     return C_GROWS;
 }
 
+int pyab_verdict_decided(const pyab_trend *t, const pyab_verdict_opts *o, const char **cls,
+                         char *why, size_t len)
+{
+    int c = classify(t, o, why, len);
+
+    *cls = cls_name[c];
+    return c == C_FLAT || c == C_SMALL || c == C_STEP || c == C_STOPPED || c == C_GROWS;
+}
+
 static json_t *trend_json(const pyab_trend *t, int cls, const char *why)
 {
     json_t *o = json_pack("{ss ss s{sI sI so}}", "class", cls_name[cls], "reason", why,
@@ -199,6 +208,12 @@ static json_t *trend_json(const pyab_trend *t, int cls, const char *why)
     json_object_set_new(o, "span_requests", jnum(t->span_requests));
     json_object_set_new(o, "late_bytes_per_request", jnum(t->late.slope));
     json_object_set_new(o, "residual_autocorrelation", jnum(t->per_request.r1));
+    json_object_set_new(o, "interval_method",
+                        json_string(t->per_request.widened
+                                        ? "Theil-Sen; Sen's interval widened in slope units by "
+                                          "the AR(1) inflation (the inflated ranks ran out)"
+                                        : "Theil-Sen; Sen's rank interval with its variance "
+                                          "inflated for AR(1) residuals"));
     json_object_set_new(o, "period_requests", t->period > 0 ? jnum(t->period) : json_null());
     if (t->period > 0)
         json_object_set_new(o, "period_source",
@@ -503,12 +518,77 @@ static json_t *discarded_json(const pyab_verdict_rep *r, size_t n)
 
 static const int decisive[] = {PYAB_METRIC_PYHEAP, PYAB_METRIC_NATIVE, PYAB_METRIC_RSS};
 
+/*
+ * Attribution by share. Each heap's pooled growth (negative counts as 0)
+ * as a share of D = max(RSS growth, Python heap + native heap growth); the
+ * rest of the RSS growth is "other" (outside malloc, or kept by the
+ * allocator). A heap is named when it grows materially (its class is
+ * "grows", or its interval's lower end is above zero and its growth passes
+ * its own threshold) and holds at least SIDE_SHARE of D: a Python object
+ * that holds a large native buffer grows the Python heap by ~1% of the
+ * native heap, and that 1% must not be the answer. Both heaps named:
+ * "python-heap+native-heap". Neither: RSS growth is retention or
+ * outside-malloc (attribute_rss).
+ */
+#define SIDE_SHARE 0.2
+
+typedef struct shares {
+    double py, native, other;
+} shares;
+
+static double positive(double v)
+{
+    return isfinite(v) && v > 0 ? v : 0;
+}
+
+static shares growth_shares(const pool *p)
+{
+    double gp = positive(p[PYAB_METRIC_PYHEAP].growth), gn = positive(p[PYAB_METRIC_NATIVE].growth);
+    double gr = positive(p[PYAB_METRIC_RSS].growth), d = fmax(gr, gp + gn);
+    shares s = {0, 0, 0};
+
+    if (d > 0) {
+        s.py = gp / d;
+        s.native = gn / d;
+        s.other = positive(gr - gp - gn) / d;
+    }
+    return s;
+}
+
+static int side_named(const pool *q, double share)
+{
+    int material = q->cls == C_GROWS ||
+                   (q->cls != C_UNAVAILABLE && isfinite(q->lo) && q->lo > 0 &&
+                    q->growth >= q->threshold);
+    return material && share >= SIDE_SHARE;
+}
+
+static const char *attribute(const pool *p, const pyab_verdict_rep *reps, size_t n, json_t *ev,
+                             shares *s)
+{
+    int py, native;
+
+    *s = growth_shares(p);
+    py = side_named(&p[PYAB_METRIC_PYHEAP], s->py);
+    native = side_named(&p[PYAB_METRIC_NATIVE], s->native);
+    if (py && native)
+        return "python-heap+native-heap";
+    if (py || native)
+        return py ? "python-heap" : "native-heap";
+    if (explains_rss(p, PYAB_METRIC_PYHEAP) && s->py >= SIDE_SHARE)
+        return "python-heap";
+    if (explains_rss(p, PYAB_METRIC_NATIVE) && s->native >= SIDE_SHARE)
+        return "native-heap";
+    return attribute_rss(p, reps, n, ev);
+}
+
 void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_t *skipped,
                       const pyab_verdict_opts *o)
 {
     pool p[PYAB_NMETRICS];
     json_t *ev = json_object(), *metrics = json_object(), *reasons = json_array();
     const char *verdict = "no-leak", *attribution = "none", *next = NULL;
+    shares sh = {0, 0, 0};
     char next_buf[400];
     int grows = 0, wide = 0, seen = 0;
 
@@ -535,11 +615,7 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
         next = "reps that finish ok: none did";
     } else if (grows) {
         verdict = "leak";
-        attribution = p[PYAB_METRIC_PYHEAP].cls == C_GROWS   ? "python-heap"
-                      : p[PYAB_METRIC_NATIVE].cls == C_GROWS ? "native-heap"
-                      : explains_rss(p, PYAB_METRIC_PYHEAP)  ? "python-heap"
-                      : explains_rss(p, PYAB_METRIC_NATIVE)  ? "native-heap"
-                                                             : attribute_rss(p, reps, n, ev);
+        attribution = attribute(p, reps, n, ev, &sh);
     } else if (wide || !seen) {
         verdict = "inconclusive";
         if (!seen)
@@ -556,5 +632,9 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
     json_object_set_new(arm, "slopes", slopes_json(p));
     json_object_set_new(arm, "verdict", json_string(verdict));
     json_object_set_new(arm, "attribution", json_string(attribution));
+    if (strcmp(verdict, "leak") == 0)
+        json_object_set_new(arm, "attribution_shares",
+                            json_pack("{sf sf sf}", "python-heap", sh.py, "native-heap", sh.native,
+                                      "other", sh.other));
     json_object_set_new(arm, "evidence", ev);
 }

@@ -58,4 +58,13 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
 /* The rules in one paragraph, for summary.json's "analysis" object. */
 extern const char pyab_verdict_rule[];
 
+/*
+ * Classifies one rep's trend as pyab_verdict_rep_json does and says whether
+ * the class is decided (flat, immaterial, step, stopped, grows) rather than
+ * open (too little data, uncertain, slowing, under the floor). *cls is the
+ * class's name (static); why gets the reason.
+ */
+int pyab_verdict_decided(const pyab_trend *t, const pyab_verdict_opts *o, const char **cls,
+                         char *why, size_t len);
+
 #endif

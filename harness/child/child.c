@@ -48,7 +48,7 @@ typedef struct child {
     long gc_count[3];       /* gc.get_count() at the last GIL part of a sample */
     uint64_t gil_part_ns;   /* when that was */
     uint64_t sample_every;  /* requests per work-driven sample, 0: none */
-    uint64_t sample_ns;     /* CPU time spent taking samples so far */
+    uint64_t sample_ns;     /* CPU time spent taking work-driven samples so far */
     uint64_t cpu_start_ns;  /* process CPU time when the replay started */
     pyab_buf pending;       /* work-driven sample lines not yet written */
     uint64_t samples_skipped; /* work-driven samples skipped to keep sampling cheap */
@@ -226,7 +226,8 @@ static void take_sample_kind(child *c, const char *phase, int work)
         send_line(c, PYAB_MSG_SAMPLE, row.data, row.len - 1);
         pyab_buf_finish(&row);
     }
-    c->sample_ns += cpu_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    if (work)
+        c->sample_ns += cpu_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
 }
 
 static void take_sample(child *c, const char *phase)
@@ -258,10 +259,10 @@ static const char *phase_now(child *c)
 
 /*
  * A sample every sample_every requests, so that a fast service gets as
- * many points as a slow one. The cost stays bounded: while sampling has
- * taken more than SAMPLE_COST_SHARE of the process's CPU time since the
- * replay started, these samples are skipped (and counted); the timer's
- * samples always run.
+ * many points as a slow one. The cost stays bounded: while these samples
+ * have taken more than SAMPLE_COST_SHARE of the process's CPU time since
+ * the replay started, they are skipped (and counted). The timer's samples
+ * always run and are not counted: they cost what they did before.
  */
 static void on_work_sample(uv_async_t *h)
 {

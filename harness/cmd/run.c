@@ -11,7 +11,7 @@
 static int run_usage(void)
 {
     fprintf(stderr, "usage: pyab run SCENARIO [--out DIR] [--quiet] [--no-report] "
-                    "[--history DB | --no-history]\n");
+                    "[--until-settled] [--history DB | --no-history]\n");
     return PYAB_EXIT_USAGE;
 }
 
@@ -81,13 +81,15 @@ int pyab_cmd_run(int argc, char **argv)
     pyab_error err = {0};
     pyab_scenario *sc;
     char *dir = NULL;
-    int code;
+    int code, settled = 0;
 
     for (int i = 1; i < argc; i++) {
         if (pyab_experiment_take_flag(&opts, argc, argv, &i))
             continue;
         if (strcmp(argv[i], "--history") == 0 && i + 1 < argc)
             rh.path = argv[++i];
+        else if (strcmp(argv[i], "--until-settled") == 0)
+            settled = 1;
         else if (strcmp(argv[i], "--no-history") == 0) {
             opts.after_analysis = NULL;
             opts.before_reps = NULL;
@@ -104,7 +106,7 @@ int pyab_cmd_run(int argc, char **argv)
     }
     if (path == NULL)
         return run_usage();
-    if ((sc = pyab_scenario_load(path, &err)) == NULL) {
+    if ((sc = pyab_scenario_load_settled(path, settled, &err)) == NULL) {
         fprintf(stderr, "pyab: %s\n", err.text);
         return err.exit_code;
     }

@@ -104,6 +104,13 @@ int pyab_config_check_files(const pyab_config *cfg, const char *file, pyab_error
 
 int pyab_config_parse(pyab_config *cfg, const char *where, const char *arm, json_t *json,
                       const char *base_dir, pyab_error *err);
+/*
+ * Every setting of cfg as it takes effect, defaults filled in, and under
+ * "defaulted" the key paths the scenario left to them (effective.c). New
+ * reference.
+ */
+json_t *pyab_config_effective(const pyab_config *cfg);
+
 /* Frees what cfg holds and zeroes it. */
 void pyab_config_finish(pyab_config *cfg);
 

@@ -146,11 +146,22 @@ fail:
 
 pyab_scenario *pyab_scenario_load(const char *path, pyab_error *err)
 {
-    json_t *root = pyab_json_read(path, JSON_REJECT_DUPLICATES, err);
+    return pyab_scenario_load_settled(path, 0, err);
+}
+
+pyab_scenario *pyab_scenario_load_settled(const char *path, int until_settled, pyab_error *err)
+{
+    json_t *root = pyab_json_read(path, JSON_REJECT_DUPLICATES, err), *load;
     pyab_scenario *sc;
 
     if (root == NULL)
         return NULL;
+    if (until_settled && json_is_object(root)) {
+        if ((load = json_object_get(root, "load")) == NULL)
+            json_object_set_new(root, "load", load = json_object());
+        if (json_is_object(load))
+            json_object_set_new(load, "until", json_string("settled"));
+    }
     sc = pyab_scenario_from_json(path, root, err);
     json_decref(root);
     return sc;

@@ -42,6 +42,11 @@ pyab_scenario *pyab_scenario_load(const char *path, pyab_error *err);
  * messages and its folder anchors relative paths.
  */
 pyab_scenario *pyab_scenario_from_json(const char *path, json_t *root, pyab_error *err);
+/*
+ * pyab_scenario_load with `until_settled` set: "load.until" becomes
+ * "settled" at the top level (arms that set their own "until" keep it).
+ */
+pyab_scenario *pyab_scenario_load_settled(const char *path, int until_settled, pyab_error *err);
 void pyab_scenario_destroy(pyab_scenario *sc);
 
 #endif

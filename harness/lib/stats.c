@@ -303,6 +303,23 @@ int pyab_stats_theil_sen(const double *x, const double *y, size_t n, double conf
     fhi = (total + c) / (2 * total);
     klo = flo < 0 ? 0 : (size_t)floor(flo * (double)(m - 1));
     khi = fhi > 1 ? m - 1 : (size_t)ceil(fhi * (double)(m - 1));
+    if (flo < 0 || fhi > 1) {
+        /* The inflated ranks run out: scale the uninflated interval instead. */
+        c /= sqrt(infl);
+        flo = (total - c) / (2 * total);
+        fhi = (total + c) / (2 * total);
+        if (flo >= 0 && fhi <= 1) {
+            klo = (size_t)floor(flo * (double)(m - 1));
+            khi = (size_t)ceil(fhi * (double)(m - 1));
+            double lo0 = klo < mid ? kth(v, 0, mid, klo) : v[mid];
+            double hi0 = khi > mid ? kth(v, mid + 1, m, khi) : v[mid];
+            out->lo = out->slope - (out->slope - lo0) * sqrt(infl);
+            out->hi = out->slope + (hi0 - out->slope) * sqrt(infl);
+            out->widened = 1;
+            free(v);
+            return 0;
+        }
+    }
     out->lo = flo < 0 ? -INFINITY : klo < mid ? kth(v, 0, mid, klo) : v[mid];
     out->hi = fhi > 1 ? INFINITY : khi > mid ? kth(v, mid + 1, m, khi) : v[mid];
     free(v);

@@ -46,6 +46,7 @@ typedef struct pyab_fit {
     double lo, hi;
     double r1, n_eff;
     size_t n;
+    int widened; /* Theil-Sen: the interval was widened in slope units (see below) */
 } pyab_fit;
 
 /*
@@ -63,7 +64,12 @@ int pyab_stats_ols(const double *x, const double *y, size_t n, double conf, pyab
  * pairs above that). The interval is Sen's, from the null distribution of
  * Kendall's S, with its variance inflated by (1 + r1) / (1 - r1) so that
  * autocorrelated residuals (a memory curve's usual state) widen it instead
- * of producing false confidence. 0, or -EINVAL when fewer than 2 distinct x.
+ * of producing false confidence. When the inflated ranks run past the
+ * pairs (strong autocorrelation over few points: the rank interval would
+ * be unbounded), the uninflated interval's half-widths are scaled by
+ * sqrt(inflation) in slope units instead and `widened` is set: the same
+ * normal approximation, finite on any curve with enough points for the
+ * uninflated interval. 0, or -EINVAL when fewer than 2 distinct x.
  */
 int pyab_stats_theil_sen(const double *x, const double *y, size_t n, double conf, pyab_fit *out);
 

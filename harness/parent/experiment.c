@@ -64,7 +64,8 @@ static int write_manifest(experiment *ex, pyab_error *err)
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     for (size_t i = 0; i < ex->sc->narms; i++) {
         const pyab_config *a = &ex->sc->arms[i];
-        json_object_set_new(arms, a->arm, json_pack("{s:O,s:O?}", "settings", a->json,
+        json_object_set_new(arms, a->arm, json_pack("{s:O,s:o,s:O?}", "settings", a->json,
+                                                    "effective", pyab_config_effective(a),
                                                     "readback",
                                                     json_object_get(ex->host.readback, a->arm)));
     }
@@ -210,6 +211,34 @@ int pyab_experiment_validate_sections(const pyab_scenario *sc, pyab_error *err)
     return 0;
 }
 
+/*
+ * A warm-up at least as long as the planned run leaves nothing to measure:
+ * refused before any rep (open loop: requests and seconds; closed loop:
+ * requests, since its duration is not known in advance).
+ */
+static int check_warmup(const pyab_config *a, const pyab_trace *tr, const uint32_t *keep,
+                        size_t n, const char *where, pyab_error *err)
+{
+    const char *prefix = strcmp(a->arm, "base") == 0 ? "" : "arms.";
+    const char *arm = strcmp(a->arm, "base") == 0 ? "" : a->arm;
+    const char *dot = arm[0] ? "." : "";
+    double planned = a->load_model == PYAB_LOAD_OPEN ? (double)n * (double)a->loops
+                     : a->requests ? (double)a->requests : (double)n;
+    double span = n > 1 ? tr->recs[keep[n - 1]].t - tr->recs[keep[0]].t : 0;
+    double seconds = a->rate > 0 ? planned / a->rate
+                     : (span + (n > 1 ? span / (double)(n - 1) : 1)) * (double)a->loops / a->speed;
+
+    if (a->warmup_requests > 0 && (double)a->warmup_requests >= planned)
+        return pyab_error_set(err, "%s: key \"%s%s%swarmup.requests\": %ld is at least the planned "
+                              "run (%.0f requests): nothing would be measured after it",
+                              where, prefix, arm, dot, a->warmup_requests, planned);
+    if (a->warmup_seconds > 0 && a->load_model == PYAB_LOAD_OPEN && a->warmup_seconds >= seconds)
+        return pyab_error_set(err, "%s: key \"%s%s%swarmup.seconds\": %g is at least the planned "
+                              "run (%.1f s): nothing would be measured after it",
+                              where, prefix, arm, dot, a->warmup_seconds, seconds);
+    return 0;
+}
+
 int pyab_experiment_validate(pyab_scenario *sc, pyab_error *err)
 {
     if (pyab_experiment_validate_sections(sc, err) < 0)
@@ -238,6 +267,8 @@ int pyab_experiment_validate(pyab_scenario *sc, pyab_error *err)
             char *where = sc->narms > 1 ? xasprintf("%s (arm %s)", sc->path, sc->arms[j].arm)
                                         : xstrdup(sc->path);
             int rc = pyab_transform_select(&sc->arms[j], tr, where, &keep, &n, err);
+            if (rc == 0)
+                rc = check_warmup(&sc->arms[j], tr, keep, n, where, err);
             free(where);
             if (rc < 0) {
                 pyab_trace_destroy(tr);
@@ -306,6 +337,7 @@ static int run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out, pya
     ex.host.dir = ex.dir;
     ex.reps_by_arm = json_object();
     ex.host.readback = json_object();
+    ex.host.analysis = sc->analysis;
     for (size_t i = 0; i < sc->narms; i++)
         json_object_set_new(ex.reps_by_arm, sc->arms[i].arm, json_array());
     uv_loop_init(&ex.host.loop);

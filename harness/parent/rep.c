@@ -12,6 +12,7 @@
 #include "protocol.h"
 #include "leftovers.h"
 #include "results.h"
+#include "settle.h"
 
 extern char **environ;
 
@@ -40,6 +41,8 @@ struct pyab_rep {
     int open_handles;
     int exited;
     pid_t pid; /* the child's, kept after its handle is closed */
+    pyab_settle settle; /* load.until "settled": the looks at the samples so far */
+    int settle_on, settle_sent;
 };
 
 /* How long the pipe may stay open after the child exited: a process the
@@ -92,6 +95,28 @@ char *pyab_rep_child_path(void)
     return path;
 }
 
+/*
+ * Until settled: at each look (doubling request counts) the samples so far
+ * are analysed; once every memory metric is decided the child is told to
+ * finish (SIGUSR1: a complete rep, not an interrupted one).
+ */
+static void look_if_due(pyab_rep *r)
+{
+    char *part;
+
+    if (!r->settle_on || r->settle_sent)
+        return;
+    part = xasprintf("%s/samples.csv.part", r->dir);
+    if (pyab_settle_look(&r->settle, part, r->series.requests[r->series.n - 1])) {
+        r->settle_sent = 1;
+        if (r->proc.pid > 0 && !r->exited)
+            kill(r->proc.pid, SIGUSR1);
+        pyab_progress_log(&r->host->progress, "%s rep %d: settled (%s)", r->arm->arm, r->rep,
+                          r->settle.why);
+    }
+    free(part);
+}
+
 static void on_line(pyab_rep *r, char *line)
 {
     r->last_word = pyab_now_s();
@@ -106,6 +131,7 @@ static void on_line(pyab_rep *r, char *line)
         fflush(r->samples);
         if (pyab_results_series_add_row(&r->series, line + 2) == 0) {
             double rss = r->series.rss[r->series.n - 1];
+            look_if_due(r);
             pyab_progress_update(&h->progress, r->arm->arm, r->rep, r->series.requests[r->series.n - 1],
                                  r->series.t[r->series.n - 1], rss, r->series.pyheap[r->series.n - 1]);
             if (r->arm->limit_rss_mb > 0 && rss > r->arm->limit_rss_mb * 1048576.0 &&
@@ -132,6 +158,13 @@ static void on_line(pyab_rep *r, char *line)
         json_decref(r->hello);
         r->hello = json_loads(line + 2, 0, NULL);
         h->progress.planned = (double)json_integer_value(json_object_get(r->hello, "planned"));
+        if (r->arm->until_settled && r->hello) {
+            r->settle_on = 1;
+            pyab_settle_plan(&r->settle, h->progress.planned,
+                             (double)json_integer_value(json_object_get(r->hello, "max_requests")),
+                             h->analysis);
+            h->progress.planned = r->settle.cap;
+        }
         if (json_object_get(h->readback, r->arm->arm) == NULL && r->hello)
             json_object_set_new(h->readback, r->arm->arm,
                                 json_deep_copy(json_object_get(r->hello, "readback")));
@@ -471,6 +504,9 @@ static json_t *rep_record(pyab_rep *r)
 {
     json_t *rec = r->final ? json_deep_copy(r->final) : json_object();
 
+    if (r->settle_on)
+        json_object_set_new(rec, "settle", pyab_settle_json(&r->settle));
+
     json_object_set_new(rec, "rep", json_integer(r->rep));
     json_object_set_new(rec, "outcome", json_string(r->outcome));
     json_object_set_new(rec, "reason", r->reason[0] ? json_string(r->reason) : json_null());
@@ -578,7 +614,8 @@ static int prepare_rep(pyab_rep_host *h, pyab_rep *r, pyab_error *err)
     if ((rc = pyab_mkdirs(r->dir)) < 0)
         return pyab_error_internal(err, "%s: cannot create: %s", r->dir, strerror(-rc));
     config = pyab_path_join(r->dir, "config.json");
-    doc = json_pack("{s:s,s:i,s:O}", "arm", r->arm->arm, "rep", r->rep, "settings", r->arm->json);
+    doc = json_pack("{s:s,s:i,s:O,s:o}", "arm", r->arm->arm, "rep", r->rep, "settings",
+                    r->arm->json, "effective", pyab_config_effective(r->arm));
     rc = pyab_json_write_atomic(config, doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10), err);
     json_decref(doc);
     free(config);

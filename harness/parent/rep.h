@@ -36,6 +36,7 @@ typedef struct pyab_rep_host {
     json_t *readback;         /* arm name -> first rep's readback (borrowed, filled in here) */
     int interrupted;          /* set by the experiment's signal handler */
     pyab_rep *current;        /* the rep whose child is running, or NULL */
+    json_t *analysis;         /* the scenario's "analysis" (borrowed, may be NULL): until-settled looks */
 } pyab_rep_host;
 
 /*

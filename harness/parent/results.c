@@ -139,8 +139,8 @@ static json_t *slopes_json(const pyab_results_series *s)
 
     /* After warm-up, before quiesce: the steady replay. */
     for (size_t i = 0; i < s->n; i++)
-        use[i] = s->phase[i] == PYAB_PHASE_RUN || s->phase[i] == PYAB_PHASE_WARMUP_END ||
-                 s->phase[i] == PYAB_PHASE_END;
+        use[i] = s->phase[i] == PYAB_RESULTS_PHASE_RUN || s->phase[i] == PYAB_RESULTS_PHASE_WARMUP_END ||
+                 s->phase[i] == PYAB_RESULTS_PHASE_END;
     for (size_t m = 0; m < PYAB_ARRAY_LEN(names); m++) {
         double per_req = ls_slope(s->requests, metrics[m], use, s->n);
         double per_s = ls_slope(s->t, metrics[m], use, s->n);

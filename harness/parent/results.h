@@ -19,8 +19,8 @@
 #include "config.h"
 #include "util.h"
 
-enum { PYAB_PHASE_WARMUP, PYAB_PHASE_RUN, PYAB_PHASE_WARMUP_END, PYAB_PHASE_END,
-       PYAB_PHASE_QUIESCE };
+enum { PYAB_RESULTS_PHASE_WARMUP, PYAB_RESULTS_PHASE_RUN, PYAB_RESULTS_PHASE_WARMUP_END, PYAB_RESULTS_PHASE_END,
+       PYAB_RESULTS_PHASE_QUIESCE };
 
 /* The header line of samples.csv (no newline); the child formats the rows. */
 extern const char pyab_results_csv_header[];

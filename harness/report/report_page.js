@@ -54,7 +54,9 @@ function verdicts() {
       s.verdict !== undefined ? el('div', null, verdictBadge(s.verdict), typeof s.verdict === 'object' ? renderValue(s.verdict) : null)
         : el('p', { class: 'muted' }, 'no verdict in summary.json'),
       cardSlopes(s),
-      s.attribution !== undefined ? el('div', null, el('h4', null, 'attribution'), renderValue(s.attribution)) : null,
+      s.attribution !== undefined ? el('div', null, el('h4', null, 'attribution'), renderValue(s.attribution),
+        s.attribution_shares ? el('p', { class: 'note' }, 'share of the growth: ' + Object.entries(s.attribution_shares)
+          .map(([k, v]) => `${k} ${isNum(v) ? Math.round(100 * v) : '?'}%`).join(', ')) : null) : null,
       s.evidence !== undefined ? el('details', null, el('summary', null, 'evidence'), renderValue(s.evidence)) : null);
   });
   return section('verdicts', 'Verdicts', el('div', { class: 'verdicts' }, cards));
