@@ -68,7 +68,7 @@ static double detect_period(const points *raw)
 {
     double span = raw->req[raw->n - 1] - raw->req[0], step, *grid, *x, a, b;
     double lo = INFINITY, hi = -INFINITY, sum = 0;
-    size_t m = raw->n < GRID_MAX ? raw->n : GRID_MAX, lag = 0;
+    size_t m = GRID_MAX, lag = 0; /* a fine grid: the lag (the period) is resolved to span / GRID_MAX */
 
     if (!(span > 0) || m < 2)
         return 0;

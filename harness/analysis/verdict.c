@@ -519,18 +519,21 @@ static json_t *discarded_json(const pyab_verdict_rep *r, size_t n)
 static const int decisive[] = {PYAB_METRIC_PYHEAP, PYAB_METRIC_NATIVE, PYAB_METRIC_RSS};
 
 /*
- * Attribution by share. Each heap's pooled growth (negative counts as 0)
- * as a share of D = max(RSS growth, Python heap + native heap growth); the
- * rest of the RSS growth is "other" (outside malloc, or kept by the
- * allocator). A heap is named when it grows materially (its class is
- * "grows", or its interval's lower end is above zero and its growth passes
- * its own threshold) and holds at least SIDE_SHARE of D: a Python object
- * that holds a large native buffer grows the Python heap by ~1% of the
- * native heap, and that 1% must not be the answer. Both heaps named:
+ * Attribution by share. Each heap's pooled slope in bytes per request
+ * (negative counts as 0) as a share of D = max(RSS slope, Python heap +
+ * native heap slopes): slopes, not growth, since each metric's measured
+ * span can differ (settling is detected per curve). The rest of the RSS
+ * slope is "other" (outside malloc, or kept by the allocator). A heap is
+ * named when it grows materially (its class is "grows", or its interval's
+ * lower end is above zero and its growth passes its own threshold) and
+ * holds at least SIDE_SHARE of D: a Python object that holds a large
+ * native buffer grows the Python heap by ~1% of the native heap, and that
+ * 1% must not be the answer, while a Python leak beside a native one
+ * (2 KB bytes and a 16 KB array per request: 12%) must be named. Both heaps named:
  * "python-heap+native-heap". Neither: RSS growth is retention or
  * outside-malloc (attribute_rss).
  */
-#define SIDE_SHARE 0.2
+#define SIDE_SHARE 0.1
 
 typedef struct shares {
     double py, native, other;
@@ -543,8 +546,8 @@ static double positive(double v)
 
 static shares growth_shares(const pool *p)
 {
-    double gp = positive(p[PYAB_METRIC_PYHEAP].growth), gn = positive(p[PYAB_METRIC_NATIVE].growth);
-    double gr = positive(p[PYAB_METRIC_RSS].growth), d = fmax(gr, gp + gn);
+    double gp = positive(p[PYAB_METRIC_PYHEAP].slope), gn = positive(p[PYAB_METRIC_NATIVE].slope);
+    double gr = positive(p[PYAB_METRIC_RSS].slope), d = fmax(gr, gp + gn);
     shares s = {0, 0, 0};
 
     if (d > 0) {

@@ -25,8 +25,13 @@
 
 /* How often a sample also takes the GIL (see take_sample). */
 #define GIL_PART_EVERY_NS 100000000ull
-/* Work-driven samples are skipped while sampling has cost more than this share of the run. */
+/*
+ * Work-driven samples are skipped while they have cost more than this share
+ * of the process's CPU time, beyond an allowance that lets a very short rep
+ * (60k no-op requests take 25 ms of CPU) still get enough points to decide.
+ */
 #define SAMPLE_COST_SHARE 0.01
+#define SAMPLE_COST_ALLOWANCE_NS 500000.0
 
 typedef struct child {
     pyab_config cfg;
@@ -50,6 +55,7 @@ typedef struct child {
     uint64_t sample_every;  /* requests per work-driven sample, 0: none */
     uint64_t sample_ns;     /* CPU time spent taking work-driven samples so far */
     uint64_t cpu_start_ns;  /* process CPU time when the replay started */
+    uv_mutex_t sample_lock; /* pending, peak_rss and the protocol descriptor's writes */
     pyab_buf pending;       /* work-driven sample lines not yet written */
     uint64_t samples_skipped; /* work-driven samples skipped to keep sampling cheap */
     const char *stop_reason;  /* planned | settled | max_requests | max_seconds | interrupted */
@@ -91,13 +97,21 @@ static void flush_pending(child *c)
     c->pending.len = 0;
 }
 
-static void send_line(child *c, pyab_msg tag, const char *text, size_t len)
+/* One message; sample_lock held. */
+static void send_line_locked(child *c, pyab_msg tag, const char *text, size_t len)
 {
     char head[2] = {tag, ' '};
     struct iovec iov[3] = {{head, 2}, {(void *)text, len}, {(void *)"\n", 1}};
 
     flush_pending(c);
     write_all(c, iov, 3, 2 + len + 1);
+}
+
+static void send_line(child *c, pyab_msg tag, const char *text, size_t len)
+{
+    uv_mutex_lock(&c->sample_lock);
+    send_line_locked(c, tag, text, len);
+    uv_mutex_unlock(&c->sample_lock);
 }
 
 static void send_json(child *c, pyab_msg tag, json_t *j)
@@ -172,67 +186,64 @@ static uint64_t cpu_ns(clockid_t clock)
 
 /*
  * A sample is a row of samples.csv. `work` marks the samples taken every
- * sample_every requests: they skip the latency window (the timer's samples
- * carry it, over the time since the previous timer sample) and are written
- * in batches, at the next timer sample or when PENDING_MAX bytes wait, so
- * that a fast service's samples cost a read of the counters, not a wake-up
- * of the parent each. A crash loses at most one timer interval of them.
+ * sample_every requests, in the worker that completed the request: they
+ * skip the latency window (the timer's samples carry it, over the time
+ * since the previous timer sample) and are written in batches, at the next
+ * message or when PENDING_MAX bytes wait, so that a fast service's samples
+ * cost a read of the counters, not a wake-up of the parent each. A crash
+ * loses at most one timer interval of them. sample_lock is held, so rows
+ * go out in the order they were read.
  */
 #define PENDING_MAX 16384
 
-static void take_sample_kind(child *c, const char *phase, int work)
+static void read_sample(child *c, const char *phase, int work, pyab_sample *s)
 {
-    uint64_t cpu0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
-    pyab_sample s = {0};
     pyab_hist window;
-    pyab_buf row;
-    uint64_t now = pyab_now_ns();
 
     /* Everything but the GC generation counts is read without the GIL, at
-     * the moment of the sample. Taking the GIL from a busy worker can wait
-     * a whole switch interval (5 ms), so the GIL part runs at most every
-     * GIL_PART_EVERY_NS, and at the marked samples; the gc_count columns
-     * between repeat the last reading. */
-    pyab_sample_memory(&s, 0);
-    s.t_s = since_start(c, now);
-    s.requests = pyab_replay_completed(c->rp);
-    s.errors = pyab_replay_errors(c->rp);
-    if (strcmp(phase, "run") != 0 && strcmp(phase, "warmup") != 0)
-        gil_part(c);
-    else if (now - c->gil_part_ns >= GIL_PART_EVERY_NS)
-        gil_part(c);
-    memcpy(s.gc_count, c->gc_count, sizeof(s.gc_count));
+     * the moment of the sample (gc_count repeats the last GIL part). */
+    pyab_sample_memory(s, 0);
+    s->t_s = since_start(c, pyab_now_ns());
+    s->requests = pyab_replay_completed(c->rp);
+    s->errors = pyab_replay_errors(c->rp);
+    memcpy(s->gc_count, c->gc_count, sizeof(s->gc_count));
     /* Collections and pauses count from the start of the replay; the
      * service's import-time collections are in events.jsonl only. */
-    s.gc_collections -= c->gc_base.collections;
-    s.gc_pause_s -= (double)c->gc_base.pause_ns / 1e9;
-    s.latency_p50_ms = s.latency_p99_ms = NAN;
+    s->gc_collections -= c->gc_base.collections;
+    s->gc_pause_s -= (double)c->gc_base.pause_ns / 1e9;
+    s->latency_p50_ms = s->latency_p99_ms = NAN;
     if (!work) {
         pyab_replay_window(c->rp, &window);
-        s.latency_p50_ms = pyab_hist_quantile_ms(&window, 0.50);
-        s.latency_p99_ms = pyab_hist_quantile_ms(&window, 0.99);
+        s->latency_p50_ms = pyab_hist_quantile_ms(&window, 0.50);
+        s->latency_p99_ms = pyab_hist_quantile_ms(&window, 0.99);
     }
-    s.phase = phase;
-    if (s.rss_bytes > c->peak_rss)
-        c->peak_rss = s.rss_bytes;
-    if (work) {
-        pyab_buf_adds(&c->pending, "S ");
-        pyab_sample_format(&s, &c->pending);
-        if (c->pending.len >= PENDING_MAX)
-            flush_pending(c);
-    } else {
-        pyab_buf_init(&row);
-        pyab_sample_format(&s, &row);
-        send_line(c, PYAB_MSG_SAMPLE, row.data, row.len - 1);
-        pyab_buf_finish(&row);
-    }
-    if (work)
-        c->sample_ns += cpu_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    s->phase = phase;
+    if (s->rss_bytes > c->peak_rss)
+        c->peak_rss = s->rss_bytes;
 }
 
+/* A timer (or marked) sample, on the main thread. */
 static void take_sample(child *c, const char *phase)
 {
-    take_sample_kind(c, phase, 0);
+    uint64_t now = pyab_now_ns();
+    pyab_sample s = {0};
+    pyab_buf row;
+
+    /* Taking the GIL from a busy worker can wait a whole switch interval
+     * (5 ms), so the GIL part runs at most every GIL_PART_EVERY_NS, and at
+     * the marked samples; the gc_count columns between repeat the last
+     * reading. It runs before sample_lock is taken: a worker waiting for
+     * the lock never holds the GIL. */
+    if ((strcmp(phase, "run") != 0 && strcmp(phase, "warmup") != 0) ||
+        now - c->gil_part_ns >= GIL_PART_EVERY_NS)
+        gil_part(c);
+    uv_mutex_lock(&c->sample_lock);
+    read_sample(c, phase, 0, &s);
+    pyab_buf_init(&row);
+    pyab_sample_format(&s, &row);
+    send_line_locked(c, PYAB_MSG_SAMPLE, row.data, row.len - 1);
+    pyab_buf_finish(&row);
+    uv_mutex_unlock(&c->sample_lock);
 }
 
 static void mark_warmup(child *c)
@@ -259,23 +270,47 @@ static const char *phase_now(child *c)
 
 /*
  * A sample every sample_every requests, so that a fast service gets as
- * many points as a slow one. The cost stays bounded: while these samples
+ * many points as a slow one; called by the worker that completed the
+ * request, without the GIL. The cost stays bounded: while these samples
  * have taken more than SAMPLE_COST_SHARE of the process's CPU time since
  * the replay started, they are skipped (and counted). The timer's samples
  * always run and are not counted: they cost what they did before.
  */
-static void on_work_sample(uv_async_t *h)
+static void work_sample(void *data)
 {
-    child *c = h->data;
-    uint64_t used = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c->cpu_start_ns;
+    child *c = data;
+    uint64_t cpu0, used;
+    pyab_sample s = {0};
 
-    if (c->finished)
-        return;
-    if ((double)c->sample_ns > SAMPLE_COST_SHARE * (double)used) {
-        c->samples_skipped++;
+    uv_mutex_lock(&c->sample_lock);
+    cpu0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+    used = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c->cpu_start_ns;
+    if (c->finished) {
+        uv_mutex_unlock(&c->sample_lock);
         return;
     }
-    take_sample_kind(c, phase_now(c), 1);
+    if ((double)c->sample_ns > SAMPLE_COST_ALLOWANCE_NS + SAMPLE_COST_SHARE * (double)used) {
+        c->samples_skipped++;
+        uv_mutex_unlock(&c->sample_lock);
+        return;
+    }
+    read_sample(c, phase_now(c), 1, &s);
+    pyab_buf_adds(&c->pending, "S ");
+    pyab_sample_format(&s, &c->pending);
+    /* Only the main thread writes to the parent: ask it to flush. */
+    if (c->pending.len >= PENDING_MAX)
+        uv_async_send(&c->work_sample);
+    c->sample_ns += cpu_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    uv_mutex_unlock(&c->sample_lock);
+}
+
+static void on_flush(uv_async_t *h)
+{
+    child *c = h->data;
+
+    uv_mutex_lock(&c->sample_lock);
+    flush_pending(c);
+    uv_mutex_unlock(&c->sample_lock);
 }
 
 /* sample.every_requests, with "auto" worked out from the planned requests after warm-up. */
@@ -320,7 +355,10 @@ static void finish(child *c)
     if (!c->warmup_marked && (c->cfg.warmup_requests > 0 || c->cfg.warmup_seconds > 0) &&
         pyab_replay_warmup_ns(c->rp))
         mark_warmup(c);
+    /* Under the lock: no worker's sample lands after the end sample. */
+    uv_mutex_lock(&c->sample_lock);
     c->finished = 1;
+    uv_mutex_unlock(&c->sample_lock);
     take_sample(c, "end");
     /* Quiesce: what remains after a full collection and giving free memory
      * back tells live growth from memory the allocator merely keeps. */
@@ -580,9 +618,10 @@ int pyab_child_main(const char *config_path)
         _exit(err.exit_code ? err.exit_code : PYAB_EXIT_INTERNAL);
     }
     c.sample_every = work_sample_every(&c);
-    uv_async_init(&c.loop, &c.work_sample, on_work_sample);
+    uv_async_init(&c.loop, &c.work_sample, on_flush);
     c.work_sample.data = &c;
-    pyab_replay_sample_every(c.rp, c.sample_every, &c.work_sample);
+    uv_mutex_init(&c.sample_lock);
+    pyab_replay_sample_every(c.rp, c.sample_every, work_sample, &c);
     send_json(&c, PYAB_MSG_HELLO, hello(&c));
     uv_signal_init(&c.loop, &c.sigint);
     uv_signal_init(&c.loop, &c.sigterm);

@@ -39,7 +39,8 @@ struct pyab_replay {
     PyObject *handler;
     PyObject *keys[NKEYS];
     uv_async_t *notify;
-    uv_async_t *sample_async; /* signalled every sample_every completed requests */
+    void (*on_work)(void *);  /* called every sample_every completed requests */
+    void *on_work_data;
     uint64_t sample_every;    /* 0: samples by time only */
     uint64_t planned;         /* the requests of one planned run */
     uint64_t total;           /* the most this rep replays: planned, or the until-settled cap */
@@ -230,9 +231,10 @@ static void run_one(pyab_replay *rp, worker *w, PyThreadState *ts, uint64_t idx,
     end = pyab_now_ns();
     pyab_hist_record(&w->hist, end - due);
     atomic_store_explicit(&rp->last_done_ns, end, memory_order_relaxed);
-    /* uv_async_send coalesces: a slow main loop takes one sample, not a queue of them. */
+    /* In the worker that crossed the count, without the GIL: a wake-up of
+     * the main loop would come a millisecond late on a busy machine. */
     if (rp->sample_every && done % rp->sample_every == 0)
-        uv_async_send(rp->sample_async);
+        rp->on_work(rp->on_work_data);
     if (cfg->warmup_requests && done == (uint64_t)cfg->warmup_requests) {
         atomic_store(&rp->warmup_ns, end);
         uv_async_send(rp->notify);
@@ -396,10 +398,11 @@ uint64_t pyab_replay_planned(const pyab_replay *rp)
     return rp->planned;
 }
 
-void pyab_replay_sample_every(pyab_replay *rp, uint64_t every, uv_async_t *async)
+void pyab_replay_sample_every(pyab_replay *rp, uint64_t every, void (*fn)(void *), void *data)
 {
     rp->sample_every = every;
-    rp->sample_async = async;
+    rp->on_work = fn;
+    rp->on_work_data = data;
 }
 
 uint64_t pyab_replay_warmup_ns(const pyab_replay *rp)

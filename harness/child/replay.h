@@ -55,8 +55,11 @@ uint64_t pyab_replay_errors(const pyab_replay *rp);
 uint64_t pyab_replay_total(const pyab_replay *rp);
 /* The requests of the planned run (the scenario's requests or trace passes). */
 uint64_t pyab_replay_planned(const pyab_replay *rp);
-/* Before start: signal `async` (borrowed) each time `every` more requests complete (0: never). */
-void pyab_replay_sample_every(pyab_replay *rp, uint64_t every, uv_async_t *async);
+/*
+ * Before start: call fn(data) each time `every` more requests complete
+ * (0: never), from the worker that completed the request, without the GIL.
+ */
+void pyab_replay_sample_every(pyab_replay *rp, uint64_t every, void (*fn)(void *), void *data);
 /* Nanosecond timestamp of warm-up's end, 0 before. */
 uint64_t pyab_replay_warmup_ns(const pyab_replay *rp);
 uint64_t pyab_replay_start_ns(const pyab_replay *rp);

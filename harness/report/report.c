@@ -42,7 +42,8 @@ static int load_json(const char *dir, const char *name, int required, json_t **o
                                            dir)
                           : 0;
         else
-            rc = pyab_error_set(err, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+            rc = pyab_error_set(err, "%s:%d:%d: %s", path, jerr.line, pyab_json_column(&jerr),
+                                jerr.text);
     } else if (!json_is_object(*out)) {
         rc = pyab_error_set(err, "%s: expected a JSON object", path);
         json_decref(*out);
