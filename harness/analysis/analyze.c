@@ -251,6 +251,12 @@ static int analyze_rep(const char *dir, const char *arm, const options *o, json_
         return pyab_error_set(err, "%s/summary.json: arms.%s.reps: an entry has no integer 'rep'",
                               dir, arm);
     vr->number = (int)json_integer_value(num);
+    if (json_is_false(json_object_get(json_object_get(rep, "settle"), "decided")) &&
+        json_is_string(json_object_get(rep, "stop_reason")) &&
+        strncmp(json_string_value(json_object_get(rep, "stop_reason")), "max_", 4) == 0) {
+        vr->capped = 1;
+        vr->cap = json_number_value(json_object_get(rep, "requests"));
+    }
     repdir = xasprintf("%s/arms/%s/rep-%d", dir, arm, vr->number);
     path = pyab_path_join(repdir, "samples.csv");
     s = pyab_series_load(path, err);

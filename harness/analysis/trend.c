@@ -221,6 +221,7 @@ int pyab_trend_measure(const pyab_series *s, const char *column, double period_r
         return -ENOENT;
     }
     c->n_used = raw.n;
+    c->span_requests = raw.n ? raw.req[raw.n - 1] - raw.req[0] : 0;
     if (raw.n < PYAB_TREND_MIN_SAMPLES || !(raw.req[raw.n - 1] > raw.req[0])) {
         snprintf(c->note, sizeof(c->note),
                  "%zu samples over %.0f requests after warm-up; need at least %d samples",

@@ -65,6 +65,8 @@
 #define LATE_MIN_RATIO 0.5
 /* RSS growth is retention when the allocator's free bytes or malloc_trim account for this share. */
 #define RETENTION_SHARE 0.5
+/* Whole cycles the advice asks for: a sawtooth of about the threshold's size decides by then. */
+#define CYCLES_TO_BOUND 20
 /* An under-floor metric is settled by this many times the requests its estimate needs. */
 #define UNDER_FLOOR_MARGIN 1.5
 
@@ -93,6 +95,10 @@ typedef struct pool {
     double span_s, settled_at, lo_rep; /* medians over the reps: seconds, start, per-rep lower end */
     double needed;                     /* requests per rep that would settle an under-floor metric */
     double floor_bytes;                 /* the absolute floor (min_growth_mb) in bytes */
+    /* The first rep with too little data: its samples, span and period (0: not periodic). */
+    double nodata_samples, nodata_span, nodata_period;
+    int capped; /* a rep ran until settled and reached its cap undecided */
+    double cap;
     char why[600];
 } pool;
 
@@ -328,6 +334,17 @@ static void pool_metric(const pyab_verdict_rep *rr, size_t nrr, int m, const pya
     }
     pool_estimates(rr, nrr, m, o, p, &nok);
     p->needed = NAN;
+    for (size_t i = 0; i < nrr; i++) {
+        if (rr[i].cls[m] == C_NODATA && p->nodata_span == 0) {
+            p->nodata_samples = (double)rr[i].tr[m].n_used;
+            p->nodata_span = rr[i].tr[m].span_requests;
+            p->nodata_period = rr[i].tr[m].period;
+        }
+        if (rr[i].capped) {
+            p->capped = 1;
+            p->cap = rr[i].cap;
+        }
+    }
     unsure = p->counts[C_NODATA] + p->counts[C_WIDE] + p->counts[C_SLOWING];
     if (nok > 0 && p->lo * p->span >= p->threshold && 2 * p->counts[C_GROWS] > p->nreps) {
         p->cls = C_GROWS;
@@ -388,13 +405,64 @@ static const char *next_step(const pool *p, char *buf, size_t len)
                      "measured %.0f requests/s)", (p->needed - p->settled_at) / rate + 0.5, rate);
         return buf;
     }
+    if (p->capped) {
+        snprintf(buf, len, "a higher cap: the reps ran until settled and reached %.0f requests "
+                 "undecided; raise \"load\": {\"max_requests\": %.0f} (and max_seconds if it "
+                 "stopped them), or more reps", p->cap, 4 * p->cap);
+        return buf;
+    }
+    if (p->counts[C_NODATA] > 0 && p->nodata_period > 0) {
+        snprintf(buf, len, "a longer run: the curve repeats every %.0f requests and its growth is "
+                 "measured cycle to cycle; %d whole cycles measure it, about %d bound it: about "
+                 "%.0f requests per rep after warm-up (at least %.0f), or \"load\": {\"until\": "
+                 "\"settled\"}", p->nodata_period, PYAB_TREND_MIN_CYCLES, CYCLES_TO_BOUND,
+                 ceil(p->nodata_period * (CYCLES_TO_BOUND + 1)),
+                 ceil(p->nodata_period * (PYAB_TREND_MIN_CYCLES + 1)));
+        return buf;
+    }
+    if (p->counts[C_NODATA] > 0) {
+        double every = floor(p->nodata_span / (4.0 * PYAB_TREND_MIN_SAMPLES));
+        snprintf(buf, len, "more samples: %.0f after warm-up over %.0f requests, and the slope "
+                 "needs %d; set \"sample\": {\"every_requests\": %.0f} (%d samples), a shorter "
+                 "interval_ms, or a longer run", p->nodata_samples, p->nodata_span,
+                 PYAB_TREND_MIN_SAMPLES, every > 1 ? every : 1, 4 * PYAB_TREND_MIN_SAMPLES);
+        return buf;
+    }
+    if (p->counts[C_SLOWING] > 0) {
+        snprintf(buf, len, "a longer run, to see whether the slowing growth levels off: about "
+                 "%.0f requests per rep (twice the measured span after the first %.0f), or "
+                 "\"load\": {\"until\": \"settled\"}", p->settled_at + 2 * p->span,
+                 p->settled_at);
+        return buf;
+    }
+    if (p->counts[C_GROWS] > 0) {
+        snprintf(buf, len, "more reps: %zu of %zu grow and the others do not; %zu reps per arm",
+                 p->counts[C_GROWS], p->nreps, 2 * p->nreps + 1);
+        return buf;
+    }
+    snprintf(buf, len, "a narrower interval: \"load\": {\"until\": \"settled\"} replays each "
+             "rep until it is decided, up to 16x the requests; by hand, about %.0f requests per "
+             "rep (4x the measured span: Sen's interval narrows about 8x) or more reps",
+             p->settled_at + 4 * p->span);
+    return buf;
+}
+
+/*
+ * Which undecided metric's advice to give when several are undecided: the
+ * one that blocks the most (a cap reached, whole cycles missing, too few
+ * samples) before those that only need a narrower interval.
+ */
+static int advice_rank(const pool *p)
+{
+    if (p->capped)
+        return 6;
     if (p->counts[C_NODATA] > 0)
-        return "a longer run: some reps have too few samples or cycles after warm-up";
+        return p->nodata_period > 0 ? 5 : 4;
+    if (isfinite(p->needed))
+        return 3;
     if (p->counts[C_SLOWING] > 0)
-        return "a longer run, to see whether the slowing growth levels off";
-    if (p->counts[C_GROWS] > 0)
-        return "more reps: the reps disagree";
-    return "a longer run or more reps, to narrow the slope's interval below the threshold";
+        return 2;
+    return p->counts[C_GROWS] > 0 ? 1 : 0;
 }
 
 const char pyab_verdict_rule[] =
@@ -593,7 +661,7 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
     const char *verdict = "no-leak", *attribution = "none", *next = NULL;
     shares sh = {0, 0, 0};
     char next_buf[400];
-    int grows = 0, wide = 0, seen = 0;
+    int grows = 0, wide = 0, seen = 0, next_metric = 0;
 
     for (int m = 0; m < PYAB_NMETRICS; m++) {
         pool_metric(reps, n, m, o, &p[m]);
@@ -603,8 +671,13 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
         const pool *q = &p[decisive[i]];
         seen += q->cls != C_UNAVAILABLE;
         grows += q->cls == C_GROWS;
-        if (q->cls == C_WIDE && !wide++)
-            next = next_step(q, next_buf, sizeof(next_buf));
+        if (q->cls == C_WIDE) {
+            wide++;
+            if (next == NULL || advice_rank(q) > advice_rank(&p[next_metric])) {
+                next_metric = decisive[i];
+                next = next_step(q, next_buf, sizeof(next_buf));
+            }
+        }
     }
     for (size_t i = 0; i < PYAB_ARRAY_LEN(decisive); i++) {
         const pool *q = &p[decisive[i]];

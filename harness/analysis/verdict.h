@@ -42,6 +42,8 @@ typedef struct pyab_verdict_rep {
     pyab_trend tr[PYAB_NMETRICS];
     int cls[PYAB_NMETRICS];      /* set by pyab_verdict_rep_json */
     char why[PYAB_NMETRICS][300];
+    int capped;  /* ran until settled and stopped at its cap undecided */
+    double cap;  /* the requests it did then */
 } pyab_verdict_rep;
 
 /* Classifies each metric of r and returns the rep's "slopes" object (new). */

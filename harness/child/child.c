@@ -634,7 +634,10 @@ int pyab_child_main(const char *config_path)
     pyab_gcwatch_totals(&c.gc_base);
     c.cpu_start = cpu_seconds();
     c.cpu_start_ns = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+    /* Its whole capacity up front: a buffer growing during the replay
+     * would be pyab's own allocation on the native-heap curve. */
     pyab_buf_init(&c.pending);
+    pyab_buf_reserve(&c.pending, 4 * PENDING_MAX);
     if ((rc = pyab_replay_start(c.rp)) < 0) {
         pyab_error_internal(&err, "cannot start worker threads: %s", uv_strerror(rc));
         send_fatal(&c, &err);

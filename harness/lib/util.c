@@ -119,6 +119,12 @@ void pyab_buf_init(pyab_buf *b)
     b->data[0] = '\0';
 }
 
+void pyab_buf_reserve(pyab_buf *b, size_t n)
+{
+    if (b->cap < b->len + n + 1)
+        b->data = xrealloc(b->data, b->cap = b->len + n + 1);
+}
+
 void pyab_buf_finish(pyab_buf *b)
 {
     free(b->data);

@@ -59,6 +59,8 @@ typedef struct pyab_buf {
 
 void pyab_buf_init(pyab_buf *b);
 void pyab_buf_finish(pyab_buf *b);
+/* Makes room for n more bytes now, so later adds up to that do not allocate. */
+void pyab_buf_reserve(pyab_buf *b, size_t n);
 void pyab_buf_add(pyab_buf *b, const void *p, size_t n);
 void pyab_buf_adds(pyab_buf *b, const char *s);
 void pyab_buf_addf(pyab_buf *b, const char *fmt, ...) PYAB_PRINTF(2, 3);

@@ -1,0 +1,79 @@
+"""Each kind of advice pyab gives for an inconclusive verdict, followed once
+as a user would (the numbers it prints, put into the scenario), must end
+in a decided verdict that is right."""
+import json
+import re
+import shutil
+import subprocess
+
+from conftest import ROOT, load_json, run_pyab
+
+HERE = ROOT / "tests" / "e2e" / "advice"
+
+
+def scenario(tmp_path, name, **over):
+    shutil.copy(HERE / "service.py", tmp_path / "service.py")
+    (tmp_path / "trace.jsonl").write_text(
+        "".join(json.dumps({"t": i * 0.001, "route": "/r"}) + "\n" for i in range(100)))
+    sc = {"name": name, "app": {"path": "service.py", "handler": "handle"},
+          "trace": "trace.jsonl", "load": {"model": "closed", "users": 4, "requests": 20000},
+          "workers": 4, "sample": {"interval_ms": 20}}
+    for k, v in over.items():
+        sc[k] = v
+    p = tmp_path / f"{name}.json"
+    p.write_text(json.dumps(sc))
+    return p
+
+
+def run(pyab, path, out, *extra):
+    r = run_pyab(pyab, ["run", str(path), "--out", str(out), "--no-history", "--no-report",
+                        *extra])
+    assert r.returncode == 0, r.stderr
+    return load_json(out / "summary.json")["arms"]["base"]
+
+
+def advice(arm):
+    assert arm["verdict"] == "inconclusive", arm["evidence"]
+    return arm["evidence"]["next"]
+
+
+def test_more_samples_advice_decides(pyab, tmp_path):
+    p = scenario(tmp_path, "few", env={"BEHAVIOUR": "noop"},
+                 sample={"interval_ms": 1000, "every_requests": 5000})
+    nxt = advice(run(pyab, p, tmp_path / "a"))
+    every = int(re.search(r'"every_requests": (\d+)', nxt).group(1))
+    assert every < 5000, nxt
+    p = scenario(tmp_path, "few", env={"BEHAVIOUR": "noop"},
+                 sample={"interval_ms": 1000, "every_requests": every})
+    assert run(pyab, p, tmp_path / "b")["verdict"] == "no-leak"
+
+
+def test_longer_run_advice_decides(pyab, tmp_path):
+    p = scenario(tmp_path, "slow", env={"BEHAVIOUR": "slow-leak"})
+    nxt = advice(run(pyab, p, tmp_path / "a"))
+    need = int(re.search(r"(\d+) requests per rep", nxt).group(1))
+    assert need > 20000, nxt
+    p = scenario(tmp_path, "slow", env={"BEHAVIOUR": "slow-leak"},
+                 load={"model": "closed", "users": 4, "requests": need})
+    arm = run(pyab, p, tmp_path / "b")
+    assert arm["verdict"] == "leak" and arm["attribution"] == "python-heap", arm["evidence"]
+
+
+def test_whole_cycles_advice_decides(pyab, tmp_path):
+    p = scenario(tmp_path, "saw", env={"BEHAVIOUR": "sawtooth"},
+                 load={"model": "closed", "users": 4, "requests": 7000})
+    nxt = advice(run(pyab, p, tmp_path / "a"))
+    assert "whole cycles" in nxt, nxt
+    need = int(re.search(r"about (\d+) requests per rep", nxt).group(1))
+    p = scenario(tmp_path, "saw", env={"BEHAVIOUR": "sawtooth"},
+                 load={"model": "closed", "users": 4, "requests": need})
+    assert run(pyab, p, tmp_path / "b")["verdict"] == "no-leak"
+
+
+def test_until_settled_decides_the_slow_leak(pyab, tmp_path):
+    p = scenario(tmp_path, "slow", env={"BEHAVIOUR": "slow-leak"})
+    arm = run(pyab, p, tmp_path / "a", "--until-settled")
+    rep = arm["reps"][0]
+    assert arm["verdict"] == "leak", arm["evidence"]
+    assert rep["stop_reason"] == "settled" and rep["settle"]["decided"] is True
+    assert rep["requests"] > 20000
