@@ -75,5 +75,7 @@ def test_until_settled_decides_the_slow_leak(pyab, tmp_path):
     arm = run(pyab, p, tmp_path / "a", "--until-settled")
     rep = arm["reps"][0]
     assert arm["verdict"] == "leak", arm["evidence"]
-    assert rep["stop_reason"] == "settled" and rep["settle"]["decided"] is True
+    # Decided at a look; a look at the cap itself leaves the stop reason "max_requests".
+    assert rep["settle"]["decided"] is True, rep["settle"]
+    assert rep["stop_reason"] in ("settled", "max_requests"), rep["stop_reason"]
     assert rep["requests"] > 20000
