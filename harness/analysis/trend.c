@@ -54,6 +54,60 @@ static void collect(const pyab_series *s, const double *col, points *raw, pyab_t
     }
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median gap in requests between consecutive points of p[from, to). */
+static double median_gap(const points *p, size_t from, size_t to)
+{
+    size_t n = to - from - 1;
+    double *g = xmalloc(n * sizeof(*g)), m;
+
+    for (size_t i = 0; i < n; i++)
+        g[i] = p->req[from + i + 1] - p->req[from + i];
+    qsort(g, n, sizeof(*g), cmp_double);
+    m = n % 2 ? g[n / 2] : 0.5 * (g[n / 2 - 1] + g[n / 2]);
+    free(g);
+    return m;
+}
+
+/*
+ * Evenly spaced in requests. Samples come by time and by work, and the
+ * work-driven ones thin out when their cost cap is reached (the child
+ * doubles their stride), so a rep can be sampled densely early and
+ * sparsely late; a fit would then weigh the early part more, and a
+ * sawtooth's first ramp could read as growth. When the first half is
+ * sampled more than THIN_RATIO times as densely as the second, points
+ * closer than the second half's median gap to the last one kept are
+ * dropped.
+ */
+#define THIN_RATIO 1.5
+
+static void thin(points *p)
+{
+    double gap, last;
+    size_t k = 1;
+
+    if (p->n < 2 * PYAB_TREND_MIN_SAMPLES)
+        return;
+    gap = median_gap(p, p->n / 2, p->n);
+    if (!(gap > THIN_RATIO * median_gap(p, 0, p->n / 2)))
+        return;
+    last = p->req[0];
+    for (size_t i = 1; i < p->n; i++) {
+        if (p->req[i] - last < 0.999 * gap && i != p->n - 1)
+            continue;
+        last = p->req[i];
+        p->req[k] = p->req[i];
+        p->t[k] = p->t[i];
+        p->y[k++] = p->y[i];
+    }
+    p->n = k;
+}
+
 /*
  * A periodic swing smaller than this (bytes, or share of the level) is
  * noise, not a workload's cycle: a flat curve with a wiggle of a few
@@ -215,6 +269,7 @@ int pyab_trend_measure(const pyab_series *s, const char *column, double period_r
     points_init(&raw, s->n);
     points_init(&pts, s->n);
     collect(s, col, &raw, c);
+    thin(&raw);
     if (raw.n == 0 && isnan(c->quiesce_value)) {
         points_finish(&raw);
         points_finish(&pts);
@@ -224,8 +279,9 @@ int pyab_trend_measure(const pyab_series *s, const char *column, double period_r
     c->span_requests = raw.n ? raw.req[raw.n - 1] - raw.req[0] : 0;
     if (raw.n < PYAB_TREND_MIN_SAMPLES || !(raw.req[raw.n - 1] > raw.req[0])) {
         snprintf(c->note, sizeof(c->note),
-                 "%zu samples over %.0f requests after warm-up; need at least %d samples",
-                 raw.n, raw.n ? raw.req[raw.n - 1] - raw.req[0] : 0.0, PYAB_TREND_MIN_SAMPLES);
+                 "%zu sample%s over %.0f requests after warm-up; need at least %d samples",
+                 raw.n, raw.n == 1 ? "" : "s", raw.n ? raw.req[raw.n - 1] - raw.req[0] : 0.0,
+                 PYAB_TREND_MIN_SAMPLES);
         goto out;
     }
     if (choose_points(&raw, period_requests, c, &pts) < 0)

@@ -26,12 +26,13 @@
 /* How often a sample also takes the GIL (see take_sample). */
 #define GIL_PART_EVERY_NS 100000000ull
 /*
- * Work-driven samples are skipped while they have cost more than this share
- * of the process's CPU time, beyond an allowance that lets a very short rep
- * (60k no-op requests take 25 ms of CPU) still get enough points to decide.
+ * Work-driven samples thin out (their stride doubles) to cost at most this
+ * share of the process's CPU time, but never below SAMPLES_MIN samples over
+ * the planned run: a very short rep (60k no-op requests take 25 ms of CPU)
+ * must still get enough points to decide.
  */
 #define SAMPLE_COST_SHARE 0.01
-#define SAMPLE_COST_ALLOWANCE_NS 500000.0
+#define SAMPLES_MIN 200
 
 typedef struct child {
     pyab_config cfg;
@@ -58,6 +59,9 @@ typedef struct child {
     uv_mutex_t sample_lock; /* pending, peak_rss and the protocol descriptor's writes */
     pyab_buf pending;       /* work-driven sample lines not yet written */
     uint64_t samples_skipped; /* work-driven samples skipped to keep sampling cheap */
+    _Atomic uint64_t stride;  /* work-driven samples are taken every stride-th time (1, 2, 4, ...) */
+    uint64_t stride_max;      /* the stride that still leaves SAMPLES_MIN samples */
+    uint64_t samples_taken;
     const char *stop_reason;  /* planned | settled | max_requests | max_seconds | interrupted */
 } child;
 
@@ -256,7 +260,8 @@ static void mark_warmup(child *c)
         long n = pyab_gcwatch_freeze();
         PyEval_SaveThread();
         char msg[128];
-        snprintf(msg, sizeof(msg), "gc.freeze() after warm-up: %ld objects frozen", n);
+        snprintf(msg, sizeof(msg), "gc.freeze() after warm-up: %ld object%s frozen", n,
+                 n == 1 ? "" : "s");
         send_line(c, PYAB_MSG_WARNING, msg, strlen(msg));
     }
     take_sample(c, "warmup_end");
@@ -271,26 +276,44 @@ static const char *phase_now(child *c)
 /*
  * A sample every sample_every requests, so that a fast service gets as
  * many points as a slow one; called by the worker that completed the
- * request, without the GIL. The cost stays bounded: while these samples
- * have taken more than SAMPLE_COST_SHARE of the process's CPU time since
- * the replay started, they are skipped (and counted). The timer's samples
- * always run and are not counted: they cost what they did before.
+ * request, without the GIL. The cost stays bounded: after each sample the
+ * stride (every 1st, 2nd, 4th, ... crossing is sampled) becomes the power
+ * of two that keeps the measured cost per sample under SAMPLE_COST_SHARE
+ * of the service's measured CPU per request, up to stride_max. It only
+ * grows, so the samples thin out evenly over the requests rather than
+ * stopping in clumps, which would weigh some parts of a curve more than
+ * others (the analysis evens out what is left: trend.c). The timer's
+ * samples always run and are not counted: they cost what they did before.
  */
-static void work_sample(void *data)
+/* The stride whose samples cost SAMPLE_COST_SHARE of the CPU per request; sample_lock held. */
+static void adjust_stride(child *c, uint64_t used, uint64_t done)
+{
+    double per_sample = (double)c->sample_ns / (double)c->samples_taken;
+    double per_request = done ? (double)used / (double)done : 0;
+    double need = per_request > 0
+                      ? per_sample / (SAMPLE_COST_SHARE * (double)c->sample_every * per_request)
+                      : 1;
+    uint64_t s = atomic_load(&c->stride);
+
+    while ((double)s < need && s < c->stride_max)
+        s *= 2;
+    atomic_store(&c->stride, s);
+}
+
+static void work_sample(void *data, uint64_t done)
 {
     child *c = data;
     uint64_t cpu0, used;
     pyab_sample s = {0};
 
+    if ((done / c->sample_every) % atomic_load_explicit(&c->stride, memory_order_relaxed) != 0) {
+        c->samples_skipped++; /* a benign race: the count is a report, not a control */
+        return;
+    }
     uv_mutex_lock(&c->sample_lock);
     cpu0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
     used = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c->cpu_start_ns;
     if (c->finished) {
-        uv_mutex_unlock(&c->sample_lock);
-        return;
-    }
-    if ((double)c->sample_ns > SAMPLE_COST_ALLOWANCE_NS + SAMPLE_COST_SHARE * (double)used) {
-        c->samples_skipped++;
         uv_mutex_unlock(&c->sample_lock);
         return;
     }
@@ -301,6 +324,8 @@ static void work_sample(void *data)
     if (c->pending.len >= PENDING_MAX)
         uv_async_send(&c->work_sample);
     c->sample_ns += cpu_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    c->samples_taken++;
+    adjust_stride(c, used, done);
     uv_mutex_unlock(&c->sample_lock);
 }
 
@@ -377,8 +402,9 @@ static void finish(child *c)
                              ? "max_requests"
                              : "planned";
     json_object_set_new(result, "stop_reason", json_string(c->stop_reason));
-    json_object_set_new(result, "sampling", json_pack("{s:I, s:I, s:f}", "every_requests",
-                        (json_int_t)c->sample_every, "work_samples_skipped",
+    json_object_set_new(result, "sampling", json_pack("{s:I, s:I, s:I, s:f}", "every_requests",
+                        (json_int_t)c->sample_every, "stride_at_end", (json_int_t)c->stride,
+                        "work_samples_skipped",
                         (json_int_t)c->samples_skipped, "cost_share",
                         (double)c->sample_ns /
                             (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c->cpu_start_ns)));
@@ -618,6 +644,10 @@ int pyab_child_main(const char *config_path)
         _exit(err.exit_code ? err.exit_code : PYAB_EXIT_INTERNAL);
     }
     c.sample_every = work_sample_every(&c);
+    c.stride = 1;
+    c.stride_max = 1;
+    while (c.sample_every * c.stride_max * 2 * SAMPLES_MIN <= pyab_replay_planned(c.rp))
+        c.stride_max *= 2;
     uv_async_init(&c.loop, &c.work_sample, on_flush);
     c.work_sample.data = &c;
     uv_mutex_init(&c.sample_lock);

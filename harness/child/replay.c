@@ -39,7 +39,7 @@ struct pyab_replay {
     PyObject *handler;
     PyObject *keys[NKEYS];
     uv_async_t *notify;
-    void (*on_work)(void *);  /* called every sample_every completed requests */
+    void (*on_work)(void *, uint64_t); /* called every sample_every completed requests */
     void *on_work_data;
     uint64_t sample_every;    /* 0: samples by time only */
     uint64_t planned;         /* the requests of one planned run */
@@ -234,7 +234,7 @@ static void run_one(pyab_replay *rp, worker *w, PyThreadState *ts, uint64_t idx,
     /* In the worker that crossed the count, without the GIL: a wake-up of
      * the main loop would come a millisecond late on a busy machine. */
     if (rp->sample_every && done % rp->sample_every == 0)
-        rp->on_work(rp->on_work_data);
+        rp->on_work(rp->on_work_data, done);
     if (cfg->warmup_requests && done == (uint64_t)cfg->warmup_requests) {
         atomic_store(&rp->warmup_ns, end);
         uv_async_send(rp->notify);
@@ -398,7 +398,8 @@ uint64_t pyab_replay_planned(const pyab_replay *rp)
     return rp->planned;
 }
 
-void pyab_replay_sample_every(pyab_replay *rp, uint64_t every, void (*fn)(void *), void *data)
+void pyab_replay_sample_every(pyab_replay *rp, uint64_t every, void (*fn)(void *, uint64_t),
+                              void *data)
 {
     rp->sample_every = every;
     rp->on_work = fn;
@@ -487,5 +488,8 @@ json_t *pyab_replay_result(pyab_replay *rp)
     json_object_set_new(j, "latency_hist", pyab_hist_to_json(&all));
     json_object_set_new(j, "routes",
                         pyab_routestats_json(rp->routes, (const char *const *)rp->trace->routes));
+    json_object_set_new(j, "first_error",
+                        pyab_routestats_first_error(rp->routes,
+                                                    (const char *const *)rp->trace->routes));
     return j;
 }

@@ -56,10 +56,12 @@ uint64_t pyab_replay_total(const pyab_replay *rp);
 /* The requests of the planned run (the scenario's requests or trace passes). */
 uint64_t pyab_replay_planned(const pyab_replay *rp);
 /*
- * Before start: call fn(data) each time `every` more requests complete
- * (0: never), from the worker that completed the request, without the GIL.
+ * Before start: call fn(data, completed) each time `every` more requests
+ * complete (0: never), from the worker that completed the request, without
+ * the GIL.
  */
-void pyab_replay_sample_every(pyab_replay *rp, uint64_t every, void (*fn)(void *), void *data);
+void pyab_replay_sample_every(pyab_replay *rp, uint64_t every, void (*fn)(void *, uint64_t),
+                              void *data);
 /* Nanosecond timestamp of warm-up's end, 0 before. */
 uint64_t pyab_replay_warmup_ns(const pyab_replay *rp);
 uint64_t pyab_replay_start_ns(const pyab_replay *rp);

@@ -33,4 +33,10 @@ void pyab_routestats_result(pyab_routestats *rs, uint32_t route, PyObject *res);
  */
 json_t *pyab_routestats_json(const pyab_routestats *rs, const char *const *names);
 
+/*
+ * The run's first exception: {"route", "type", "traceback"}, or JSON null
+ * when no call raised. New reference.
+ */
+json_t *pyab_routestats_first_error(const pyab_routestats *rs, const char *const *names);
+
 #endif

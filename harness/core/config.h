@@ -21,11 +21,13 @@ enum { PYAB_LOAD_OPEN, PYAB_LOAD_CLOSED };
 enum { PYAB_APP_PATH, PYAB_APP_MODULE, PYAB_APP_WSGI };
 
 /* sample.every_requests "auto": about this many samples after warm-up per rep. */
-#define PYAB_SAMPLES_TARGET 200
+#define PYAB_SAMPLES_TARGET 1000
 /* load.until "settled": default cap, as a multiple of the planned requests. */
 #define PYAB_SETTLE_MAX_FACTOR 16
 /* load.until "settled": default cap in seconds of replay per rep. */
 #define PYAB_SETTLE_MAX_SECONDS 600
+/* limits.max_error_share: the default share of failed requests above which a rep is failed. */
+#define PYAB_MAX_ERROR_SHARE 0.5
 
 /* The settings of one arm. */
 typedef struct pyab_config {
@@ -52,7 +54,7 @@ typedef struct pyab_config {
     double max_seconds; /* until settled: the cap in seconds of replay */
     json_t *routes;         /* load.routes: list of route names to keep, or NULL (borrowed) */
     json_t *exclude_routes; /* load.exclude_routes: route names to drop, or NULL (borrowed) */
-    double sample_share;    /* load.sample: share of records kept (seeded), 1 = all */
+    double sample_share;    /* load.share (old name load.sample): share of records kept (seeded), 1 = all */
     long workers;
     long max_in_flight;
     long warmup_requests;
@@ -86,6 +88,7 @@ typedef struct pyab_config {
     double limit_run_seconds; /* 0 = none */
     double limit_rss_mb;      /* 0 = none */
     double limit_stall_seconds; /* silence from a running child that ends its rep */
+    double limit_error_share;   /* limits.max_error_share: a rep with more failed requests is failed */
 } pyab_config;
 
 /*

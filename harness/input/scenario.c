@@ -30,6 +30,29 @@ static json_t *merge(json_t *base, json_t *over)
     return out;
 }
 
+/*
+ * An app named by module ("module", "wsgi") is imported from the scenario's
+ * folder too, as "path" apps are from theirs: "." goes last on python.path,
+ * after the folders the scenario lists (a malformed python.path is left for
+ * the parser to report).
+ */
+static void add_scenario_folder(json_t *eff)
+{
+    json_t *app = json_object_get(eff, "app"), *py = json_object_get(eff, "python"), *paths;
+
+    if (!json_is_object(app) || json_object_get(app, "path") ||
+        (!json_object_get(app, "module") && !json_object_get(app, "wsgi")))
+        return;
+    if (py == NULL)
+        json_object_set_new(eff, "python", py = json_object());
+    if (!json_is_object(py))
+        return;
+    if ((paths = json_object_get(py, "path")) == NULL)
+        json_object_set_new(py, "path", paths = json_array());
+    if (json_is_array(paths))
+        json_array_append_new(paths, json_string("."));
+}
+
 static int load_arms(pyab_scenario *sc, json_t *base, pyab_error *err)
 {
     pyab_where w = {sc->path, "", err};
@@ -40,6 +63,7 @@ static int load_arms(pyab_scenario *sc, json_t *base, pyab_error *err)
     if (arms == NULL) {
         sc->arms = xcalloc(1, sizeof(*sc->arms));
         sc->narms = 1;
+        add_scenario_folder(base);
         return pyab_config_parse(&sc->arms[0], sc->path, "base", base, sc->dir, err);
     }
     if (!json_is_object(arms) || json_object_size(arms) == 0)
@@ -59,6 +83,7 @@ static int load_arms(pyab_scenario *sc, json_t *base, pyab_error *err)
         if (rc < 0)
             return rc;
         eff = merge(base, over);
+        add_scenario_folder(eff);
         rc = pyab_config_parse(&sc->arms[sc->narms++], sc->path, name, eff, sc->dir, err);
         json_decref(eff);
         if (rc < 0)
@@ -87,6 +112,24 @@ static int check_control(const pyab_scenario *sc, const pyab_where *w)
     free(what);
     pyab_buf_finish(&names);
     return rc;
+}
+
+/*
+ * load.sample is load.share's old name (it read as the top-level "sample",
+ * the sampling of memory): still accepted (config.c renames it), with one
+ * note on stderr per scenario.
+ */
+static void note_old_names(const char *path, json_t *root)
+{
+    json_t *arms = json_object_get(root, "arms"), *over;
+    const char *name;
+    int old = json_object_get(json_object_get(root, "load"), "sample") != NULL;
+
+    json_object_foreach(arms, name, over)
+        old |= json_object_get(json_object_get(over, "load"), "sample") != NULL;
+    if (old)
+        fprintf(stderr, "%s: note: key \"load.sample\" is now \"load.share\" (the old name "
+                "still works but is deprecated)\n", path);
 }
 
 pyab_scenario *pyab_scenario_from_json(const char *path, json_t *root, pyab_error *err)
@@ -137,6 +180,7 @@ pyab_scenario *pyab_scenario_from_json(const char *path, json_t *root, pyab_erro
     if (load_arms(sc, base, err) < 0 || check_control(sc, &w) < 0)
         goto fail;
     json_decref(base);
+    note_old_names(path, root);
     return sc;
 fail:
     json_decref(base);

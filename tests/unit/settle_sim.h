@@ -15,7 +15,7 @@
 #include "settle.h"
 
 #define PLANNED 2000.0
-#define EVERY 10 /* requests per sample: 200 samples per planned run, as "auto" gives */
+#define EVERY 10 /* requests per sample: 200 samples per planned run (auto gives up to 1000) */
 #ifndef LEVEL
 #define LEVEL (48.0 * 1048576)
 #endif
