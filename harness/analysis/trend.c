@@ -110,12 +110,14 @@ static void thin(points *p)
 
 /*
  * A periodic swing smaller than this (bytes, or share of the level) is
- * noise, not a workload's cycle: a flat curve with a wiggle of a few
- * hundred bytes (an allocation pattern of the harness's own sampling, say)
- * must not send the analysis to cycle-to-cycle growth, which needs several
- * whole cycles and would leave the curve unmeasured.
+ * noise, not a workload's cycle: a flat curve with a wiggle (malloc's
+ * chunk headers on a batch of Python objects freed together move the
+ * native curve by tens of KiB) must not send the analysis to
+ * cycle-to-cycle growth, which needs several whole cycles and would leave
+ * the curve unmeasured. A quarter of the default 1 MiB floor: a swing that
+ * small is absorbed by a raw fit's interval and cannot fake material growth.
  */
-#define PERIOD_MIN_SWING_BYTES 65536.0
+#define PERIOD_MIN_SWING_BYTES 262144.0
 #define PERIOD_MIN_SWING_SHARE 0.01
 
 static double detect_period(const points *raw)
