@@ -79,3 +79,25 @@ def test_until_settled_decides_the_slow_leak(pyab, tmp_path):
     assert rep["settle"]["decided"] is True, rep["settle"]
     assert rep["stop_reason"] in ("settled", "max_requests"), rep["stop_reason"]
     assert rep["requests"] > 20000
+
+
+def test_check_gates_a_fast_service(pyab, tmp_path):
+    """The nightly gate on a service too fast for timer samples alone: a
+    16 B/request pyheap budget passes a no-op and fails a 256 B/request leak."""
+    codes = {}
+    for behaviour in ("noop", "leak256"):
+        shutil.copy(ROOT / "tests" / "e2e" / "cases" / "fast-service" / "service.py",
+                    tmp_path / "service.py")
+        shutil.copy(ROOT / "tests" / "e2e" / "cases" / "fast-service" / "trace.jsonl",
+                    tmp_path / "trace.jsonl")
+        sc = {"name": f"gate-{behaviour}", "app": {"path": "service.py", "handler": "handle"},
+              "trace": "trace.jsonl", "load": {"model": "closed", "users": 4, "requests": 60000},
+              "workers": 4, "sample": {"interval_ms": 20}, "env": {"BEHAVIOUR": behaviour},
+              "budgets": {"pyheap_slope_bytes_per_request": 16}}
+        p = tmp_path / f"{behaviour}.json"
+        p.write_text(json.dumps(sc))
+        r = run_pyab(pyab, ["check", str(p), "--out", str(tmp_path / f"out-{behaviour}"),
+                            "--history", str(tmp_path / "history.sqlite")])
+        codes[behaviour] = (r.returncode, r.stdout + r.stderr)
+    assert codes["noop"][0] == 0, codes["noop"][1]
+    assert codes["leak256"][0] == 1, codes["leak256"][1]
