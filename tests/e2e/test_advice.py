@@ -125,3 +125,20 @@ def test_stateless_wsgi_app_shows_no_native_growth(pyab, tmp_path, sanitized):
     assert arm["verdict"] == "no-leak", arm["evidence"]
     for rep in arm["reps"]:
         assert rep["slopes"]["native"]["class"] in ("flat", "immaterial"), rep["slopes"]["native"]
+
+
+def test_warmup_as_long_as_the_run_is_refused(pyab, tmp_path):
+    p = scenario(tmp_path, "warm", env={"BEHAVIOUR": "noop"}, warmup={"requests": 20000})
+    r = run_pyab(pyab, ["run", str(p), "--out", str(tmp_path / "out"), "--no-history"])
+    assert r.returncode == 2 and 'key "warmup.requests"' in r.stderr, r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_effective_settings_show_the_defaults(pyab, tmp_path):
+    p = scenario(tmp_path, "eff", env={"BEHAVIOUR": "noop"})
+    run(pyab, p, tmp_path / "out")
+    eff = load_json(tmp_path / "out" / "manifest.json")["arms"]["base"]["effective"]
+    assert eff["sample"]["every_requests"] == "auto" and eff["max_in_flight"] == 1024
+    assert "sample.every_requests" in eff["defaulted"] and "workers" not in eff["defaulted"]
+    cfg = load_json(tmp_path / "out" / "arms" / "base" / "rep-1" / "config.json")
+    assert cfg["effective"]["timeout_ms"] == 10000
