@@ -317,8 +317,9 @@ static int analyze_arm(const char *dir, const char *name, json_t *arm, const opt
         json_object_del(rep, "analysis_skipped");
         /* Crashed or cut-short reps have curves that end early: they would bias the slopes. */
         if (!json_is_string(outcome) || strcmp(json_string_value(outcome), "ok") != 0) {
-            json_array_append_new(skipped, json_pack("{sOsO}", "rep", json_object_get(rep, "rep"),
-                                                     "outcome", outcome ? outcome : json_null()));
+            json_array_append_new(skipped, json_pack("{sOsOsO*}", "rep", json_object_get(rep, "rep"),
+                                                     "outcome", outcome ? outcome : json_null(),
+                                                     "reason", json_object_get(rep, "reason")));
             continue;
         }
         if (!json_is_integer(json_object_get(rep, "rep"))) {

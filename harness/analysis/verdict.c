@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "stats.h"
 
 /*
@@ -63,10 +64,6 @@
  */
 #define STEP_SSE_RATIO 0.5
 #define LATE_MIN_RATIO 0.5
-/* RSS growth is retention when the allocator's free bytes or malloc_trim account for this share. */
-#define RETENTION_SHARE 0.5
-/* Whole cycles the advice asks for: a sawtooth of about the threshold's size decides by then. */
-#define CYCLES_TO_BOUND 20
 /* An under-floor metric is settled by this many times the requests its estimate needs. */
 #define UNDER_FLOOR_MARGIN 1.5
 
@@ -81,36 +78,14 @@ const char *const pyab_verdict_metric_column[PYAB_NMETRICS] = {"rss_bytes", "pyh
                                                        "native_other_bytes", "native_free_bytes"};
 const char *const pyab_verdict_metric_fallback[PYAB_NMETRICS] = {NULL, NULL, "native_heap_bytes", NULL};
 
-enum { C_UNAVAILABLE, C_NODATA, C_FLAT, C_SMALL, C_STEP, C_STOPPED, C_WIDE, C_SLOWING,
-       C_SHORT, C_GROWS, NCLS };
-static const char *const cls_name[NCLS] = {"unavailable", "too-little-data", "flat",
-                                           "immaterial", "step", "stopped", "uncertain",
-                                           "slowing", "under-floor", "grows"};
+const char *const pyab_class_name[PYAB_NCLASSES] = {"unavailable", "too-little-data", "flat",
+                                                  "immaterial", "step", "stopped", "uncertain",
+                                                  "slowing", "under-floor", "grows"};
 
-typedef struct pool {
-    int cls; /* C_GROWS, C_FLAT, C_WIDE or C_UNAVAILABLE */
-    size_t nreps, counts[NCLS];
-    double slope, lo, hi, slope_s, lo_s, hi_s;
-    double level, span, threshold, growth;
-    double span_s, settled_at, lo_rep; /* medians over the reps: seconds, start, per-rep lower end */
-    double needed;                     /* requests per rep that would settle an under-floor metric */
-    double floor_bytes;                 /* the absolute floor (min_growth_mb) in bytes */
-    /* The first rep with too little data: its samples, span and period (0: not periodic). */
-    double nodata_samples, nodata_span, nodata_period;
-    int capped; /* a rep ran until settled and reached its cap undecided */
-    double cap;
-    char why[600];
-} pool;
-
-/* jansson refuses NaN and infinities; JSON says null. */
-static json_t *jnum(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
 
 static json_t *jpair(double lo, double hi)
 {
-    return json_pack("[oo]", jnum(lo), jnum(hi));
+    return json_pack("[oo]", pyab_pool_number(lo), pyab_pool_number(hi));
 }
 
 static double threshold(const pyab_verdict_opts *o, double level)
@@ -125,7 +100,7 @@ static int classify(const pyab_trend *t, const pyab_verdict_opts *o, char *why, 
 
     if (!t->ok) {
         snprintf(why, len, "%s", t->note);
-        return C_NODATA;
+        return PYAB_CLASS_NODATA;
     }
     thr = threshold(o, t->level);
     growth = f->slope * t->span_requests;
@@ -135,7 +110,7 @@ static int classify(const pyab_trend *t, const pyab_verdict_opts *o, char *why, 
                  "means %.2f MB over %.0f requests, %s the %.2f MB threshold",
                  f->slope, f->lo, f->hi, hi_growth / PYAB_MIB, t->span_requests,
                  hi_growth < thr ? "under" : "not under", thr / PYAB_MIB);
-        return hi_growth < thr ? C_FLAT : C_WIDE;
+        return hi_growth < thr ? PYAB_CLASS_FLAT : PYAB_CLASS_WIDE;
     }
     if (growth < thr) {
         /*
@@ -152,38 +127,38 @@ static int classify(const pyab_trend *t, const pyab_verdict_opts *o, char *why, 
                      "but under the %.2f MB floor: too short a run to call", f->slope, f->lo,
                      f->hi, growth / PYAB_MIB, t->span_requests, 100 * growth / t->level,
                      100 * f->lo * t->span_requests / t->level, thr / PYAB_MIB);
-            return C_SHORT;
+            return PYAB_CLASS_SHORT;
         }
         snprintf(why, len, "significant but immaterial: %.2f MB over %.0f requests (%.2f%% of "
                  "the level), under the %.2f MB threshold%s", growth / PYAB_MIB,
                  t->span_requests, 100 * growth / t->level, thr / PYAB_MIB,
                  hi_growth < thr ? "" : ", though the interval's upper end is not");
-        return hi_growth < thr ? C_SMALL : C_WIDE;
+        return hi_growth < thr ? PYAB_CLASS_SMALL : PYAB_CLASS_WIDE;
     }
     if (t->has_step && t->step.sse_ratio < STEP_SSE_RATIO && t->step_seg_growth < thr) {
         snprintf(why, len, "a single step of %.2f MB at request %.0f, no material growth on "
                  "either side (step/line SSE ratio %.2f)", t->step.delta / PYAB_MIB, t->step_at,
                  t->step.sse_ratio);
-        return C_STEP;
+        return PYAB_CLASS_STEP;
     }
     if (!(t->late.slope >= LATE_MIN_RATIO * f->slope)) {
         int stopped = t->late.hi * t->late_span < thr;
         snprintf(why, len, "growth %s: %.4g B/request over the whole, %.4g [%.4g, %.4g] over "
                  "the second half", stopped ? "stopped" : "slowed", f->slope, t->late.slope,
                  t->late.lo, t->late.hi);
-        return stopped ? C_STOPPED : C_SLOWING;
+        return stopped ? PYAB_CLASS_STOPPED : PYAB_CLASS_SLOWING;
     }
     if (f->lo * t->span_requests < thr) {
         snprintf(why, len, "probably grows, %.4g B/request, but the interval reaches down to "
                  "%.4g B/request: %.2f MB over %.0f requests, under the %.2f MB threshold",
                  f->slope, f->lo, f->lo * t->span_requests / PYAB_MIB, t->span_requests,
                  thr / PYAB_MIB);
-        return C_WIDE;
+        return PYAB_CLASS_WIDE;
     }
     snprintf(why, len, "grows %.4g B/request [%.4g, %.4g]: %.2f MB over %.0f requests "
              "(%.1f%% of the level)", f->slope, f->lo, f->hi, growth / PYAB_MIB, t->span_requests,
              100 * growth / t->level);
-    return C_GROWS;
+    return PYAB_CLASS_GROWS;
 }
 
 int pyab_verdict_decided(const pyab_trend *t, const pyab_verdict_opts *o, const char **cls,
@@ -191,43 +166,43 @@ int pyab_verdict_decided(const pyab_trend *t, const pyab_verdict_opts *o, const 
 {
     int c = classify(t, o, why, len);
 
-    *cls = cls_name[c];
-    return c == C_FLAT || c == C_SMALL || c == C_STEP || c == C_STOPPED || c == C_GROWS;
+    *cls = pyab_class_name[c];
+    return c == PYAB_CLASS_FLAT || c == PYAB_CLASS_SMALL || c == PYAB_CLASS_STEP || c == PYAB_CLASS_STOPPED || c == PYAB_CLASS_GROWS;
 }
 
 static json_t *trend_json(const pyab_trend *t, int cls, const char *why)
 {
-    json_t *o = json_pack("{ss ss s{sI sI so}}", "class", cls_name[cls], "reason", why,
+    json_t *o = json_pack("{ss ss s{sI sI so}}", "class", pyab_class_name[cls], "reason", why,
                           "discarded", "warmup_phase", (json_int_t)t->n_warmup, "settling",
                           (json_int_t)t->n_settle, "settled_at_requests",
-                          t->ok ? jnum(t->settled_at) : json_null());
+                          t->ok ? pyab_pool_number(t->settled_at) : json_null());
     if (!t->ok)
         return o;
-    json_object_set_new(o, "bytes_per_request", jnum(t->per_request.slope));
+    json_object_set_new(o, "bytes_per_request", pyab_pool_number(t->per_request.slope));
     json_object_set_new(o, "ci", jpair(t->per_request.lo, t->per_request.hi));
-    json_object_set_new(o, "mb_per_hour", jnum(t->per_second.slope * 3600 / PYAB_MIB));
+    json_object_set_new(o, "mb_per_hour", pyab_pool_number(t->per_second.slope * 3600 / PYAB_MIB));
     json_object_set_new(o, "ci_mb_per_hour",
                         jpair(t->per_second.lo * 3600 / PYAB_MIB, t->per_second.hi * 3600 / PYAB_MIB));
     json_object_set_new(o, "samples_used", json_integer((json_int_t)t->n_used));
-    json_object_set_new(o, "level_bytes", jnum(t->level));
-    json_object_set_new(o, "growth_bytes", jnum(t->per_request.slope * t->span_requests));
-    json_object_set_new(o, "span_requests", jnum(t->span_requests));
-    json_object_set_new(o, "late_bytes_per_request", jnum(t->late.slope));
-    json_object_set_new(o, "residual_autocorrelation", jnum(t->per_request.r1));
+    json_object_set_new(o, "level_bytes", pyab_pool_number(t->level));
+    json_object_set_new(o, "growth_bytes", pyab_pool_number(t->per_request.slope * t->span_requests));
+    json_object_set_new(o, "span_requests", pyab_pool_number(t->span_requests));
+    json_object_set_new(o, "late_bytes_per_request", pyab_pool_number(t->late.slope));
+    json_object_set_new(o, "residual_autocorrelation", pyab_pool_number(t->per_request.r1));
     json_object_set_new(o, "interval_method",
                         json_string(t->per_request.widened
                                         ? "Theil-Sen; Sen's interval widened in slope units by "
                                           "the AR(1) inflation (the inflated ranks ran out)"
                                         : "Theil-Sen; Sen's rank interval with its variance "
                                           "inflated for AR(1) residuals"));
-    json_object_set_new(o, "period_requests", t->period > 0 ? jnum(t->period) : json_null());
+    json_object_set_new(o, "period_requests", t->period > 0 ? pyab_pool_number(t->period) : json_null());
     if (t->period > 0)
         json_object_set_new(o, "period_source",
                             json_string(t->period_given ? "scenario" : "detected"));
     json_object_set_new(o, "cycles", json_integer((json_int_t)t->cycles));
     json_object_set_new(o, "step", !t->has_step ? json_null() :
-                        json_pack("{sososo}", "at_requests", jnum(t->step_at), "delta_bytes",
-                                  jnum(t->step.delta), "sse_ratio", jnum(t->step.sse_ratio)));
+                        json_pack("{sososo}", "at_requests", pyab_pool_number(t->step_at), "delta_bytes",
+                                  pyab_pool_number(t->step.delta), "sse_ratio", pyab_pool_number(t->step.sse_ratio)));
     return o;
 }
 
@@ -252,7 +227,7 @@ static void pool_interval(const double *v, const double *lo, const double *hi, s
     *phi = m + fmax(hw, comb);
 }
 
-static void pool_estimates(const pyab_verdict_rep *rr, size_t nrr, int m, const pyab_verdict_opts *o, pool *p,
+static void pool_estimates(const pyab_verdict_rep *rr, size_t nrr, int m, const pyab_verdict_opts *o, pyab_pool *p,
                            size_t *nok)
 {
     double *v = xcalloc(nrr, sizeof(double)), *lo = xcalloc(nrr, sizeof(double));
@@ -316,26 +291,26 @@ static const char *first_why(const pyab_verdict_rep *rr, size_t nrr, int m, int 
     return "";
 }
 
-static void pool_metric(const pyab_verdict_rep *rr, size_t nrr, int m, const pyab_verdict_opts *o, pool *p)
+static void pool_metric(const pyab_verdict_rep *rr, size_t nrr, int m, const pyab_verdict_opts *o, pyab_pool *p)
 {
     size_t nok, unsure;
 
     memset(p, 0, sizeof(*p));
     p->slope = p->lo = p->hi = p->slope_s = p->lo_s = p->hi_s = NAN;
     for (size_t i = 0; i < nrr; i++)
-        if (rr[i].cls[m] != C_UNAVAILABLE) {
+        if (rr[i].cls[m] != PYAB_CLASS_UNAVAILABLE) {
             p->nreps++;
             p->counts[rr[i].cls[m]]++;
         }
     if (p->nreps == 0) {
-        p->cls = C_UNAVAILABLE;
+        p->cls = PYAB_CLASS_UNAVAILABLE;
         snprintf(p->why, sizeof(p->why), "column %s not recorded", pyab_verdict_metric_column[m]);
         return;
     }
     pool_estimates(rr, nrr, m, o, p, &nok);
     p->needed = NAN;
     for (size_t i = 0; i < nrr; i++) {
-        if (rr[i].cls[m] == C_NODATA && p->nodata_span == 0) {
+        if (rr[i].cls[m] == PYAB_CLASS_NODATA && p->nodata_span == 0) {
             p->nodata_samples = (double)rr[i].tr[m].n_used;
             p->nodata_span = rr[i].tr[m].span_requests;
             p->nodata_period = rr[i].tr[m].period;
@@ -345,13 +320,13 @@ static void pool_metric(const pyab_verdict_rep *rr, size_t nrr, int m, const pya
             p->cap = rr[i].cap;
         }
     }
-    unsure = p->counts[C_NODATA] + p->counts[C_WIDE] + p->counts[C_SLOWING];
-    if (nok > 0 && p->lo * p->span >= p->threshold && 2 * p->counts[C_GROWS] > p->nreps) {
-        p->cls = C_GROWS;
+    unsure = p->counts[PYAB_CLASS_NODATA] + p->counts[PYAB_CLASS_WIDE] + p->counts[PYAB_CLASS_SLOWING];
+    if (nok > 0 && p->lo * p->span >= p->threshold && 2 * p->counts[PYAB_CLASS_GROWS] > p->nreps) {
+        p->cls = PYAB_CLASS_GROWS;
         snprintf(p->why, sizeof(p->why), "grows in %zu of %zu reps: %.4g B/request [%.4g, %.4g], "
-                 "%.2f MB over %.0f requests (threshold %.2f MB)", p->counts[C_GROWS], p->nreps,
+                 "%.2f MB over %.0f requests (threshold %.2f MB)", p->counts[PYAB_CLASS_GROWS], p->nreps,
                  p->slope, p->lo, p->hi, p->growth / PYAB_MIB, p->span, p->threshold / PYAB_MIB);
-    } else if (nok > 0 && 2 * p->counts[C_SHORT] > p->nreps && p->slope > 0 && p->lo > 0) {
+    } else if (nok > 0 && 2 * p->counts[PYAB_CLASS_SHORT] > p->nreps && p->slope > 0 && p->lo > 0) {
         /*
          * Certain, sustained and material against the level in most reps
          * (and certain across reps: the pooled interval's lower end is
@@ -362,107 +337,32 @@ static void pool_metric(const pyab_verdict_rep *rr, size_t nrr, int m, const pya
          * the interval's lower end passes it too.
          */
         double lo = p->lo_rep > 0 ? p->lo_rep : p->slope;
-        p->cls = C_WIDE;
+        p->cls = PYAB_CLASS_WIDE;
         p->floor_bytes = o->abs;
         p->needed = ceil(p->settled_at + fmax(UNDER_FLOOR_MARGIN * o->abs / p->slope,
                                               o->abs / lo));
         snprintf(p->why, sizeof(p->why), "grows in %zu of %zu reps, sustained, %.4g B/request "
                  "[%.4g, %.4g]: %.2f MB over %.0f requests (%.2f%% of the level, past "
                  "min_growth_pct %.2f%%) but under the %.2f MB floor (min_growth_mb)",
-                 p->counts[C_SHORT] + p->counts[C_GROWS], p->nreps, p->slope, p->lo, p->hi,
+                 p->counts[PYAB_CLASS_SHORT] + p->counts[PYAB_CLASS_GROWS], p->nreps, p->slope, p->lo, p->hi,
                  p->growth / PYAB_MIB, p->span, 100 * p->growth / p->level, 100 * o->rel,
                  o->abs / PYAB_MIB);
-    } else if (p->counts[C_GROWS] == 0 && unsure == 0) {
-        p->cls = C_FLAT;
+    } else if (p->counts[PYAB_CLASS_GROWS] == 0 && unsure == 0) {
+        p->cls = PYAB_CLASS_FLAT;
         snprintf(p->why, sizeof(p->why), "no sustained material growth in %zu reps (flat %zu, "
                  "immaterial %zu, step %zu, stopped %zu, under the floor %zu); e.g. %s",
-                 p->nreps, p->counts[C_FLAT], p->counts[C_SMALL], p->counts[C_STEP],
-                 p->counts[C_STOPPED], p->counts[C_SHORT],
-                 first_why(rr, nrr, m, C_FLAT, C_STOPPED));
+                 p->nreps, p->counts[PYAB_CLASS_FLAT], p->counts[PYAB_CLASS_SMALL], p->counts[PYAB_CLASS_STEP],
+                 p->counts[PYAB_CLASS_STOPPED], p->counts[PYAB_CLASS_SHORT],
+                 first_why(rr, nrr, m, PYAB_CLASS_FLAT, PYAB_CLASS_STOPPED));
     } else {
-        p->cls = C_WIDE;
+        p->cls = PYAB_CLASS_WIDE;
         snprintf(p->why, sizeof(p->why), "%zu of %zu reps grow, %zu cannot tell; %s",
-                 p->counts[C_GROWS], p->nreps, unsure,
-                 unsure ? first_why(rr, nrr, m, C_WIDE, C_SLOWING)[0]
-                              ? first_why(rr, nrr, m, C_WIDE, C_SLOWING)
-                              : first_why(rr, nrr, m, C_NODATA, C_NODATA)
+                 p->counts[PYAB_CLASS_GROWS], p->nreps, unsure,
+                 unsure ? first_why(rr, nrr, m, PYAB_CLASS_WIDE, PYAB_CLASS_SLOWING)[0]
+                              ? first_why(rr, nrr, m, PYAB_CLASS_WIDE, PYAB_CLASS_SLOWING)
+                              : first_why(rr, nrr, m, PYAB_CLASS_NODATA, PYAB_CLASS_NODATA)
                         : "the pooled interval includes zero or the pooled growth is immaterial");
     }
-}
-
-/* What would settle an inconclusive metric, in words (into buf when it needs numbers). */
-static const char *next_step(const pool *p, char *buf, size_t len)
-{
-    if (isfinite(p->needed)) {
-        double rate = p->span_s > 0 ? p->span / p->span_s : NAN;
-        snprintf(buf, len, "a longer run: %.0f requests per rep (now %.0f measured after the "
-                 "first %.0f); at the measured %.4g B/request the growth passes the %.2f MB "
-                 "floor after %.0f measured requests; the rest is a margin for the interval's "
-                 "lower end to pass it too", p->needed, p->span, p->settled_at, p->slope,
-                 p->floor_bytes / PYAB_MIB, p->floor_bytes / p->slope);
-        if (isfinite(rate) && rate > 0)
-            snprintf(buf + strlen(buf), len - strlen(buf), " (about %.0f s per rep at the "
-                     "measured %.0f requests/s)", (p->needed - p->settled_at) / rate + 0.5, rate);
-        return buf;
-    }
-    if (p->capped) {
-        snprintf(buf, len, "a higher cap: the reps ran until settled and reached %.0f requests "
-                 "undecided; raise \"load\": {\"max_requests\": %.0f} (and max_seconds if it "
-                 "stopped them), or more reps", p->cap, 4 * p->cap);
-        return buf;
-    }
-    if (p->counts[C_NODATA] > 0 && p->nodata_period > 0) {
-        snprintf(buf, len, "a longer run: the curve repeats every %.0f requests and its growth is "
-                 "measured cycle to cycle; %d whole cycles measure it, about %d bound it: about "
-                 "%.0f requests per rep after warm-up (at least %.0f), or \"load\": {\"until\": "
-                 "\"settled\"}", p->nodata_period, PYAB_TREND_MIN_CYCLES, CYCLES_TO_BOUND,
-                 ceil(p->nodata_period * (CYCLES_TO_BOUND + 1)),
-                 ceil(p->nodata_period * (PYAB_TREND_MIN_CYCLES + 1)));
-        return buf;
-    }
-    if (p->counts[C_NODATA] > 0) {
-        double every = floor(p->nodata_span / (4.0 * PYAB_TREND_MIN_SAMPLES));
-        snprintf(buf, len, "more samples: %.0f after warm-up over %.0f requests, and the slope "
-                 "needs %d; set \"sample\": {\"every_requests\": %.0f} (%d samples), a shorter "
-                 "interval_ms, or a longer run", p->nodata_samples, p->nodata_span,
-                 PYAB_TREND_MIN_SAMPLES, every > 1 ? every : 1, 4 * PYAB_TREND_MIN_SAMPLES);
-        return buf;
-    }
-    if (p->counts[C_SLOWING] > 0) {
-        snprintf(buf, len, "a longer run, to see whether the slowing growth levels off: about "
-                 "%.0f requests per rep (twice the measured span after the first %.0f), or "
-                 "\"load\": {\"until\": \"settled\"}", p->settled_at + 2 * p->span,
-                 p->settled_at);
-        return buf;
-    }
-    if (p->counts[C_GROWS] > 0) {
-        snprintf(buf, len, "more reps: %zu of %zu grow and the others do not; %zu reps per arm",
-                 p->counts[C_GROWS], p->nreps, 2 * p->nreps + 1);
-        return buf;
-    }
-    snprintf(buf, len, "a narrower interval: \"load\": {\"until\": \"settled\"} replays each "
-             "rep until it is decided, up to 16x the requests; by hand, about %.0f requests per "
-             "rep (4x the measured span: Sen's interval narrows about 8x) or more reps",
-             p->settled_at + 4 * p->span);
-    return buf;
-}
-
-/*
- * Which undecided metric's advice to give when several are undecided: the
- * one that blocks the most (a cap reached, whole cycles missing, too few
- * samples) before those that only need a narrower interval.
- */
-static int advice_rank(const pool *p)
-{
-    if (p->capped)
-        return 6;
-    if (p->counts[C_NODATA] > 0)
-        return p->nodata_period > 0 ? 5 : 4;
-    if (isfinite(p->needed))
-        return 3;
-    if (p->counts[C_SLOWING] > 0)
-        return 2;
-    return p->counts[C_GROWS] > 0 ? 1 : 0;
 }
 
 const char pyab_verdict_rule[] =
@@ -482,7 +382,7 @@ json_t *pyab_verdict_rep_json(pyab_verdict_rep *r, const pyab_verdict_opts *o)
     for (int m = 0; m < PYAB_NMETRICS; m++) {
         r->why[m][0] = '\0';
         if (!r->available[m]) {
-            r->cls[m] = C_UNAVAILABLE;
+            r->cls[m] = PYAB_CLASS_UNAVAILABLE;
             continue;
         }
         r->cls[m] = classify(&r->tr[m], o, r->why[m], sizeof(r->why[m]));
@@ -491,77 +391,38 @@ json_t *pyab_verdict_rep_json(pyab_verdict_rep *r, const pyab_verdict_opts *o)
     return slopes;
 }
 
-/* RSS grows but neither heap does: is the allocator holding freed memory, or is it elsewhere? */
-/*
- * When only RSS passed the materiality bar, a heap curve whose growth is
- * certain (its interval's lower end above zero) and accounts for at least
- * EXPLAINS_SHARE of the RSS growth still says where the memory went: RSS
- * just crossed the floor first (page rounding, allocator headers).
- */
-#define EXPLAINS_SHARE 0.5
-
-static int explains_rss(const pool *p, int m)
+static json_t *pool_json(const pyab_pool *p)
 {
-    const pool *rss = &p[PYAB_METRIC_RSS], *h = &p[m];
-
-    return h->cls != C_UNAVAILABLE && isfinite(h->lo) && h->lo > 0 && isfinite(rss->slope) &&
-           rss->slope > 0 && h->slope >= EXPLAINS_SHARE * rss->slope;
-}
-
-static const char *attribute_rss(const pool *p, const pyab_verdict_rep *r, size_t n, json_t *ev)
-{
-    double rss = p[PYAB_METRIC_RSS].growth, freed = NAN, drop, *d = xcalloc(n, sizeof(double));
-    size_t k = 0;
-
-    if (p[PYAB_METRIC_NATIVE_FREE].cls != C_UNAVAILABLE)
-        freed = p[PYAB_METRIC_NATIVE_FREE].growth;
-    for (size_t i = 0; i < n; i++) {
-        const pyab_trend *t = &r[i].tr[PYAB_METRIC_RSS];
-        if (t->ok && isfinite(t->quiesce_value))
-            d[k++] = t->end_value - t->quiesce_value;
-    }
-    drop = k ? pyab_stats_median(d, k) : NAN;
-    free(d);
-    json_object_set_new(ev, "attribution", json_pack("{sososo}", "rss_growth_bytes", jnum(rss),
-                        "native_free_growth_bytes", jnum(freed), "quiesce_drop_bytes", jnum(drop)));
-    /* Free bytes inside malloc grew with RSS, or malloc_trim gave the growth back. */
-    if (freed >= RETENTION_SHARE * rss || drop >= RETENTION_SHARE * rss)
-        return "retention";
-    return "outside-malloc";
-}
-
-static json_t *pool_json(const pool *p)
-{
-    json_t *o = json_pack("{ss ss sI}", "class", cls_name[p->cls], "reason", p->why, "reps",
+    json_t *o = json_pack("{ss ss sI}", "class", pyab_class_name[p->cls], "reason", p->why, "reps",
                           (json_int_t)p->nreps);
     json_t *by = json_object();
-    for (int c = 0; c < NCLS; c++)
+    for (int c = 0; c < PYAB_NCLASSES; c++)
         if (p->counts[c])
-            json_object_set_new(by, cls_name[c], json_integer((json_int_t)p->counts[c]));
+            json_object_set_new(by, pyab_class_name[c], json_integer((json_int_t)p->counts[c]));
     json_object_set_new(o, "reps_by_class", by);
-    json_object_set_new(o, "bytes_per_request", jnum(p->slope));
+    json_object_set_new(o, "bytes_per_request", pyab_pool_number(p->slope));
     json_object_set_new(o, "ci", jpair(p->lo, p->hi));
-    json_object_set_new(o, "growth_bytes", jnum(p->growth));
-    json_object_set_new(o, "level_bytes", jnum(p->level));
-    json_object_set_new(o, "threshold_bytes", jnum(p->threshold));
-    json_object_set_new(o, "span_requests", jnum(p->span));
+    json_object_set_new(o, "growth_bytes", pyab_pool_number(p->growth));
+    json_object_set_new(o, "level_bytes", pyab_pool_number(p->level));
+    json_object_set_new(o, "threshold_bytes", pyab_pool_number(p->threshold));
+    json_object_set_new(o, "span_requests", pyab_pool_number(p->span));
     if (isfinite(p->needed))
-        json_object_set_new(o, "requests_needed", jnum(p->needed));
+        json_object_set_new(o, "requests_needed", pyab_pool_number(p->needed));
     return o;
 }
 
-static json_t *slopes_json(const pool *p)
+static json_t *slopes_json(const pyab_pool *p)
 {
     json_t *o = json_object();
     for (int m = 0; m < PYAB_NMETRICS; m++) {
-        if (p[m].cls == C_UNAVAILABLE)
+        if (p[m].cls == PYAB_CLASS_UNAVAILABLE)
             continue;
         json_object_set_new(o, pyab_verdict_metric_key[m],
-                            json_pack("{sososososs sI}", "bytes_per_request", jnum(p[m].slope),
+                            json_pack("{sososososs sI}", "bytes_per_request", pyab_pool_number(p[m].slope),
                                       "ci", jpair(p[m].lo, p[m].hi), "mb_per_hour",
-                                      jnum(p[m].slope_s * 3600 / PYAB_MIB), "ci_mb_per_hour",
+                                      pyab_pool_number(p[m].slope_s * 3600 / PYAB_MIB), "ci_mb_per_hour",
                                       jpair(p[m].lo_s * 3600 / PYAB_MIB, p[m].hi_s * 3600 / PYAB_MIB),
-                                      "class", cls_name[p[m].cls], "reps", (json_int_t)p[m].nreps));
+                                      "class", pyab_class_name[p[m].cls], "reps", (json_int_t)p[m].nreps));
     }
     return o;
 }
@@ -574,8 +435,8 @@ static json_t *discarded_json(const pyab_verdict_rep *r, size_t n)
         const pyab_trend *t = &r[i].tr[PYAB_METRIC_RSS];
         json_array_append_new(w, json_integer((json_int_t)t->n_warmup));
         json_array_append_new(s, json_integer((json_int_t)t->n_settle));
-        json_array_append_new(at, t->ok ? jnum(t->settled_at) : json_null());
-        json_array_append_new(per, t->period > 0 ? jnum(t->period) : json_null());
+        json_array_append_new(at, t->ok ? pyab_pool_number(t->settled_at) : json_null());
+        json_array_append_new(per, t->period > 0 ? pyab_pool_number(t->period) : json_null());
     }
     return json_pack("{so so so so ss}", "warmup_phase_samples", w, "settling_samples", s,
                      "settled_at_requests", at, "period_requests", per, "why",
@@ -586,80 +447,13 @@ static json_t *discarded_json(const pyab_verdict_rep *r, size_t n)
 
 static const int decisive[] = {PYAB_METRIC_PYHEAP, PYAB_METRIC_NATIVE, PYAB_METRIC_RSS};
 
-/*
- * Attribution by share. Each heap's pooled slope in bytes per request
- * (negative counts as 0) as a share of D = max(RSS slope, Python heap +
- * native heap slopes): slopes, not growth, since each metric's measured
- * span can differ (settling is detected per curve). The rest of the RSS
- * slope is "other" (outside malloc, or kept by the allocator). A heap is
- * named when it grows materially (its class is "grows", or its interval's
- * lower end is above zero and its growth passes its own threshold) and
- * holds at least SIDE_SHARE of D: a Python object that holds a large
- * native buffer grows the Python heap by ~1% of the native heap, and that
- * 1% must not be the answer, while a Python leak beside a native one
- * (2 KB bytes and a 16 KB array per request: 12%) must be named. Both heaps named:
- * "python-heap+native-heap". Neither: RSS growth is retention or
- * outside-malloc (attribute_rss).
- */
-#define SIDE_SHARE 0.1
-
-typedef struct shares {
-    double py, native, other;
-} shares;
-
-static double positive(double v)
-{
-    return isfinite(v) && v > 0 ? v : 0;
-}
-
-static shares growth_shares(const pool *p)
-{
-    double gp = positive(p[PYAB_METRIC_PYHEAP].slope), gn = positive(p[PYAB_METRIC_NATIVE].slope);
-    double gr = positive(p[PYAB_METRIC_RSS].slope), d = fmax(gr, gp + gn);
-    shares s = {0, 0, 0};
-
-    if (d > 0) {
-        s.py = gp / d;
-        s.native = gn / d;
-        s.other = positive(gr - gp - gn) / d;
-    }
-    return s;
-}
-
-static int side_named(const pool *q, double share)
-{
-    int material = q->cls == C_GROWS ||
-                   (q->cls != C_UNAVAILABLE && isfinite(q->lo) && q->lo > 0 &&
-                    q->growth >= q->threshold);
-    return material && share >= SIDE_SHARE;
-}
-
-static const char *attribute(const pool *p, const pyab_verdict_rep *reps, size_t n, json_t *ev,
-                             shares *s)
-{
-    int py, native;
-
-    *s = growth_shares(p);
-    py = side_named(&p[PYAB_METRIC_PYHEAP], s->py);
-    native = side_named(&p[PYAB_METRIC_NATIVE], s->native);
-    if (py && native)
-        return "python-heap+native-heap";
-    if (py || native)
-        return py ? "python-heap" : "native-heap";
-    if (explains_rss(p, PYAB_METRIC_PYHEAP) && s->py >= SIDE_SHARE)
-        return "python-heap";
-    if (explains_rss(p, PYAB_METRIC_NATIVE) && s->native >= SIDE_SHARE)
-        return "native-heap";
-    return attribute_rss(p, reps, n, ev);
-}
-
 void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_t *skipped,
                       const pyab_verdict_opts *o)
 {
-    pool p[PYAB_NMETRICS];
+    pyab_pool p[PYAB_NMETRICS];
     json_t *ev = json_object(), *metrics = json_object(), *reasons = json_array();
     const char *verdict = "no-leak", *attribution = "none", *next = NULL;
-    shares sh = {0, 0, 0};
+    pyab_shares sh = {0, 0, 0};
     char next_buf[400];
     int grows = 0, wide = 0, seen = 0, next_metric = 0;
 
@@ -668,21 +462,21 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
         json_object_set_new(metrics, pyab_verdict_metric_key[m], pool_json(&p[m]));
     }
     for (size_t i = 0; i < PYAB_ARRAY_LEN(decisive); i++) {
-        const pool *q = &p[decisive[i]];
-        seen += q->cls != C_UNAVAILABLE;
-        grows += q->cls == C_GROWS;
-        if (q->cls == C_WIDE) {
+        const pyab_pool *q = &p[decisive[i]];
+        seen += q->cls != PYAB_CLASS_UNAVAILABLE;
+        grows += q->cls == PYAB_CLASS_GROWS;
+        if (q->cls == PYAB_CLASS_WIDE) {
             wide++;
-            if (next == NULL || advice_rank(q) > advice_rank(&p[next_metric])) {
+            if (next == NULL || pyab_advice_rank(q) > pyab_advice_rank(&p[next_metric])) {
                 next_metric = decisive[i];
-                next = next_step(q, next_buf, sizeof(next_buf));
+                next = pyab_advice_next(q, next_buf, sizeof(next_buf));
             }
         }
     }
     for (size_t i = 0; i < PYAB_ARRAY_LEN(decisive); i++) {
-        const pool *q = &p[decisive[i]];
-        if ((grows && q->cls == C_GROWS) || (!grows && wide && q->cls == C_WIDE) ||
-            (!grows && !wide && q->cls != C_UNAVAILABLE))
+        const pyab_pool *q = &p[decisive[i]];
+        if ((grows && q->cls == PYAB_CLASS_GROWS) || (!grows && wide && q->cls == PYAB_CLASS_WIDE) ||
+            (!grows && !wide && q->cls != PYAB_CLASS_UNAVAILABLE))
             json_array_append_new(reasons, json_sprintf("%s: %s", pyab_verdict_metric_key[decisive[i]],
                                                         q->why));
     }
@@ -691,7 +485,7 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
         next = "reps that finish ok: none did";
     } else if (grows) {
         verdict = "leak";
-        attribution = attribute(p, reps, n, ev, &sh);
+        attribution = pyab_attribution_name(p, reps, n, ev, &sh);
     } else if (wide || !seen) {
         verdict = "inconclusive";
         if (!seen)

@@ -320,9 +320,16 @@ static void work_sample(void *data, uint64_t done)
     read_sample(c, phase_now(c), 1, &s);
     pyab_buf_adds(&c->pending, "S ");
     pyab_sample_format(&s, &c->pending);
-    /* Only the main thread writes to the parent: ask it to flush. */
-    if (c->pending.len >= PENDING_MAX)
+    if (c->cfg.limit_rss_mb > 0 && (double)s.rss_bytes > c->cfg.limit_rss_mb * 1048576.0) {
+        /* Past limits.rss_mb: the parent kills on the row that shows it, so
+         * it goes out now, from this worker (sample_lock orders it with
+         * every other write), not after up to a timer interval in the
+         * batch, while the service goes on allocating. */
+        flush_pending(c);
+    } else if (c->pending.len >= PENDING_MAX) {
+        /* Otherwise only the main thread writes to the parent: ask it to flush. */
         uv_async_send(&c->work_sample);
+    }
     c->sample_ns += cpu_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
     c->samples_taken++;
     adjust_stride(c, used, done);

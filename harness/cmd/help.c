@@ -14,7 +14,8 @@ static const struct help {
     const char *verb, *text;
 } helps[] = {
     {"run",
-     "usage: pyab run SCENARIO [--out DIR] [--quiet] [--no-report] [--history DB | --no-history]\n"
+     "usage: pyab run SCENARIO [--out DIR] [--quiet] [--no-report] [--until-settled]\n"
+     "                [--history DB | --no-history]\n"
      "\n"
      "Runs every arm x rep of SCENARIO (each rep a fresh pyab-child), analyses them, writes\n"
      "report.html and appends the figures to the history.\n"
@@ -22,6 +23,7 @@ static const struct help {
      "  --out DIR       the results folder, new or empty (default results/<name>-<UTC>)\n"
      "  -q, --quiet     no progress lines and no tables\n"
      "  --no-report     do not write report.html\n"
+     "  --until-settled run each rep until every memory metric is decided (load.until)\n"
      "  --history DB    the history database (default history.sqlite beside the results\n"
      "                  folder); opened and checked before the first rep\n"
      "  --no-history    record nothing\n"},

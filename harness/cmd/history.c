@@ -32,8 +32,8 @@ static void print_metric(FILE *f, json_t *runs, const char *metric, json_t *m)
         lo = fmin(lo, x);
         hi = fmax(hi, x);
     }
-    fprintf(f, "  %-16s %3zu runs  first %-10.4g last %-10.4g min %-10.4g max %-10.4g", metric, k,
-            first, last, lo, hi);
+    fprintf(f, "  %-16s %3zu %-4s  first %-10.4g last %-10.4g min %-10.4g max %-10.4g", metric, k,
+            k == 1 ? "run" : "runs", first, last, lo, hi);
     fprintf(f, "%s\n", json_array_size(json_object_get(m, "change_points")) > 0 ? ""
                        : pyab_changes_no_change_label(metric, vals));
     json_array_foreach(json_object_get(m, "change_points"), i, cp) {
@@ -54,8 +54,8 @@ static void print_trend(FILE *f, json_t *trend)
     json_t *runs = json_object_get(trend, "runs"), *a, *m;
     const char *arm, *metric;
 
-    fprintf(f, "history of %s: %zu runs", json_string_value(json_object_get(trend, "scenario")),
-            json_array_size(runs));
+    fprintf(f, "history of %s: %zu run%s", json_string_value(json_object_get(trend, "scenario")),
+            json_array_size(runs), json_array_size(runs) == 1 ? "" : "s");
     if (json_array_size(runs) > 0)
         fprintf(f, " from %s to %s",
                 json_string_value(json_object_get(json_array_get(runs, 0), "date_utc")),

@@ -112,8 +112,9 @@ int pyab_cmd_merge(int argc, char **argv)
     free(p);
     if (code == 0) {
         code = merged_exit(scenarios);
-        printf("merged %zu scenarios from %d folders into %s: %s\n", json_array_size(scenarios),
-               nin, out, code == 0 ? "all passed" : "FAILED");
+        printf("merged %zu scenario%s from %d folder%s into %s: %s\n", json_array_size(scenarios),
+               json_array_size(scenarios) == 1 ? "" : "s", nin, nin == 1 ? "" : "s", out,
+               code == 0 ? "all passed" : "FAILED");
     }
     json_decref(report);
 done:

@@ -110,15 +110,23 @@ static int opt_route_list(const pyab_where *w, json_t *obj, const char *path, co
 static int parse_load(const pyab_where *w, pyab_config *cfg, json_t *root)
 {
     static const char *const keys[] = {"model", "speed", "loops", "rate", "users", "think_ms",
-                                       "requests", "routes", "exclude_routes", "sample",
-                                       "until", "max_requests", "max_seconds"};
+                                       "requests", "routes", "exclude_routes", "share",
+                                       "sample", "until", "max_requests", "max_seconds"};
     static const char *const models[] = {"open", "closed"};
     static const char *const untils[] = {"planned", "settled"};
     json_t *load;
+    const char *share_key;
     int rc;
 
     if ((rc = pyab_keys_object(w, root, "", "load", &load)) < 0 || load == NULL)
         return rc;
+    /* load.sample is load.share's old name (the top-level "sample" is the
+     * sampling of memory): accepted, and renamed in the JSON so that
+     * config.json and the effective settings use the new name. */
+    share_key = json_object_get(load, "sample") ? "sample" : "share";
+    if (json_object_get(load, "sample") && json_object_get(load, "share"))
+        return pyab_keys_fail(w, "load", "sample",
+                              "is the old name of \"share\": give only \"share\"");
     if ((rc = pyab_keys_check(w, load, "load", keys, PYAB_ARRAY_LEN(keys))) < 0 ||
         (rc = pyab_keys_choice(w, load, "load", "model", models, 2, &cfg->load_model)) < 0 ||
         (rc = pyab_keys_number(w, load, "load", "speed", 1e-6, 1e9, &cfg->speed)) < 0 ||
@@ -129,7 +137,7 @@ static int parse_load(const pyab_where *w, pyab_config *cfg, json_t *root)
         (rc = pyab_keys_long(w, load, "load", "requests", 1, LONG_MAX, &cfg->requests)) < 0 ||
         (rc = opt_route_list(w, load, "load", "routes", &cfg->routes)) < 0 ||
         (rc = opt_route_list(w, load, "load", "exclude_routes", &cfg->exclude_routes)) < 0 ||
-        (rc = pyab_keys_number(w, load, "load", "sample", 0, 1, &cfg->sample_share)) < 0 ||
+        (rc = pyab_keys_number(w, load, "load", share_key, 0, 1, &cfg->sample_share)) < 0 ||
         (rc = pyab_keys_choice(w, load, "load", "until", untils, 2, &cfg->until_settled)) < 0 ||
         (rc = pyab_keys_long(w, load, "load", "max_requests", 1, LONG_MAX, &cfg->max_requests)) < 0 ||
         (rc = pyab_keys_number(w, load, "load", "max_seconds", 0.001, 1e7, &cfg->max_seconds)) < 0)
@@ -138,8 +146,12 @@ static int parse_load(const pyab_where *w, pyab_config *cfg, json_t *root)
         return pyab_keys_fail(w, "load", json_object_get(load, "max_requests") ? "max_requests" : "max_seconds",
                               "only goes with \"until\": \"settled\"");
     if (cfg->sample_share <= 0)
-        return pyab_keys_fail(w, "load", "sample",
+        return pyab_keys_fail(w, "load", share_key,
                               "must be above 0 (the share of requests kept, up to 1)");
+    if (strcmp(share_key, "sample") == 0) {
+        json_object_set(load, "share", json_object_get(load, "sample"));
+        json_object_del(load, "sample");
+    }
     if (cfg->load_model == PYAB_LOAD_OPEN) {
         static const char *const closed_only[] = {"users", "think_ms", "requests"};
         for (size_t i = 0; i < PYAB_ARRAY_LEN(closed_only); i++)
@@ -339,13 +351,16 @@ static int parse_string_map(const pyab_where *w, json_t *root, const char *key, 
 
 static int parse_limits(const pyab_where *w, pyab_config *cfg, json_t *root)
 {
-    static const char *const keys[] = {"run_seconds", "rss_mb", "stall_seconds"};
+    static const char *const keys[] = {"run_seconds", "rss_mb", "stall_seconds",
+                                       "max_error_share"};
     json_t *lim;
     int rc;
 
     if ((rc = pyab_keys_object(w, root, "", "limits", &lim)) < 0 || lim == NULL)
         return rc;
-    if ((rc = pyab_keys_check(w, lim, "limits", keys, 3)) < 0 ||
+    if ((rc = pyab_keys_check(w, lim, "limits", keys, PYAB_ARRAY_LEN(keys))) < 0 ||
+        (rc = pyab_keys_number(w, lim, "limits", "max_error_share", 0, 1,
+                               &cfg->limit_error_share)) < 0 ||
         (rc = pyab_keys_number(w, lim, "limits", "stall_seconds", 1, 1e7,
                                &cfg->limit_stall_seconds)) < 0 ||
         (rc = pyab_keys_number(w, lim, "limits", "run_seconds", 0.1, 1e7,
@@ -385,6 +400,7 @@ static void config_defaults(pyab_config *cfg)
     cfg->py_allocator = xstrdup("pymalloc");
     cfg->mmap_threshold = -1;
     cfg->trim_threshold = -1;
+    cfg->limit_error_share = PYAB_MAX_ERROR_SHARE;
 }
 
 int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_t *json,

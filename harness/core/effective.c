@@ -23,7 +23,7 @@ static json_t *load_json(const pyab_config *c)
                           (json_int_t)c->users, "think_ms", c->think_ms, "requests",
                           c->requests ? json_integer(c->requests) : json_string("one pass"),
                           "routes", c->routes ? c->routes : json_null(), "exclude_routes",
-                          c->exclude_routes ? c->exclude_routes : json_null(), "sample",
+                          c->exclude_routes ? c->exclude_routes : json_null(), "share",
                           c->sample_share, "until", c->until_settled ? "settled" : "planned");
     /* Only the keys of the arm's load model. */
     static const char *const open_only[] = {"speed", "loops", "rate"};
@@ -118,10 +118,11 @@ json_t *pyab_config_effective(const pyab_config *c)
     json_object_set_new(eff, "gc", gc_json(c));
     json_object_set_new(eff, "allocator", allocator_json(c));
     json_object_set_new(eff, "limits",
-                        json_pack("{so so sf}", "run_seconds",
+                        json_pack("{so so sf sf}", "run_seconds",
                                   num_or_null(c->limit_run_seconds, c->limit_run_seconds > 0),
                                   "rss_mb", num_or_null(c->limit_rss_mb, c->limit_rss_mb > 0),
-                                  "stall_seconds", c->limit_stall_seconds));
+                                  "stall_seconds", c->limit_stall_seconds, "max_error_share",
+                                  c->limit_error_share));
     collect_defaulted(eff, c->json, "", defaulted);
     json_object_set_new(eff, "defaulted", defaulted);
     return eff;

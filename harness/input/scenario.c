@@ -53,6 +53,21 @@ static void add_scenario_folder(json_t *eff)
         json_array_append_new(paths, json_string("."));
 }
 
+/*
+ * load.share and its old name load.sample (config.c) are one setting: the
+ * name an arm gives overrides the other name in the base, instead of
+ * meeting it in the merged object as "both given".
+ */
+static void override_share(json_t *eff, json_t *over)
+{
+    json_t *load = json_object_get(eff, "load"), *given = json_object_get(over, "load");
+
+    if (json_is_object(load) && json_object_get(given, "sample") && !json_object_get(given, "share"))
+        json_object_del(load, "share");
+    if (json_is_object(load) && json_object_get(given, "share") && !json_object_get(given, "sample"))
+        json_object_del(load, "sample");
+}
+
 static int load_arms(pyab_scenario *sc, json_t *base, pyab_error *err)
 {
     pyab_where w = {sc->path, "", err};
@@ -83,6 +98,7 @@ static int load_arms(pyab_scenario *sc, json_t *base, pyab_error *err)
         if (rc < 0)
             return rc;
         eff = merge(base, over);
+        override_share(eff, over);
         add_scenario_folder(eff);
         rc = pyab_config_parse(&sc->arms[sc->narms++], sc->path, name, eff, sc->dir, err);
         json_decref(eff);

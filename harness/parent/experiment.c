@@ -163,13 +163,14 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     experiment *ex = s->data;
 
-    /* The first signal stops after the running rep has written what it
-     * measured; a second one kills it. */
+    /* The first signal stops the running rep at once (SIGTERM: the child
+     * takes no more requests, lets the ones in flight end and writes what
+     * it measured) and runs no further rep; a second one kills it. */
     if (ex->host.current)
         pyab_rep_kill(ex->host.current, ex->host.interrupted ? SIGKILL : SIGTERM);
     if (!ex->host.interrupted)
-        pyab_progress_log(&ex->host.progress, "interrupted: finishing the running rep "
-                          "(again to kill it)");
+        pyab_progress_log(&ex->host.progress, "interrupted: stopping the running rep now and "
+                          "keeping what it measured; no further reps (again to kill it)");
     ex->host.interrupted = 1;
 }
 
@@ -230,8 +231,9 @@ static int check_warmup(const pyab_config *a, const pyab_trace *tr, const uint32
 
     if (a->warmup_requests > 0 && (double)a->warmup_requests >= planned)
         return pyab_error_set(err, "%s: key \"%s%s%swarmup.requests\": %ld is at least the planned "
-                              "run (%.0f requests): nothing would be measured after it",
-                              where, prefix, arm, dot, a->warmup_requests, planned);
+                              "run (%.0f request%s): nothing would be measured after it",
+                              where, prefix, arm, dot, a->warmup_requests, planned,
+                              planned == 1 ? "" : "s");
     if (a->warmup_seconds > 0 && a->load_model == PYAB_LOAD_OPEN && a->warmup_seconds >= seconds)
         return pyab_error_set(err, "%s: key \"%s%s%swarmup.seconds\": %g is at least the planned "
                               "run (%.1f s): nothing would be measured after it",

@@ -51,7 +51,8 @@ static void describe(const pyab_progress *p, double requests, double t_s, char *
 {
     if (p->planned > 0 && requests > 0 && t_s > 0) {
         double eta = t_s * (p->planned - requests) / requests;
-        snprintf(buf, len, "%.0f/%.0f requests, %.1f s, ETA %.1f s", requests, p->planned, t_s,
+        snprintf(buf, len, "%.0f/%.0f request%s, %.1f s, ETA %.1f s", requests, p->planned,
+                 p->planned == 1 ? "" : "s", t_s,
                  eta > 0 ? eta : 0);
     } else {
         snprintf(buf, len, "%.0f request%s, %.1f s", requests, requests == 1 ? "" : "s", t_s);

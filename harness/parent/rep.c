@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "build_config.h" /* PYAB_LIBEXECDIR */
@@ -26,7 +27,7 @@ struct pyab_rep {
     pyab_results_series series;
     json_t *hello, *final, *fatal, *warnings;
     const char *outcome;
-    char reason[1024];
+    char reason[4096]; /* room for the first traceback of a rep that failed by its errors */
     int killed_for; /* 0, or 't' timeout / 'r' over-limit / 'i' interrupted */
     int64_t exit_status;
     int term_signal;
@@ -43,6 +44,7 @@ struct pyab_rep {
     pid_t pid; /* the child's, kept after its handle is closed */
     pyab_settle settle; /* load.until "settled": the looks at the samples so far */
     int settle_on, settle_sent;
+    json_t *logs; /* stdout.log, stderr.log: bytes the service wrote and bytes cut */
 };
 
 /* How long the pipe may stay open after the child exited: a process the
@@ -131,6 +133,9 @@ static void on_line(pyab_rep *r, char *line)
         fflush(r->samples);
         if (pyab_results_series_add_row(&r->series, line + 2) == 0) {
             double rss = r->series.rss[r->series.n - 1];
+            /* Every row is checked against limits.rss_mb as it is parsed, the
+             * work-driven ones too: they arrive in batches, and the child
+             * sends one past the limit at once (child.c, work_sample). */
             look_if_due(r);
             pyab_progress_update(&h->progress, r->arm->arm, r->rep, r->series.requests[r->series.n - 1],
                                  r->series.t[r->series.n - 1], rss, r->series.pyheap[r->series.n - 1]);
@@ -439,6 +444,62 @@ static const char *signal_name(int sig)
     return s ? s : "?";
 }
 
+/*
+ * limits.max_error_share: a rep whose handler raised on more than this
+ * share of its requests measured the service's error path, not its normal
+ * work, so it is "failed", not a curve to judge. The reason gives the
+ * share, the routes where every request raised and the run's first
+ * traceback (its end, which names the exception, when it is long). 1 when
+ * the rep failed so.
+ */
+static int failed_by_errors(pyab_rep *r)
+{
+    double requests = (double)json_integer_value(json_object_get(r->final, "requests"));
+    double errors = (double)json_integer_value(json_object_get(r->final, "errors"));
+    json_t *first = json_object_get(r->final, "first_error"), *rs;
+    const char *route, *tb = json_string_value(json_object_get(first, "traceback"));
+    pyab_buf msg, names;
+    size_t all = 0;
+
+    if (!(requests > 0) || !(errors > r->arm->limit_error_share * requests))
+        return 0;
+    pyab_buf_init(&msg);
+    pyab_buf_addf(&msg, "%.0f of %.0f request%s raised (%.0f%%, more than limits.max_error_share "
+                  "%g): the measurement does not describe the service's normal work",
+                  errors, requests, requests == 1 ? "" : "s", 100 * errors / requests,
+                  r->arm->limit_error_share);
+    pyab_buf_init(&names);
+    json_object_foreach(json_object_get(r->final, "routes"), route, rs) {
+        json_int_t n = json_integer_value(json_object_get(rs, "requests"));
+        if (n > 0 && json_integer_value(json_object_get(rs, "errors")) == n)
+            pyab_buf_addf(&names, "%s%s", all++ ? ", " : "", route);
+    }
+    if (all)
+        pyab_buf_addf(&msg, "; every request failed on route%s %s", all == 1 ? "" : "s",
+                      names.data);
+    pyab_buf_finish(&names);
+    if (tb && *tb) {
+        size_t room = msg.len + 512 < sizeof(r->reason) ? sizeof(r->reason) - msg.len - 64 : 448;
+        size_t len = strlen(tb);
+        const char *from = tb;
+        if (len > room) {
+            /* Its end names the exception: keep that, from a whole line. */
+            from = tb + len - room;
+            from = strchr(from, '\n') ? strchr(from, '\n') + 1 : from;
+        }
+        pyab_buf_addf(&msg, "; the first, on %s:\n%s%s",
+                      json_string_value(json_object_get(first, "route")) ?: "?",
+                      from != tb ? "...\n" : "", from);
+    }
+    snprintf(r->reason, sizeof(r->reason), "%s", msg.data);
+    /* A traceback ends with a newline: the terminal line and rep.json need none. */
+    for (size_t n = strlen(r->reason); n > 0 && r->reason[n - 1] == '\n'; n--)
+        r->reason[n - 1] = '\0';
+    pyab_buf_finish(&msg);
+    r->outcome = "failed";
+    return 1;
+}
+
 static void decide_outcome(pyab_rep *r)
 {
     if (r->killed_for == 't')
@@ -453,7 +514,8 @@ static void decide_outcome(pyab_rep *r)
         r->outcome = "interrupted";
         snprintf(r->reason, sizeof(r->reason), "stopped by a signal");
     } else if (r->final && r->exit_status == 0 && r->term_signal == 0) {
-        r->outcome = "ok";
+        if (!failed_by_errors(r))
+            r->outcome = "ok";
     } else if (r->term_signal) {
         r->outcome = r->host->interrupted ? "interrupted" : "crashed";
         snprintf(r->reason, sizeof(r->reason), "killed by signal %d (SIG%s)%s", r->term_signal,
@@ -481,6 +543,76 @@ static int finish_files(pyab_rep *r, pyab_error *err)
         free(final);
     }
     return rc;
+}
+
+/*
+ * The service's stdout.log and stderr.log keep their first and last
+ * LOG_KEEP bytes. The child writes to the files directly (opened in
+ * spawn_rep) and they are cut once it has exited, keeping head and tail
+ * at line boundaries with a line in between that says how much was cut.
+ * A pipe that the parent reads would cap the disk used during the rep
+ * too, but the parent would then copy every byte the service prints, and
+ * whenever it lagged (a look at the samples, writing summary.json) the
+ * service would block inside a request on a full pipe, changing the
+ * latency being measured; a file behaves as in production. The price is
+ * that a chatty service's log is whole on disk until its rep ends.
+ */
+#define LOG_KEEP (1024 * 1024)
+
+/* Reads len bytes at off into a new buffer (NUL-terminated), or NULL. */
+static char *read_at(int fd, off_t off, size_t len)
+{
+    char *buf = xmalloc(len + 1);
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = pread(fd, buf + got, len - got, off + (off_t)got);
+        if (n <= 0) {
+            free(buf);
+            return NULL;
+        }
+        got += (size_t)n;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Cuts the middle of one log (see LOG_KEEP); its sizes go into r->logs. */
+static void cap_log(pyab_rep *r, const char *name)
+{
+    char *path = pyab_path_join(r->dir, name), *head = NULL, *tail = NULL, mark[192];
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    struct stat st;
+    off_t size = 0, cut = 0;
+
+    if (fd < 0 || fstat(fd, &st) != 0)
+        goto out;
+    size = st.st_size;
+    if (size <= 2 * LOG_KEEP + (off_t)sizeof(mark))
+        goto out;
+    head = read_at(fd, 0, LOG_KEEP);
+    tail = read_at(fd, size - LOG_KEEP, LOG_KEEP);
+    if (head && tail) {
+        char *nl = memrchr(head, '\n', LOG_KEEP), *from = memchr(tail, '\n', LOG_KEEP);
+        size_t keep_head = nl ? (size_t)(nl - head) + 1 : LOG_KEEP;
+        size_t skip = from && from < tail + LOG_KEEP - 1 ? (size_t)(from - tail) + 1 : 0;
+        size_t keep_tail = LOG_KEEP - skip;
+        cut = size - (off_t)keep_head - (off_t)keep_tail;
+        int n = snprintf(mark, sizeof(mark), "[pyab: %lld bytes of %lld cut here; the first and "
+                         "last MiB are kept]\n", (long long)cut, (long long)size);
+        if (pwrite(fd, mark, (size_t)n, (off_t)keep_head) != n ||
+            pwrite(fd, tail + skip, keep_tail, (off_t)keep_head + n) != (ssize_t)keep_tail ||
+            ftruncate(fd, (off_t)(keep_head + (size_t)n + keep_tail)) != 0)
+            pyab_progress_log(&r->host->progress, "%s: cannot cut: %s", path, strerror(errno));
+    }
+out:
+    json_object_set_new(r->logs, name, json_pack("{sIsI}", "bytes_written", (json_int_t)size,
+                                                 "bytes_cut", (json_int_t)cut));
+    if (fd >= 0)
+        close(fd);
+    free(head);
+    free(tail);
+    free(path);
 }
 
 /* The last bytes of the rep's stderr.log (a crashed service's stack dump). New string or NULL. */
@@ -517,6 +649,7 @@ static json_t *rep_record(pyab_rep *r)
         json_object_set_new(rec, "duration_s", json_real(n ? r->series.t[n - 1] : 0));
     }
     json_object_set_new(rec, "warnings", json_incref(r->warnings));
+    json_object_set(rec, "logs", r->logs);
     if (strcmp(r->outcome, "ok") != 0) {
         char *tail = stderr_tail(r, 4096);
         /* A crash: the crashing thread's innermost frame. A stall: SIGABRT
@@ -661,6 +794,9 @@ int pyab_rep_run(pyab_rep_host *h, const pyab_config *arm, int rep, json_t **rec
         reap_leftovers(&r, r.pid);
     h->current = NULL;
     decide_outcome(&r);
+    r.logs = json_object();
+    cap_log(&r, "stdout.log");
+    cap_log(&r, "stderr.log");
     if ((rc = finish_files(&r, err)) < 0)
         goto out;
     rec = rep_record(&r);
@@ -687,6 +823,7 @@ out:
     json_decref(r.final);
     json_decref(r.fatal);
     json_decref(r.warnings);
+    json_decref(r.logs);
     free(r.dir);
     return rc;
 }
