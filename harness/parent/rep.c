@@ -10,12 +10,12 @@
 #include <unistd.h>
 
 #include "build_config.h" /* PYAB_LIBEXECDIR */
+#include "childenv.h"
 #include "protocol.h"
+#include "replog.h"
 #include "leftovers.h"
 #include "results.h"
 #include "settle.h"
-
-extern char **environ;
 
 struct pyab_rep {
     pyab_rep_host *host;
@@ -326,118 +326,6 @@ static void on_watchdog(uv_timer_t *t)
     uv_process_kill(&r->proc, SIGABRT);
 }
 
-static void add_env(char ***env, size_t *n, const char *fmt, ...) PYAB_PRINTF(3, 4);
-
-static void add_env(char ***env, size_t *n, const char *fmt, ...)
-{
-    va_list ap;
-    char *s;
-
-    va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    *env = xrealloc(*env, (*n + 2) * sizeof(char *));
-    (*env)[(*n)++] = s;
-    (*env)[*n] = NULL;
-}
-
-/*
- * A variable that lists settings (GLIBC_TUNABLES, MALLOC_CONF): the arm's
- * value, else ours, with `add` appended after `sep`.
- */
-static void add_setting(char ***env, size_t *n, const pyab_config *a, const char *name,
-                        char sep, const char *add)
-{
-    const char *have = a->env ? json_string_value(json_object_get(a->env, name)) : NULL;
-
-    if (have == NULL)
-        have = getenv(name);
-    if (have && *have)
-        add_env(env, n, "%s=%s%c%s", name, have, sep, add);
-    else
-        add_env(env, n, "%s=%s", name, add);
-}
-
-/*
- * Allocator thread caches hold blocks the program freed while the
- * allocator's statistics still count them as in use (glibc's tcache in
- * mallinfo2, jemalloc's tcache in stats.allocated): freed Python blocks
- * would read as native growth. allocator.thread_caches "off" (the
- * default) turns them off in the child, so the native curve measures what
- * the service holds; tcmalloc's statistics already exclude its caches.
- */
-static const char *cache_variable(const pyab_config *a)
-{
-    if (a->allocator_caches)
-        return NULL;
-    return a->preload_name && strcmp(a->preload_name, "jemalloc") == 0 ? "MALLOC_CONF"
-                                                                        : "GLIBC_TUNABLES";
-}
-
-static void add_cache_settings(char ***env, size_t *n, const pyab_config *a)
-{
-    const char *var = cache_variable(a);
-
-    if (var && strcmp(var, "MALLOC_CONF") == 0)
-        add_setting(env, n, a, var, ',', "tcache:false");
-    else if (var)
-        add_setting(env, n, a, var, ':', "glibc.malloc.tcache_count=0");
-}
-
-/* Whether the entry NAME=... of environ names `var`. */
-static int names(const char *entry, const char *var)
-{
-    return var && strncmp(entry, var, strlen(var)) == 0 && entry[strlen(var)] == '=';
-}
-
-/* The child's environment: ours, less what pyab sets, plus the arm's knobs. */
-static char **child_env(const pyab_config *a)
-{
-    static const char *const drop[] = {"PYTHONMALLOC=", "LD_PRELOAD=", "MALLOC_ARENA_MAX=",
-                                       "MALLOC_MMAP_THRESHOLD_=", "MALLOC_TRIM_THRESHOLD_=",
-                                       PYAB_PROTOCOL_FD_ENV "=", "PYTHONHASHSEED="};
-    const char *cache_var = cache_variable(a);
-    char **env = NULL;
-    size_t n = 0;
-    const char *key;
-    json_t *v;
-
-    for (char **e = environ; *e; e++) {
-        int skip = 0;
-        for (size_t i = 0; i < PYAB_ARRAY_LEN(drop); i++)
-            skip |= strncmp(*e, drop[i], strlen(drop[i])) == 0;
-        skip |= names(*e, cache_var);
-        if (a->env)
-            json_object_foreach(a->env, key, v)
-                skip |= strncmp(*e, key, strlen(key)) == 0 && (*e)[strlen(key)] == '=';
-        if (!skip)
-            add_env(&env, &n, "%s", *e);
-    }
-    add_env(&env, &n, "%s=%d", PYAB_PROTOCOL_FD_ENV, PYAB_PROTOCOL_FD_DEFAULT);
-    if (a->malloc_arena_max)
-        add_env(&env, &n, "MALLOC_ARENA_MAX=%ld", a->malloc_arena_max);
-    if (a->mmap_threshold >= 0)
-        add_env(&env, &n, "MALLOC_MMAP_THRESHOLD_=%ld", a->mmap_threshold);
-    if (a->trim_threshold >= 0)
-        add_env(&env, &n, "MALLOC_TRIM_THRESHOLD_=%ld", a->trim_threshold);
-    if (a->preload)
-        add_env(&env, &n, "LD_PRELOAD=%s", a->preload);
-    if (a->env)
-        json_object_foreach(a->env, key, v)
-            if (!cache_var || strcmp(key, cache_var) != 0)
-                add_env(&env, &n, "%s=%s", key, json_string_value(v));
-    add_cache_settings(&env, &n, a);
-    return env;
-}
-
-static void free_env(char **env)
-{
-    for (char **e = env; e && *e; e++)
-        free(*e);
-    free(env);
-}
-
 static const char *signal_name(int sig)
 {
     const char *s = sigabbrev_np(sig);
@@ -545,76 +433,6 @@ static int finish_files(pyab_rep *r, pyab_error *err)
     return rc;
 }
 
-/*
- * The service's stdout.log and stderr.log keep their first and last
- * LOG_KEEP bytes. The child writes to the files directly (opened in
- * spawn_rep) and they are cut once it has exited, keeping head and tail
- * at line boundaries with a line in between that says how much was cut.
- * A pipe that the parent reads would cap the disk used during the rep
- * too, but the parent would then copy every byte the service prints, and
- * whenever it lagged (a look at the samples, writing summary.json) the
- * service would block inside a request on a full pipe, changing the
- * latency being measured; a file behaves as in production. The price is
- * that a chatty service's log is whole on disk until its rep ends.
- */
-#define LOG_KEEP (1024 * 1024)
-
-/* Reads len bytes at off into a new buffer (NUL-terminated), or NULL. */
-static char *read_at(int fd, off_t off, size_t len)
-{
-    char *buf = xmalloc(len + 1);
-    size_t got = 0;
-
-    while (got < len) {
-        ssize_t n = pread(fd, buf + got, len - got, off + (off_t)got);
-        if (n <= 0) {
-            free(buf);
-            return NULL;
-        }
-        got += (size_t)n;
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
-/* Cuts the middle of one log (see LOG_KEEP); its sizes go into r->logs. */
-static void cap_log(pyab_rep *r, const char *name)
-{
-    char *path = pyab_path_join(r->dir, name), *head = NULL, *tail = NULL, mark[192];
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    struct stat st;
-    off_t size = 0, cut = 0;
-
-    if (fd < 0 || fstat(fd, &st) != 0)
-        goto out;
-    size = st.st_size;
-    if (size <= 2 * LOG_KEEP + (off_t)sizeof(mark))
-        goto out;
-    head = read_at(fd, 0, LOG_KEEP);
-    tail = read_at(fd, size - LOG_KEEP, LOG_KEEP);
-    if (head && tail) {
-        char *nl = memrchr(head, '\n', LOG_KEEP), *from = memchr(tail, '\n', LOG_KEEP);
-        size_t keep_head = nl ? (size_t)(nl - head) + 1 : LOG_KEEP;
-        size_t skip = from && from < tail + LOG_KEEP - 1 ? (size_t)(from - tail) + 1 : 0;
-        size_t keep_tail = LOG_KEEP - skip;
-        cut = size - (off_t)keep_head - (off_t)keep_tail;
-        int n = snprintf(mark, sizeof(mark), "[pyab: %lld bytes of %lld cut here; the first and "
-                         "last MiB are kept]\n", (long long)cut, (long long)size);
-        if (pwrite(fd, mark, (size_t)n, (off_t)keep_head) != n ||
-            pwrite(fd, tail + skip, keep_tail, (off_t)keep_head + n) != (ssize_t)keep_tail ||
-            ftruncate(fd, (off_t)(keep_head + (size_t)n + keep_tail)) != 0)
-            pyab_progress_log(&r->host->progress, "%s: cannot cut: %s", path, strerror(errno));
-    }
-out:
-    json_object_set_new(r->logs, name, json_pack("{sIsI}", "bytes_written", (json_int_t)size,
-                                                 "bytes_cut", (json_int_t)cut));
-    if (fd >= 0)
-        close(fd);
-    free(head);
-    free(tail);
-    free(path);
-}
-
 /* The last bytes of the rep's stderr.log (a crashed service's stack dump). New string or NULL. */
 static char *stderr_tail(const pyab_rep *r, size_t max)
 {
@@ -681,7 +499,7 @@ static int spawn_rep(pyab_rep_host *h, pyab_rep *r, pyab_error *err)
     int fd_out = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     int fd_err = open(errp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     char *args[] = {exe, config, NULL};
-    char **env = child_env(r->arm);
+    char **env = pyab_childenv_create(r->arm);
     uv_stdio_container_t stdio[4];
     uv_process_options_t po = {0};
     int rc;
@@ -729,7 +547,7 @@ static int spawn_rep(pyab_rep_host *h, pyab_rep *r, pyab_error *err)
         close(fd_out);
     if (fd_err >= 0)
         close(fd_err);
-    free_env(env);
+    pyab_childenv_destroy(env);
     free(exe);
     free(config);
     free(out);
@@ -795,8 +613,8 @@ int pyab_rep_run(pyab_rep_host *h, const pyab_config *arm, int rep, json_t **rec
     h->current = NULL;
     decide_outcome(&r);
     r.logs = json_object();
-    cap_log(&r, "stdout.log");
-    cap_log(&r, "stderr.log");
+    pyab_replog_cap(r.dir, r.logs, &h->progress, "stdout.log");
+    pyab_replog_cap(r.dir, r.logs, &h->progress, "stderr.log");
     if ((rc = finish_files(&r, err)) < 0)
         goto out;
     rec = rep_record(&r);
