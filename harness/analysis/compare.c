@@ -17,10 +17,15 @@
  * the control's mean and a floor), and a difference under it is
  * "negligible", never significant, whatever its p.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "compare.h"
 #include "stats.h"
@@ -36,7 +41,7 @@ const pyab_compare_figure pyab_compare_figures[] = {
     {"native_free_slope", "slopes.native_free.bytes_per_request", "B/req", 3, 0.01, 1},
     {"peak_rss_bytes", "peak_rss_bytes", "B", -1, 0.01, 1048576},
     {"throughput_rps", "throughput_rps", "req/s", -1, 0.01, 0},
-    {"latency_p99_ms", "latency_ms.p99", "ms", -1, 0.05, 0.1},
+    {"latency_p99_ms", "latency_ms.p99", "ms", -1, 0.05, 0.1, "latency_ms.p99"},
     {"gc_pause_p99_ms", "analysis.gc_pause_p99_ms", "ms", -1, 0.05, 0.1},
     {"gc_time_share", "analysis.gc_time_share", "", -1, 0.05, 0.001},
 };
@@ -129,11 +134,21 @@ static json_t *compare_figure(json_t *ctl, json_t *arm, const pyab_compare_figur
         significant = significant && p < ALPHA;
     min_effect = fmax(f->min_rel * fabs(ma), f->min_abs);
     negligible = fabs(diff) < min_effect;
-    return json_pack("{so so so so so so sb so sb s[II]}", "control_mean", jnum(ma), "arm_mean",
-                     jnum(mb), "diff", jnum(diff), "ratio", jnum(ma != 0 ? mb / ma : NAN), "ci",
-                     json_pack("[oo]", jnum(diff - hw), jnum(diff + hw)), "p", jnum(p),
-                     "significant", significant && !negligible, "min_effect", jnum(min_effect),
-                     "negligible", negligible, "reps", (json_int_t)na, (json_int_t)nb);
+    json_t *out = json_pack("{so so so so so so sb so sb s[II]}", "control_mean", jnum(ma),
+                            "arm_mean", jnum(mb), "diff", jnum(diff), "ratio",
+                            jnum(ma != 0 ? mb / ma : NAN), "ci",
+                            json_pack("[oo]", jnum(diff - hw), jnum(diff + hw)), "p", jnum(p),
+                            "significant", significant && !negligible, "min_effect",
+                            jnum(min_effect), "negligible", negligible, "reps", (json_int_t)na,
+                            (json_int_t)nb);
+    if (f->arm_path) {
+        json_t *c = get_path(ctl, f->arm_path), *x = get_path(arm, f->arm_path);
+        /* The arms' own figures beside the means of their reps' values. */
+        json_object_set_new(out, "control_pooled",
+                            jnum(json_is_number(c) ? json_number_value(c) : NAN));
+        json_object_set_new(out, "arm_pooled", jnum(json_is_number(x) ? json_number_value(x) : NAN));
+    }
+    return out;
 }
 
 static size_t ok_reps(json_t *arm)
@@ -180,4 +195,93 @@ json_t *pyab_compare_arms(json_t *summary, const char *control, double conf)
                                              "figures", figs));
     }
     return out;
+}
+
+/* The newest modification time of DIR/summary.json and DIR/arms/<arm>/rep-<k>/<file>. */
+static time_t newest_write(const char *dir)
+{
+    char *path = pyab_path_join(dir, "summary.json"), *arms = pyab_path_join(dir, "arms");
+    struct stat st;
+    time_t newest = stat(path, &st) == 0 ? st.st_mtime : 0;
+    DIR *a = opendir(arms), *r, *f;
+    struct dirent *ea, *er, *ef;
+
+    while (a && (ea = readdir(a)) != NULL) {
+        char *armdir = ea->d_name[0] == '.' ? NULL : pyab_path_join(arms, ea->d_name);
+        for (r = armdir ? opendir(armdir) : NULL; r && (er = readdir(r)) != NULL;) {
+            char *repdir = er->d_name[0] == '.' ? NULL : pyab_path_join(armdir, er->d_name);
+            for (f = repdir ? opendir(repdir) : NULL; f && (ef = readdir(f)) != NULL;) {
+                char *file = pyab_path_join(repdir, ef->d_name);
+                if (ef->d_name[0] != '.' && stat(file, &st) == 0 && st.st_mtime > newest)
+                    newest = st.st_mtime;
+                free(file);
+            }
+            if (f)
+                closedir(f);
+            free(repdir);
+        }
+        if (r)
+            closedir(r);
+        free(armdir);
+    }
+    if (a)
+        closedir(a);
+    free(arms);
+    free(path);
+    return newest;
+}
+
+/* Whether any process we may look at has a file under the folder `abs` open (a live run). */
+static int held_open(const char *abs)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *p;
+    size_t n = strlen(abs);
+    int found = 0;
+
+    while (!found && proc && (p = readdir(proc)) != NULL) {
+        if (p->d_name[0] < '0' || p->d_name[0] > '9')
+            continue;
+        char *fddir = xasprintf("/proc/%s/fd", p->d_name);
+        DIR *fds = opendir(fddir);
+        struct dirent *e;
+        while (!found && fds && (e = readdir(fds)) != NULL) {
+            char *link = pyab_path_join(fddir, e->d_name), target[PATH_MAX];
+            ssize_t len = readlink(link, target, sizeof(target) - 1);
+            if (len > (ssize_t)n && strncmp(target, abs, n) == 0 && target[n] == '/')
+                found = 1;
+            free(link);
+        }
+        if (fds)
+            closedir(fds);
+        free(fddir);
+    }
+    if (proc)
+        closedir(proc);
+    return found;
+}
+
+int pyab_compare_mark_cut_off(const char *dir, json_t *summary)
+{
+    const char *status = json_string_value(json_object_get(summary, "status"));
+    char *abs;
+    double quiet;
+    int cut;
+
+    if (status == NULL || strcmp(status, "running") != 0)
+        return 0;
+    abs = realpath(dir, NULL);
+    quiet = difftime(time(NULL), newest_write(dir));
+    cut = quiet >= PYAB_COMPARE_QUIET_S && !(abs && held_open(abs));
+    free(abs);
+    if (!cut)
+        return 0;
+    json_object_set_new(summary, "status", json_string("cut-off"));
+    json_object_set_new(summary, "status_note",
+                        json_sprintf("the run was cut off: summary.json still said \"running\", "
+                                     "but no process has the folder open and nothing in it was "
+                                     "written for %.0f s (pyab was killed?). The reps listed "
+                                     "finished; one that was running left only its .part files.",
+                                     quiet));
+    return 1;
 }

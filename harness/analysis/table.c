@@ -140,6 +140,52 @@ static void format_attribution(char *buf, size_t len, const char *attr, json_t *
     }
 }
 
+/* The first line of a reason, at most max bytes: a faulthandler dump is in stderr.log. */
+static void add_first_line(pyab_buf *b, const char *text, size_t max)
+{
+    size_t n = strcspn(text, "\n");
+
+    pyab_buf_add(b, text, n < max ? n : max);
+    if (n > max || text[n] == '\n')
+        pyab_buf_adds(b, " ...");
+}
+
+/*
+ * One line per rep that did not end ok, or that the analysis left out,
+ * under its arm's row: "rep 2 crashed: killed by signal 11 (SIGSEGV) at
+ * ...". An arm whose reps all failed reads "inconclusive"; this says why.
+ * A rep killed at limits.rss_mb is a finding about memory and says so.
+ */
+static void add_rep_lines(pyab_buf *b, json_t *reps)
+{
+    json_t *rep;
+    size_t i;
+
+    json_array_foreach(reps, i, rep) {
+        const char *outcome = json_string_value(json_object_get(rep, "outcome"));
+        const char *reason = json_string_value(json_object_get(rep, "reason"));
+        const char *skipped = json_string_value(json_object_get(rep, "analysis_skipped"));
+        long long k = (long long)json_integer_value(json_object_get(rep, "rep"));
+
+        if (outcome && strcmp(outcome, "ok") == 0) {
+            if (skipped) {
+                pyab_buf_addf(b, "    rep %lld left out of the analysis: ", k);
+                add_first_line(b, skipped, 200);
+                pyab_buf_adds(b, "\n");
+            }
+            continue;
+        }
+        pyab_buf_addf(b, "    rep %lld %s", k, outcome ? outcome : "(no outcome)");
+        if (reason) {
+            pyab_buf_adds(b, ": ");
+            add_first_line(b, reason, 200);
+        }
+        if (outcome && strcmp(outcome, "over-limit") == 0)
+            pyab_buf_adds(b, " (a finding about memory: the rep grew past its limit)");
+        pyab_buf_adds(b, "\n");
+    }
+}
+
 static void print_verdicts(FILE *f, json_t *summary)
 {
     json_t *arms = json_object_get(summary, "arms"), *arm;
@@ -169,13 +215,17 @@ static void print_verdicts(FILE *f, json_t *summary)
         for (int m = 0; m < 3; m++)
             format_slope(cell(&t, r, 3 + (size_t)m), CELL,
                          json_object_get(slopes, pyab_compare_slope_keys[m]));
-        if (r < PYAB_ARRAY_LEN(lines) && (json_is_string(why) || json_is_string(next))) {
-            lines[r] = xasprintf("%s%s%s%s%s%s", json_is_string(why) ? "    " : "",
-                                 json_is_string(why) ? json_string_value(why) : "",
-                                 json_is_string(why) ? "\n" : "",
-                                 json_is_string(next) ? "    needs: " : "",
-                                 json_is_string(next) ? json_string_value(next) : "",
-                                 json_is_string(next) ? "\n" : "");
+        if (r < PYAB_ARRAY_LEN(lines)) {
+            pyab_buf b;
+            pyab_buf_init(&b);
+            if (json_is_string(why))
+                pyab_buf_addf(&b, "    %s\n", json_string_value(why));
+            if (json_is_string(next))
+                pyab_buf_addf(&b, "    needs: %s\n", json_string_value(next));
+            add_rep_lines(&b, json_object_get(arm, "reps"));
+            lines[r] = b.len ? b.data : NULL;
+            if (!b.len)
+                pyab_buf_finish(&b);
             t.under[r] = lines[r];
         }
     }
@@ -218,6 +268,7 @@ static void print_comparison(FILE *f, json_t *c)
                                         "min effect", "effect"};
     json_t *figs = json_object_get(c, "figures"), *fig;
     text_table t = {.ncols = PYAB_ARRAY_LEN(heads)};
+    char pooled[256];
     size_t r;
 
     fprintf(f, "\n%s vs %s (control)\n", json_string_value(json_object_get(c, "arm")),
@@ -232,7 +283,21 @@ static void print_comparison(FILE *f, json_t *c)
         if ((fig = json_object_get(figs, pyab_compare_figures[i].name)) == NULL)
             continue;
         r = add_row(&t);
-        snprintf(cell(&t, r, 0), CELL, "%s", pyab_compare_figures[i].name);
+        /* The arm's own p99 is one merged histogram; these columns are means of the reps' p99s. */
+        snprintf(cell(&t, r, 0), CELL, "%s%s", pyab_compare_figures[i].name,
+                 pyab_compare_figures[i].arm_path ? " (mean of reps)" : "");
+        json_t *a = json_object_get(fig, "control_pooled"), *b = json_object_get(fig, "arm_pooled");
+        if (pyab_compare_figures[i].arm_path && (a || b) && r < PYAB_ARRAY_LEN(t.under)) {
+            char ca[32] = "-", cb[32] = "-";
+            /* "%.3f", as the run table prints the same figure. */
+            if (json_is_number(a))
+                snprintf(ca, sizeof(ca), "%.3f %s", json_number_value(a), unit);
+            if (json_is_number(b))
+                snprintf(cb, sizeof(cb), "%.3f %s", json_number_value(b), unit);
+            snprintf(pooled, sizeof(pooled), "    arm p99 (all ok reps' requests in one histogram, "
+                     "as in the run table): control %s, arm %s\n", ca, cb);
+            t.under[r] = pooled;
+        }
         fmt_figure(cell(&t, r, 1), CELL, json_number_value(json_object_get(fig, "control_mean")),
                    unit, 0, 0);
         fmt_figure(cell(&t, r, 2), CELL, json_number_value(json_object_get(fig, "arm_mean")),
@@ -263,6 +328,8 @@ void pyab_table_print(FILE *f, json_t *summary)
     json_t *cmps = json_object_get(summary, "comparisons"), *c;
     size_t i;
 
+    if (json_is_string(json_object_get(summary, "status_note")))
+        fprintf(f, "%s\n\n", json_string_value(json_object_get(summary, "status_note")));
     print_verdicts(f, summary);
     json_array_foreach(cmps, i, c)
         print_comparison(f, c);

@@ -1,11 +1,13 @@
 /*
  * `pyab compare RESULTS_DIR`: re-analyses a results folder, rewrites its
- * summary.json and prints the verdict and comparison tables.
+ * summary.json (a run cut off by a kill gets status "cut-off") and prints
+ * the verdict and comparison tables.
  */
 #include <stdio.h>
 
 #include "analyze.h"
 #include "cmds.h"
+#include "compare.h"
 #include "table.h"
 #include "util.h"
 
@@ -25,6 +27,8 @@ int pyab_cmd_compare(int argc, char **argv)
         fprintf(stderr, "pyab: %s\n", err.text);
         return err.exit_code ? err.exit_code : PYAB_EXIT_INTERNAL;
     }
+    /* A run pyab never finished (killed): say so in the file, not "running" for good. */
+    pyab_compare_mark_cut_off(argv[1], summary);
     path = pyab_path_join(argv[1], "summary.json");
     rc = pyab_json_write_atomic(path, summary, JSON_INDENT(2), &err);
     if (rc == 0)

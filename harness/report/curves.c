@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "stats.h"
 
@@ -73,12 +74,19 @@ static size_t split_fields(char *line, char **fields, size_t max)
     return n;
 }
 
-/* Maps our columns (and "phase") to their positions in the header. */
-static int read_header(char *line, const char *path, int *pos, int *phase_pos, size_t *nfields,
-                       pyab_error *err)
+/*
+ * Maps our columns (and "phase") to their positions in the header. The
+ * native curve is native_other_bytes (malloc in use outside the Python
+ * heap, what the verdict's "native" metric judges) when the file has it;
+ * older files have only native_heap_bytes, which includes Python's blocks
+ * over 512 bytes.
+ */
+static int read_header(pyab_curves *c, char *line, const char *path, int *pos, int *phase_pos,
+                       size_t *nfields, pyab_error *err)
 {
     char *f[MAX_FIELDS];
     size_t n = split_fields(line, f, MAX_FIELDS);
+    int other = -1;
 
     *phase_pos = -1;
     for (int k = 0; k < PYAB_CURVE_NCOLS; k++)
@@ -89,7 +97,12 @@ static int read_header(char *line, const char *path, int *pos, int *phase_pos, s
                 pos[k] = (int)i;
         if (strcmp(f[i], "phase") == 0)
             *phase_pos = (int)i;
+        if (strcmp(f[i], "native_other_bytes") == 0)
+            other = (int)i;
     }
+    c->native_other = other >= 0;
+    if (other >= 0)
+        pos[PYAB_CURVE_NATIVE] = other;
     for (int k = 0; k < PYAB_CURVE_NCOLS; k++)
         if (pos[k] < 0)
             return pyab_error_set(err, "%s:1: header has no column \"%s\"", path, col_names[k]);
@@ -124,7 +137,15 @@ static int read_row(char *line, const char *path, long lineno, const int *pos, i
     return 0;
 }
 
-static int load_samples(pyab_curves *c, const char *path, pyab_error *err)
+/* A .part file is still being written (or its writer was killed): only whole lines count. */
+static size_t whole_lines(const char *text, size_t len)
+{
+    while (len > 0 && text[len - 1] != '\n')
+        len--;
+    return len;
+}
+
+static int load_samples(pyab_curves *c, const char *path, int part, pyab_error *err)
 {
     char *text, *line, *next;
     size_t len, nfields = 0;
@@ -135,6 +156,8 @@ static int load_samples(pyab_curves *c, const char *path, pyab_error *err)
         pyab_error_set(err, "%s: %s", path, strerror(-rc));
         return rc;
     }
+    if (part)
+        len = whole_lines(text, len);
     for (line = text; line < text + len; line = next) {
         char *nl = memchr(line, '\n', (size_t)(text + len - line));
         int quiesce = 0, warmup_end = 0;
@@ -147,7 +170,7 @@ static int load_samples(pyab_curves *c, const char *path, pyab_error *err)
             nl[-1] = '\0';
         lineno++;
         if (lineno == 1) {
-            if ((rc = read_header(line, path, pos, &phase_pos, &nfields, err)) < 0)
+            if ((rc = read_header(c, line, path, pos, &phase_pos, &nfields, err)) < 0)
                 goto out;
             continue;
         }
@@ -185,7 +208,7 @@ static int event_field(json_t *ev, const char *key, double *out)
     return 0;
 }
 
-static int load_events(pyab_curves *c, const char *path, pyab_error *err)
+static int load_events(pyab_curves *c, const char *path, int part, pyab_error *err)
 {
     char *text, *line, *next;
     size_t len, cap = 0;
@@ -194,6 +217,8 @@ static int load_events(pyab_curves *c, const char *path, pyab_error *err)
 
     if ((rc = pyab_file_read(path, &text, &len)) < 0)
         return rc == -ENOENT ? 0 : pyab_error_set(err, "%s: %s", path, strerror(-rc));
+    if (part)
+        len = whole_lines(text, len);
     for (line = text; line < text + len; line = next) {
         char *nl = memchr(line, '\n', (size_t)(text + len - line));
         double gen, dur, t;
@@ -231,15 +256,34 @@ out:
     return rc;
 }
 
+/* REPDIR/NAME, or REPDIR/NAME.part when only that exists (*part set): a new string. */
+static char *rep_file(const char *repdir, const char *name, int *part)
+{
+    char *path = pyab_path_join(repdir, name), *alt;
+
+    *part = 0;
+    if (access(path, F_OK) == 0 || errno != ENOENT)
+        return path;
+    alt = xasprintf("%s.part", path);
+    if (access(alt, F_OK) == 0) {
+        free(path);
+        *part = 1;
+        return alt;
+    }
+    free(alt);
+    return path;
+}
+
 int pyab_curves_load(pyab_curves *c, const char *repdir, pyab_error *err)
 {
-    char *samples = pyab_path_join(repdir, "samples.csv");
-    char *events = pyab_path_join(repdir, "events.jsonl");
-    int rc;
+    int part_samples, part_events, rc;
+    char *samples = rep_file(repdir, "samples.csv", &part_samples);
+    char *events = rep_file(repdir, "events.jsonl", &part_events);
 
-    rc = load_samples(c, samples, err);
+    c->partial = part_samples;
+    rc = load_samples(c, samples, part_samples, err);
     if (rc == 0)
-        rc = load_events(c, events, err);
+        rc = load_events(c, events, part_events, err);
     free(samples);
     free(events);
     return rc;
@@ -412,7 +456,9 @@ void pyab_curves_add_json(const pyab_curves *c, size_t buckets, pyab_buf *b)
     const pyab_curve_rows *r = &c->rows;
     plan p = make_plan(r->n, buckets);
 
-    pyab_buf_addf(b, "\"samples\":%zu,\"points\":%zu,\"t\":[", r->n, p.nb * p.ppb);
+    pyab_buf_addf(b, "\"samples\":%zu,\"points\":%zu,\"partial\":%s,\"native_column\":\"%s\","
+                  "\"t\":[", r->n, p.nb * p.ppb, c->partial ? "true" : "false",
+                  c->native_other ? "native_other_bytes" : "native_heap_bytes");
     add_x(&p, r->col[PYAB_CURVE_T], 7, b);
     pyab_buf_adds(b, "],\"r\":[");
     add_x(&p, r->col[PYAB_CURVE_REQUESTS], 10, b);

@@ -51,22 +51,29 @@ typedef struct pyab_curves {
     double warmup_t, warmup_requests; /* the warmup_end sample; NaN when none */
     pyab_curve_event *events;
     size_t nevents;
+    int native_other; /* PYAB_CURVE_NATIVE holds native_other_bytes, else native_heap_bytes */
+    int partial;      /* read from samples.csv.part: the rep never finished */
 } pyab_curves;
 
 void pyab_curves_init(pyab_curves *c);
 void pyab_curves_finish(pyab_curves *c);
 
 /*
- * Reads REPDIR/samples.csv (required) and REPDIR/events.jsonl (optional).
- * Errors name the file and line. A last line cut short (a rep killed while
- * writing) is skipped, not an error. 0, -ENOENT when samples.csv does not
- * exist (err set), or another negative errno.
+ * Reads REPDIR/samples.csv (required) and REPDIR/events.jsonl (optional),
+ * or their .part files when only those exist (a rep whose parent was
+ * killed: read up to the last whole line, c->partial set). The native
+ * curve is native_other_bytes when the file has that column, else
+ * native_heap_bytes (c->native_other says which). Errors name the file and
+ * line. A last line cut short (a rep killed while writing) is skipped, not
+ * an error. 0, -ENOENT when samples.csv does not exist (err set), or
+ * another negative errno.
  */
 int pyab_curves_load(pyab_curves *c, const char *repdir, pyab_error *err);
 
 /*
  * Appends the rep's display fields (without braces) to b: "points", "t",
- * "r" (x in seconds and requests), "rss", "pyheap", "native", "native_free"
+ * "r" (x in seconds and requests), "rss", "pyheap", "native" (with
+ * "native_column" naming its column), "native_free"
  * (min/max envelope per bucket), "tput" (requests/s per bucket), "p50" and
  * "p99" (bucket mean and max), "warmup", "quiesce" and "gc" (pauses, the
  * longest per bucket when there are many). At most 2 * buckets points.

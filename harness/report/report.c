@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compare.h"
 #include "curves.h"
 #include "report_assets.h" /* report_*_js, report_css: generated from report_*.js, report.css */
 
@@ -95,109 +96,126 @@ static void free_list(char **names)
     free(names);
 }
 
-/* The reps of one arm: from summary.json when it lists them, else from the folder. */
+static int listed(json_t *reps, json_int_t k)
+{
+    json_t *rep;
+    size_t i;
+
+    json_array_foreach(reps, i, rep)
+        if (json_integer_value(json_object_get(rep, "rep")) == k)
+            return 1;
+    return 0;
+}
+
+/*
+ * The reps of one arm: those summary.json lists, then any rep folder it does
+ * not (the rep that was running when pyab stopped or was killed), marked
+ * "unlisted". A new array.
+ */
 static json_t *arm_reps(json_t *arm, const char *armdir)
 {
-    json_t *reps = json_object_get(arm, "reps"), *out;
-
-    if (json_is_array(reps) && json_array_size(reps) > 0)
-        return json_incref(reps);
-    out = json_array();
+    json_t *reps = json_object_get(arm, "reps");
+    json_t *out = json_is_array(reps) ? json_deep_copy(reps) : json_array();
     char **names = list_dirs(armdir, "rep-");
+
     for (char **p = names; *p; p++) {
         long k;
-        if (pyab_parse_long(*p + 4, &k) == 0)
-            json_array_append_new(out, json_pack("{s:I}", "rep", (json_int_t)k));
+        if (pyab_parse_long(*p + 4, &k) == 0 && !listed(out, k))
+            json_array_append_new(out, json_pack("{s:I,s:b}", "rep", (json_int_t)k, "unlisted", 1));
     }
     free_list(names);
     return out;
 }
 
-/* Appends one rep's object to b; 0, or an error when an ok rep has no usable samples. */
-static int add_rep(const char *armdir, json_t *rep, pyab_curves *c, pyab_buf *b,
-                   pyab_error *err)
+/*
+ * Appends one rep's object to b. A rep whose files cannot be read (garbage
+ * in samples.csv or events.jsonl, no samples.csv for an ok rep) is drawn as
+ * nothing and listed with the reason ("skipped"), as `pyab compare` skips
+ * it: the other reps still make a report. Only summary.json stops it.
+ */
+static void add_rep(const char *armdir, json_t *rep, pyab_curves *c, pyab_buf *b)
 {
     json_int_t k = json_integer_value(json_object_get(rep, "rep"));
     const char *outcome = json_string_value(json_object_get(rep, "outcome"));
     char *repdir = xasprintf("%s/rep-%lld", armdir, (long long)k);
-    int rc = pyab_curves_load(c, repdir, err);
+    pyab_error err = {0};
+    int rc = pyab_curves_load(c, repdir, &err);
 
     pyab_buf_addf(b, "{\"rep\":%lld,\"outcome\":", (long long)k);
     if (outcome)
         pyab_buf_add_json_string(b, outcome);
     else
         pyab_buf_adds(b, "null");
+    if (json_is_true(json_object_get(rep, "unlisted")))
+        pyab_buf_adds(b, ",\"unlisted\":true");
     if (rc == -ENOENT && outcome && strcmp(outcome, "ok") != 0) {
         /* A rep that failed before sampling: list it, draw nothing. */
         pyab_buf_adds(b, ",\"missing\":\"no samples.csv\"}");
-        rc = 0;
-    } else if (rc == 0) {
+    } else if (rc < 0) {
+        pyab_curves_finish(c);
+        pyab_buf_adds(b, ",\"skipped\":");
+        pyab_buf_add_json_string(b, err.text);
+        pyab_buf_adds(b, "}");
+    } else {
         pyab_buf_adds(b, ",");
         pyab_curves_add_json(c, DISPLAY_BUCKETS, b);
         pyab_buf_adds(b, "}");
     }
     free(repdir);
-    return rc;
 }
 
-static int add_arm(const char *dir, const char *name, json_t *arm, pyab_buf *b, pyab_error *err)
+static void add_arm(const char *dir, const char *name, json_t *arm, pyab_buf *b)
 {
     char *armdir = xasprintf("%s/arms/%s", dir, name);
     json_t *reps = arm_reps(arm, armdir);
     size_t n = json_array_size(reps), i;
     pyab_curves *curves = xcalloc(n ? n : 1, sizeof(*curves));
-    int rc = 0;
 
     pyab_buf_adds(b, "{\"name\":");
     pyab_buf_add_json_string(b, name);
     pyab_buf_adds(b, ",\"reps\":[");
-    for (i = 0; i < n && rc == 0; i++) {
+    for (i = 0; i < n; i++) {
         pyab_curves_init(&curves[i]);
         pyab_buf_adds(b, i ? "," : "");
-        rc = add_rep(armdir, json_array_get(reps, i), &curves[i], b, err);
+        add_rep(armdir, json_array_get(reps, i), &curves[i], b);
     }
-    if (rc == 0) {
-        pyab_buf_adds(b, "],\"median\":");
-        pyab_curves_add_median_json(curves, n, MEDIAN_GRID, b);
-        pyab_buf_adds(b, ",\"pause_hist\":");
-        pyab_curves_add_pause_histogram_json(curves, n, b);
-        pyab_buf_adds(b, "}");
-    }
+    pyab_buf_adds(b, "],\"median\":");
+    pyab_curves_add_median_json(curves, n, MEDIAN_GRID, b);
+    pyab_buf_adds(b, ",\"pause_hist\":");
+    pyab_curves_add_pause_histogram_json(curves, n, b);
+    pyab_buf_adds(b, "}");
     for (size_t j = 0; j < n; j++)
         pyab_curves_finish(&curves[j]);
     free(curves);
     json_decref(reps);
     free(armdir);
-    return rc;
 }
 
 /* The page's series data: {"arms": [...]}, arms in summary.json's order. */
-static int build_series(const char *dir, json_t *summary, pyab_buf *b, pyab_error *err)
+static void build_series(const char *dir, json_t *summary, pyab_buf *b)
 {
     json_t *arms = json_object_get(summary, "arms"), *arm;
     const char *name;
-    int rc = 0, first = 1;
+    int first = 1;
 
     pyab_buf_adds(b, "{\"arms\":[");
     if (json_is_object(arms) && json_object_size(arms) > 0) {
         json_object_foreach(arms, name, arm) {
             pyab_buf_adds(b, first ? "" : ",");
             first = 0;
-            if ((rc = add_arm(dir, name, arm, b, err)) < 0)
-                return rc;
+            add_arm(dir, name, arm, b);
         }
     } else {
         char *armsdir = pyab_path_join(dir, "arms");
         char **names = list_dirs(armsdir, "");
-        for (char **p = names; *p && rc == 0; p++) {
+        for (char **p = names; *p; p++) {
             pyab_buf_adds(b, p == names ? "" : ",");
-            rc = add_arm(dir, *p, NULL, b, err);
+            add_arm(dir, *p, NULL, b);
         }
         free_list(names);
         free(armsdir);
     }
     pyab_buf_adds(b, "]}");
-    return rc;
 }
 
 /*
@@ -342,9 +360,11 @@ static int write_html(const char *dir, pyab_error *err)
     pyab_buf_init(&page);
     if ((rc = load_json(dir, "summary.json", 1, &summary, err)) < 0 ||
         (rc = load_json(dir, "manifest.json", 0, &manifest, err)) < 0 ||
-        (rc = build_series(dir, summary, &series, err)) < 0 ||
         (rc = load_chartjs(&chartjs, &chartjs_len, err)) < 0)
         goto out;
+    /* The page says "cut-off" for a killed run; summary.json is `pyab compare`'s to rewrite. */
+    pyab_compare_mark_cut_off(dir, summary);
+    build_series(dir, summary, &series);
     add_page(&page, dir, summary, manifest, series.data, chartjs, chartjs_len);
     path = pyab_path_join(dir, "report.html");
     if ((rc = pyab_file_write_atomic(path, page.data, page.len)) < 0)

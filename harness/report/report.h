@@ -24,9 +24,13 @@
 
 /*
  * Writes DIR/report.html (atomically) and, when png is set, DIR/report.png.
- * A missing or invalid summary.json or samples.csv is a usage error naming
- * the file (and line); a missing Chart.js or Chromium is an internal error
- * naming the Debian package to install. 0 or a negative errno, err set.
+ * A missing or invalid summary.json (or an invalid manifest.json) is a usage
+ * error naming the file (and line). A rep whose samples.csv or events.jsonl
+ * cannot be read is drawn as nothing and listed with the reason, as `pyab
+ * compare` skips it; a rep that has only .part files (pyab was killed) is
+ * drawn up to its last whole line. A missing Chart.js or Chromium is an
+ * internal error naming the Debian package to install. 0 or a negative
+ * errno, err set.
  */
 int pyab_report_write(const char *dir, int png, pyab_error *err);
 

@@ -15,7 +15,10 @@
  * there and says so when nothing is.
  */
 
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2'];
+/* Ten colours that stay apart (category10); arms past ten get them again with a line style. */
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2',
+  '#7f7f7f', '#bcbd22'];
+const DASHES = [[], [7, 3], [2, 2], [9, 3, 2, 3]];
 const MEM = [
   ['rss', 'RSS'],
   ['pyheap', 'Python heap'],
@@ -123,8 +126,8 @@ function verdictBadge(v) {
   if (typeof text !== 'string') return null;
   let kind = 'neutral';
   if (/^(no[ _-]|ok|pass|flat|stable|none|clean)/i.test(text)) kind = 'good';
-  else if (/leak|regress|fail|grow|worse|bad/i.test(text)) kind = 'bad';
-  else if (/inconclusive|unknown|noisy|warn/i.test(text)) kind = 'warn';
+  else if (/leak|regress|fail|grow|worse|bad|crash|timeout|over-limit/i.test(text)) kind = 'bad';
+  else if (/inconclusive|unknown|noisy|warn|unfinished|cut-off|interrupted|running/i.test(text)) kind = 'warn';
   return el('span', { class: 'badge ' + kind }, text);
 }
 
@@ -135,7 +138,40 @@ const SUMMARY = readJSON('pyab-summary') || {};
 const MANIFEST = readJSON('pyab-manifest');
 const SERIES = readJSON('pyab-series') || { arms: [] };
 const PNG = location.hash === '#png';
-const ARMS = SERIES.arms.map((a, i) => ({ ...a, color: PALETTE[i % PALETTE.length] }));
+const ARMS = SERIES.arms.map((a, i) => ({ ...a, color: PALETTE[i % PALETTE.length],
+  dash: DASHES[Math.floor(i / PALETTE.length) % DASHES.length] }));
+
+/* An arm's swatch: its colour, striped like its line when the arm has a line style. */
+function swatch(a) {
+  const bg = a.dash && a.dash.length
+    ? `background:repeating-linear-gradient(90deg,${a.color} 0 ${a.dash[0]}px,transparent ${a.dash[0]}px ${a.dash[0] + a.dash[1]}px)`
+    : `background:${a.color}`;
+  return el('span', { class: 'swatch', style: bg });
+}
+
+/*
+ * What the native-heap curve is: native_other_bytes (malloc in use outside
+ * the Python heap, what the verdict's "native" judges) when every drawn rep
+ * has that column, else native_heap_bytes (all malloc, Python's blocks over
+ * 512 B included).
+ */
+function nativeTitle() {
+  const reps = SERIES.arms.flatMap((a) => a.reps.filter((r) => r.t));
+  if (reps.length && reps.every((r) => r.native_column === 'native_other_bytes'))
+    return 'Native heap outside Python (native_other_bytes: malloc in use minus Python\'s blocks; what the verdict judges)';
+  if (reps.some((r) => r.native_column === 'native_other_bytes'))
+    return 'Native heap (native_other_bytes where recorded, else native_heap_bytes)';
+  return 'Native heap (native_heap_bytes: all malloc in use, Python\'s blocks over 512 B included)';
+}
+
+/* What one rep is, for a reader: its outcome, or why it is not drawn. */
+function repState(r, s) {
+  if (r.unlisted) return ['unfinished', 'not in summary.json: it was running when pyab stopped' +
+    (r.partial ? '; drawn from samples.csv.part up to its last whole line' : '')];
+  if (r.skipped) return [s.outcome || r.outcome || '?', 'not drawn: ' + r.skipped];
+  if (s.analysis_skipped) return [s.outcome || r.outcome || '?', 'left out of the analysis: ' + s.analysis_skipped];
+  return [r.outcome || s.outcome || '?', s.reason || r.missing || ''];
+}
 const summaryArm = (name) => (SUMMARY.arms && SUMMARY.arms[name]) || {};
 
 function alpha(hex, a) {

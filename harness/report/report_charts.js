@@ -69,6 +69,15 @@ const overlay = {
     ctx.restore();
   },
   afterDraw(chart) {
+    if (chart.$empty) {
+      const { ctx, chartArea: a } = chart;
+      ctx.save();
+      ctx.fillStyle = '#66707a';
+      ctx.font = '14px system-ui, sans-serif';
+      ctx.textAlign = 'center';
+      ctx.fillText(chart.$empty, (a.left + a.right) / 2, (a.top + a.bottom) / 2);
+      ctx.restore();
+    }
     if (chart.$sel) {
       const { ctx, chartArea: a } = chart;
       ctx.save();
@@ -147,11 +156,12 @@ function memDatasets(key, axis) {
     const reps = a.reps.filter((r) => r.t);
     for (const r of reps) {
       sets.push({ label: `${a.name} rep ${r.rep}`, $arm: a.name, data: points(r[xk], r[key]),
-        borderColor: alpha(a.color, reps.length > 1 ? 0.4 : 0.9), borderWidth: 1 });
+        borderColor: alpha(a.color, reps.length > 1 ? 0.4 : 0.9), borderWidth: 1, borderDash: a.dash });
     }
     const m = a.median && a.median[axis];
     if (m && reps.length > 1) {
-      sets.push({ label: `${a.name} median`, $arm: a.name, data: points(m.x, m[key]), borderColor: a.color, borderWidth: 2.6 });
+      sets.push({ label: `${a.name} median`, $arm: a.name, data: points(m.x, m[key]), borderColor: a.color, borderWidth: 2.6,
+        borderDash: a.dash });
     }
     const q = reps.flatMap((r) => points(r.quiesce[xk], r.quiesce[key]));
     if (q.length) {
@@ -203,6 +213,12 @@ function gcChart(parent) {
   chart.options.scales.y.type = 'logarithmic';
   chart.options.scales.y.ticks.callback = (v) => (Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-6 ? fmtMs(v) : '');
   chart.options.plugins.tooltip.callbacks.label = (item) => `${item.dataset.label} (gen ${item.raw.g}): ${fmtMs(item.raw.y)}`;
+  if (!sets.some((d) => d.data.length)) {
+    /* An axis with nothing on it reads as a drawing failure: say what happened. */
+    chart.$empty = 'no GC collections during the replay';
+    chart.options.scales.y.type = 'linear';
+    chart.options.scales.y.ticks.callback = () => '';
+  }
   chart.update('none');
   const shown = ARMS.flatMap((a) => a.reps.filter((r) => r.gc && r.gc.shown < r.gc.n));
   if (shown.length) parent.lastChild.append(el('p', { class: 'note' }, 'Many pauses: each point is the longest of a run of consecutive collections.'));
@@ -218,21 +234,63 @@ function histChart(parent) {
   if (lo < 0) lo = hi = 0;
   const sets = ARMS.map((a) => ({ label: a.name, $arm: a.name, data: a.pause_hist.counts.slice(lo, hi + 1),
     backgroundColor: alpha(a.color, 0.7), borderColor: a.color, borderWidth: 1 }));
-  makeChart(parent, 'GC pause histogram (all reps of each arm)', {
+  const hist = makeChart(parent, 'GC pause histogram (all reps of each arm)', {
     type: 'bar', data: { labels: labels.slice(lo, hi + 1), datasets: sets },
     options: { animation: false, responsive: true, maintainAspectRatio: false,
       plugins: { legend: { display: ARMS.length > 1 } },
       scales: { x: { title: { display: true, text: 'pause' } }, y: { title: { display: true, text: 'collections' } } } },
   }, { cls: 'nopng' });
+  if (!ARMS.some((a) => a.pause_hist.total > 0)) {
+    hist.$empty = 'no GC collections during the replay';
+    hist.update('none');
+  }
+}
+
+/* The q-quantile of the finite values of xs (nearest rank); NaN when none. */
+function quantile(xs, q) {
+  const v = xs.filter(isNum).sort((a, b) => a - b);
+  return v.length ? v[Math.min(v.length - 1, Math.floor(q * v.length))] : NaN;
+}
+
+/*
+ * Throughput: a start-up burst (a backlog served at once) can be many times
+ * the steady rate and flatten the line. The y axis is clipped to the steady
+ * part (after the warm-up band, 1.3 x its 95th percentile) when the burst
+ * passes that by more than half; a button shows the whole range.
+ */
+function throughputChart(parent) {
+  const sets = perRep((a, r) => [{ label: `${a.name} rep ${r.rep}`, $arm: a.name,
+    data: points(r.t, r.tput), borderColor: alpha(a.color, 0.8), borderDash: a.dash }]);
+  const chart = timeChart(parent, 'Throughput (requests/s)', sets, (v) => fmtNum(v), (v) => fmtNum(v) + ' req/s');
+  const band = warmupBand('time'), from = band ? band.to : 0;
+  const all = sets.flatMap((d) => d.data.map((p) => p.y));
+  const steadyPts = sets.flatMap((d) => d.data.filter((p) => p.x >= from).map((p) => p.y));
+  const top = quantile(steadyPts.length ? steadyPts : all, 0.95), max = Math.max(...all.filter(isNum));
+  if (!isNum(top) || !(max > 1.5 * top * 1.3)) return chart;
+  const clip = top * 1.3;
+  const fig = parent.lastChild, btn = el('button', { type: 'button', class: 'clip' }, 'show the whole range');
+  const note = el('p', { class: 'note' }, `y axis clipped to the steady part (up to ${fmtNum(clip)} req/s); `
+    + `the start-up burst reaches ${fmtNum(max)} req/s. `, btn);
+  chart.options.scales.y.max = clip;
+  chart.options.scales.y.min = 0;
+  chart.$clipped = true;
+  btn.addEventListener('click', () => {
+    chart.$clipped = !chart.$clipped;
+    chart.options.scales.y.max = chart.$clipped ? clip : undefined;
+    btn.textContent = chart.$clipped ? 'show the whole range' : 'clip to the steady part';
+    chart.update('none');
+  });
+  fig.append(note);
+  chart.update('none');
+  return chart;
 }
 
 function drawCharts(grid) {
-  for (const [key, title] of MEM) memChart(grid, key, title);
-  timeChart(grid, 'Throughput (requests/s)', perRep((a, r) => [{ label: `${a.name} rep ${r.rep}`, $arm: a.name,
-    data: points(r.t, r.tput), borderColor: alpha(a.color, 0.8) }]), (v) => fmtNum(v), (v) => fmtNum(v) + ' req/s');
+  for (const [key, title] of MEM) memChart(grid, key, key === 'native' ? nativeTitle() : title);
+  throughputChart(grid);
   gcChart(grid);
   timeChart(grid, 'Latency p50 (solid) and p99 (dashed)', perRep((a, r) => [
-    { label: `${a.name} rep ${r.rep} p50`, $arm: a.name, data: points(r.t, r.p50), borderColor: alpha(a.color, 0.8) },
+    { label: `${a.name} rep ${r.rep} p50`, $arm: a.name, data: points(r.t, r.p50), borderColor: alpha(a.color, 0.8), borderDash: a.dash },
     { label: `${a.name} rep ${r.rep} p99`, $arm: a.name, data: points(r.t, r.p99), borderColor: alpha(a.color, 0.8), borderDash: [4, 3] },
   ]), (v) => fmtMs(v), fmtMs, 'nopng');
   histChart(grid);

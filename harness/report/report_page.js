@@ -22,10 +22,13 @@ function header() {
     ['report generated', META.generated_utc],
   ].filter(([, v]) => v !== undefined && v !== null);
   const verdictLine = ARMS.filter((a) => summaryArm(a.name).verdict !== undefined).map((a) =>
-    el('span', null, el('span', { class: 'swatch', style: `background:${a.color}` }), ' ', a.name, ' ', verdictBadge(summaryArm(a.name).verdict)));
+    el('span', null, swatch(a), ' ', a.name, ' ', verdictBadge(summaryArm(a.name).verdict)));
   return el('header', { class: 'top' },
     el('h1', null, 'pyab report ', el('span', { class: 'scenario' }, scen)),
     el('p', { class: 'facts' }, facts.map(([k, v]) => el('span', null, el('b', null, k + ': '), String(v)))),
+    typeof SUMMARY.status_note === 'string' ? el('p', { class: 'warnline', id: 'status-note' }, SUMMARY.status_note)
+      : SUMMARY.status === 'running' ? el('p', { class: 'warnline', id: 'status-note' },
+        'summary.json says "running": the run is still going (or stopped seconds ago); the reps listed are those that had finished.') : null,
     verdictLine.length ? el('p', { class: 'facts' }, el('b', null, 'verdicts:'), verdictLine) : null,
     el('p', { class: 'muted small' }, META.dir || ''));
 }
@@ -46,6 +49,23 @@ function cardSlopes(s) {
   return rows.length || next ? el('div', null, rows.length ? el('dl', { class: 'kv' }, rows) : null, next) : null;
 }
 
+/*
+ * The reps of an arm that did not finish ok, or are not drawn, with their
+ * outcome and reason: why an arm reads "inconclusive" is here, not only in
+ * the reps table. A rep killed at limits.rss_mb is a finding about memory.
+ */
+function cardReps(a, s) {
+  const listed = s.reps || [];
+  const items = a.reps.map((r) => {
+    const x = listed.find((y) => y.rep === r.rep) || {};
+    const [outcome, reason] = repState(r, x);
+    if (outcome === 'ok' && !r.skipped && !x.analysis_skipped) return null;
+    const memory = outcome === 'over-limit' ? el('b', null, ' (memory: it passed the limit)') : null;
+    return el('li', null, `rep ${r.rep} `, verdictBadge(outcome) || outcome, memory, reason ? ': ' + reason : '');
+  }).filter(Boolean);
+  return items.length ? el('div', { class: 'card-reps' }, el('h4', null, 'reps not ok or not drawn'), el('ul', { class: 'plain' }, items)) : null;
+}
+
 function verdicts() {
   const cards = ARMS.map((a) => {
     const s = summaryArm(a.name);
@@ -53,6 +73,7 @@ function verdicts() {
       el('h3', null, a.name, SUMMARY.control === a.name ? el('span', { class: 'tag' }, 'control') : null),
       s.verdict !== undefined ? el('div', null, verdictBadge(s.verdict), typeof s.verdict === 'object' ? renderValue(s.verdict) : null)
         : el('p', { class: 'muted' }, 'no verdict in summary.json'),
+      cardReps(a, s),
       cardSlopes(s),
       s.attribution !== undefined ? el('div', null, el('h4', null, 'attribution'), renderValue(s.attribution),
         s.attribution_shares ? el('p', { class: 'note' }, 'share of the growth: ' + Object.entries(s.attribution_shares)
@@ -67,7 +88,7 @@ function armTable() {
     const s = summaryArm(a.name), reps = s.reps || a.reps;
     const ok = reps.filter((r) => r.outcome === 'ok').length;
     const lat = s.latency_ms || {};
-    return [el('span', { class: 'swatch', style: `background:${a.color}` }), a.name, `${ok}/${reps.length}`,
+    return [swatch(a), a.name, `${ok}/${reps.length}`,
       fmtNum(s.throughput_rps), fmtMs(lat.p50), fmtMs(lat.p99), fmtBytes(s.peak_rss_bytes), fmtNum(s.errors),
       s.gc && isNum(s.gc.pause_p99_ms) ? fmtMs(s.gc.pause_p99_ms) : '—',
       s.gc && isNum(s.gc.time_share) ? (100 * s.gc.time_share).toFixed(2) + ' %' : '—'];
@@ -80,7 +101,10 @@ function armTable() {
     }
   }
   return section('arms', 'Arms',
-    table(['', 'arm', 'ok reps', 'throughput (req/s)', 'latency p50', 'latency p99', 'peak RSS', 'errors', 'GC pause p99', 'time in GC'], rows),
+    table(['', 'arm', 'ok reps', 'throughput (req/s, median of reps)', 'latency p50', 'latency p99', 'peak RSS', 'errors',
+      'GC pause p99 (median of reps)', 'time in GC (median of reps)'], rows),
+    el('p', { class: 'note' }, "latency p50 and p99: one histogram of every ok rep's requests (the p99 of the run table "
+      + "and of each comparison's arm line); peak RSS: the highest of the reps."),
     el('h3', null, 'Growth slopes'),
     slopeRows.length ? table(['arm', 'metric', 'bytes / request', 'MB / hour', 'CI'], slopeRows)
       : el('p', { class: 'muted' }, 'summary.json has no slopes.'));
@@ -120,14 +144,22 @@ function comparisonTable(c) {
     /* Under the figure's minimum effect a difference is negligible, whatever its p. */
     const verdict = sig ? el('b', null, 'yes')
       : el('span', { class: 'muted' }, f.negligible === true ? 'negligible' : 'no');
-    return [label, fmt(f.control_mean), fmt(f.arm_mean), mark(signed(f.diff, fmt)), mark(ci),
+    /* An arm's own figure (latency p99: one histogram of all its ok reps) differs from the mean of its reps' values. */
+    const ownLabel = 'control_pooled' in f || 'arm_pooled' in f ? label + ' (mean of reps)' : label;
+    return [ownLabel, fmt(f.control_mean), fmt(f.arm_mean), mark(signed(f.diff, fmt)), mark(ci),
       isNum(f.p) ? fmtSig(f.p) : '—', isNum(f.min_effect) ? fmt(f.min_effect) : '—', verdict];
   });
   const reps = Array.isArray(c.reps) ? ` (${c.reps[0]} vs ${c.reps[1]} ok reps)` : '';
+  const own = Object.entries(figs).filter(([, f]) => f && ('control_pooled' in f || 'arm_pooled' in f)).map(([name, f]) => {
+    const [label, fmt] = figureFormat(name);
+    return el('p', { class: 'note' }, `arm ${label} (all ok reps' requests in one histogram, as in the Arms table): `
+      + `control ${fmt(f.control_pooled)}, arm ${fmt(f.arm_pooled)}; the row above compares the means of the reps' own values.`);
+  });
   return el('div', null,
     el('h3', null, `${c.arm} vs ${c.control}${reps}`),
     rows.length ? table(['figure', 'control', 'arm', 'difference', 'CI', 'p', 'min effect', 'significant'], rows)
       : el('p', { class: 'muted' }, 'no figures to compare'),
+    own,
     typeof c.statement === 'string' ? el('p', { class: 'note' }, c.statement) : null);
 }
 
@@ -166,7 +198,9 @@ function checkAndHistory() {
   for (const [arm, ms] of Object.entries((h && h.arms) || {})) {
     for (const [metric, m] of Object.entries(ms)) {
       const vals = m.values || [], cps = m.change_points || [];
-      trend.push([arm, metric, el('code', null, spark(vals)), fmtNum(vals[vals.length - 1]),
+      /* The history keeps slopes pooled over reps and other figures as the median of the reps' values. */
+      const label = /_slope$/.test(metric) ? metric : `${metric} (median of reps)`;
+      trend.push([arm, label, el('code', null, spark(vals)), fmtNum(vals[vals.length - 1]),
         cps.length ? cps.map((c) => `run ${c.run + 1} (${c.date_utc || '?'}): ${fmtNum(c.before)} → ${fmtNum(c.after)}`).join('; ') : 'steady']);
     }
   }
@@ -182,14 +216,15 @@ function repsTable() {
     const listed = summaryArm(a.name).reps || [];
     for (const r of a.reps) {
       const s = listed.find((x) => x.rep === r.rep) || {};
-      rows.push([a.name, String(r.rep), verdictBadge(r.outcome || s.outcome || '?') || '?', s.reason || r.missing || '',
+      const [outcome, reason] = repState(r, s);
+      rows.push([a.name, String(r.rep), verdictBadge(outcome) || '?', reason,
         fmtNum(s.requests), fmtNum(s.errors), fmtNum(s.duration_s), fmtNum(s.throughput_rps),
         fmtMs(s.latency_ms && s.latency_ms.p99), fmtBytes(s.peak_rss_bytes), fmtNum(r.samples),
         r.gc ? fmtNum(r.gc.n) : '—']);
     }
   }
   return section('reps', 'Reps', table(['arm', 'rep', 'outcome', 'reason', 'requests', 'errors', 'duration (s)',
-    'req/s', 'p99', 'peak RSS', 'samples', 'GC collections'], rows));
+    'req/s', 'p99 (this rep)', 'peak RSS', 'samples', 'GC collections'], rows));
 }
 
 /*
@@ -252,7 +287,7 @@ function provenance() {
 function legend() {
   const items = ARMS.map((a) => {
     const b = el('button', { class: 'arm-toggle', type: 'button', 'aria-pressed': 'true' },
-      el('span', { class: 'swatch', style: `background:${a.color}` }), a.name);
+      swatch(a), a.name);
     b.addEventListener('click', () => {
       const on = b.getAttribute('aria-pressed') !== 'true';
       b.setAttribute('aria-pressed', String(on));

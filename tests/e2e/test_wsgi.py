@@ -221,10 +221,58 @@ def test_sample_is_seeded_and_matches_the_hash(pyab, tmp_path):
     assert want != [i for i in range(2000) if sampled(8, i, 0.25)]
 
 
+# The recorder, and on its first call one gc.collect() between two clock
+# readings: events.jsonl gives that collection's start in seconds since the
+# replay started (pyab's clock is CLOCK_MONOTONIC, as time.monotonic()), so
+# the test knows the replay's start in the handler's clock.
+RECORDER_T0 = RECORDER + r'''
+import gc
+_first = [True]
+_record = handle
+def handle(req):
+    _record(req)
+    if _first[0]:
+        _first[0] = False
+        t0 = time.monotonic()
+        gc.collect()
+        t1 = time.monotonic()
+        with open(OUT + ".gc", "w") as f:
+            f.write("%.6f %.6f\n" % (t0, t1))
+'''
+
+
+def replay_start(tmp, out):
+    """The replay's start in time.monotonic() seconds, as (earliest, latest)
+    possible: the collection's start callback ran between the handler's two
+    clock readings, at least its own duration before the second."""
+    t0, t1 = (float(x) for x in open(str(tmp / "calls.jsonl") + ".gc").read().split())
+    events = [json.loads(line) for line in open(out / "arms" / "base" / "rep-1" / "events.jsonl")]
+    ours = [e for e in events if e["gen"] == 2 and "cause" not in e and e["t_s"] >= 0]
+    assert len(ours) == 1, events  # the handler's gc.collect(); pyab's own have a "cause"
+    e = ours[0]
+    lo, hi = t0 - e["t_s"], t1 - e["duration_s"] - e["t_s"]
+    assert 0 <= hi - lo < 0.002, (lo, hi)  # the two clocks agree to within 2 ms
+    return lo, hi
+
+
+def check_due(c, start, due, early, late):
+    """Each call at its due time since the replay's start: not more than
+    `early` before it, not more than `late` after it. The earliest possible
+    start judges lateness, the latest earliness: never looser than the
+    true start would be."""
+    lo, hi = start
+    for (route, path, at), want in zip(c, due):
+        assert want - early <= float(at) - hi and float(at) - lo <= want + late, (
+            path, float(at) - lo, want, [float(x[2]) - lo for x in c], due)
+
+
 def test_loops_offset_and_filtered_start(pyab, tmp_path):
     """Kept records keep their spacing; the first kept one is due at 0; each
-    pass starts one span (kept records' duration + one mean gap) later."""
-    (tmp_path / "rec.py").write_text(RECORDER)
+    pass starts one span (kept records' duration + one mean gap) later.
+    Times are measured from the replay's start, not from the first call: a
+    first call a few ms late on a busy machine must not make the others
+    look early."""
+    (tmp_path / "rec.py").write_text(RECORDER_T0)
     recs = [{"t": 0.1 * i, "route": "/early" if i < 5 else "/late", "path": "/p%d" % i}
             for i in range(10)]
     trace = write_trace(tmp_path / "trace.jsonl", recs)
@@ -234,22 +282,24 @@ def test_loops_offset_and_filtered_start(pyab, tmp_path):
     summary, _ = run_scenario(pyab, tmp_path, sc)
     c = calls(tmp_path)
     assert [x[1] for x in c] == ["/p5", "/p6", "/p7", "/p8", "/p9"] * 3
-    t = [float(x[2]) - float(c[0][2]) for x in c]
     # Kept: t = 0.5..0.9 -> due 0..0.4 s; span 0.4 + 0.1 = 0.5; speed 2 halves it all.
     due = [(k * 0.5 + j * 0.1) / 2 for k in range(3) for j in range(5)]
-    for got, want in zip(t, due):
-        assert want - 0.002 <= got <= want + 0.03, (t, due)
+    check_due(c, replay_start(tmp_path, tmp_path / "out"), due, 0.002, 0.03)
 
 
 def test_rate_overrides_trace_times(pyab, tmp_path):
     recs, trace = transform_setup(tmp_path, n=40)
+    (tmp_path / "rec.py").write_text(RECORDER_T0)
     sc = base_scenario(tmp_path, {"path": str(tmp_path / "rec.py"), "handler": "handle"}, trace,
                        model="open", rate=100, loops=2)
     run_scenario(pyab, tmp_path, sc)
     c = calls(tmp_path)
     assert len(c) == 80
-    elapsed = float(c[-1][2]) - float(c[0][2])
-    assert 0.78 <= elapsed <= 0.9  # 79 gaps of 10 ms, whatever the trace's own times
+    # Request i is due at i / rate (10 ms apart), whatever the trace's own
+    # times: the last at 0.79 s after the replay's start, no call early.
+    start = replay_start(tmp_path, tmp_path / "out")
+    check_due(c, start, [i / 100 for i in range(80)], 0.002, 0.11)
+    assert 0.78 <= float(c[-1][2]) - start[1] and float(c[-1][2]) - start[0] <= 0.9
 
 
 @pytest.mark.parametrize("load,message", [

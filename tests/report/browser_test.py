@@ -12,7 +12,13 @@ PyPI) and checks:
   - no console error, uncaught exception or error log entry;
   - no script from the data ran (window.__pwned unset, title untouched) and
     the hostile strings show as text;
-  - --png: report.png is a PNG of sensible size.
+  - --png: report.png is a PNG of sensible size;
+  - with --kind small, also a broken folder (make_fixture.py broken): a run
+    cut off by a kill says so, failed reps show their outcome and reason on
+    their arm's card, skipped reps their reason, twelve arms stay apart
+    (colour and line style), GC charts without collections say so, the
+    throughput axis is clipped to the steady part, and the native chart is
+    titled with the column it draws.
 Saves a full-page screenshot in DIR and prints the load time (navigation
 start to every chart drawn); timings are printed, never asserted.
 Exit 77 (skip) when Chromium is absent. Debian's python3 only.
@@ -213,6 +219,11 @@ def browser_checks(chromium, html_path, workdir, kind):
         check("null" not in comparisons and "—" in comparisons, "an untested CI reads —, not null")
         check(browser.eval("document.querySelectorAll('#comparisons b').length") >= 2,
               "significant differences are highlighted")
+        check("latency p99 (mean of reps)" in comparisons and "control 26.3 ms, arm 24.5 ms" in comparisons,
+              "the comparison labels its mean of reps' p99s and shows the arms' own p99")
+        arms_text = browser.eval("document.getElementById('arms').innerText")
+        check("median of reps" in arms_text and "one histogram" in arms_text,
+              "the arm table says which figures are medians of reps")
         cards = browser.eval("document.getElementById('verdicts').innerText")
         check("B/request" in cards, "verdict cards show the slopes in B/request")
         check("51053296" in text and "51,053,296" not in text, "python_hexversion without separators")
@@ -227,6 +238,63 @@ def browser_checks(chromium, html_path, workdir, kind):
         with open(out, "wb") as f:
             f.write(base64.b64decode(shot["data"]))
         print("screenshot:", out)
+    finally:
+        browser.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def load_page(browser, html_path):
+    browser.call("Page.navigate", {"url": "file://" + html_path})
+    t0, state = time.monotonic(), None
+    while time.monotonic() - t0 < 60:
+        state = browser.eval("document.body && document.body.dataset.rendered || null")
+        if state:
+            break
+        time.sleep(0.02)
+    return state
+
+
+def broken_checks(chromium, tool, workdir):
+    """The page over a cut-off run with failed, skipped and unfinished reps."""
+    results = os.path.join(workdir, "results-broken")
+    shutil.rmtree(results, ignore_errors=True)
+    os.makedirs(results)
+    make_fixture.make_broken(results)
+    proc = subprocess.run([tool, results], capture_output=True, text=True)
+    check(proc.returncode == 0, "broken folder: report tool exits 0 (%s)" % proc.stderr.strip())
+    profile = tempfile.mkdtemp(prefix="pyab-report-test-")
+    browser = Browser(chromium, profile)
+    try:
+        browser.open_page()
+        state = load_page(browser, os.path.join(results, "report.html"))
+        check(state == "1", "broken folder: every chart rendered (data-rendered=%r)" % state)
+        note = browser.eval("(document.getElementById('status-note') || {}).innerText || ''")
+        check("cut off" in note, "the cut-off run says so: %r" % note[:120])
+        cards = browser.eval("document.getElementById('verdicts').innerText")
+        check(make_fixture.CRASH_REASON in cards, "the crashed rep's reason is on its card")
+        check(make_fixture.OVER_LIMIT_REASON in cards and "memory" in cards,
+              "the over-limit rep reads as a finding about memory on its card")
+        check(make_fixture.TIMEOUT_REASON in cards, "the timed-out rep's reason is on its card")
+        reps = browser.eval("document.getElementById('reps').innerText")
+        check("not drawn: " in reps and "samples.csv:1: header has no column" in reps, "the skipped rep's reason is in the reps table")
+        check("unfinished" in reps and "samples.csv.part" in reps, "the unfinished rep is listed, drawn from its .part file")
+        styles = browser.eval("""(() => { const ch = Chart.getChart(document.querySelector('canvas'));
+          return ch.data.datasets.map((d) => d.borderColor + ' ' + JSON.stringify(d.borderDash || [])); })()""")
+        check(len(styles) == 11 and len(set(styles)) == len(styles),
+              "11 drawn arms, each its own colour and line style: %s" % styles)
+        empty = browser.eval("[...document.querySelectorAll('canvas')].map((c) => Chart.getChart(c).$empty).filter(Boolean)")
+        check(len(empty) == 2 and all("no GC collections" in e for e in empty),
+              "both GC charts say there were no collections: %s" % empty)
+        tput = browser.eval("""(() => { const c = [...document.querySelectorAll('canvas')].find((x) =>
+          /Throughput/.test(x.getAttribute('aria-label'))); const ch = Chart.getChart(c);
+          return [ch.scales.y.max, c.closest('figure').innerText]; })()""")
+        check(tput[0] < 200 and "clipped to the steady part" in tput[1],
+              "throughput axis clipped to the steady part: max %s, %r" % (tput[0], tput[1][-160:]))
+        captions = browser.eval("[...document.querySelectorAll('figcaption')].map((x) => x.innerText)")
+        check(any("native_other_bytes" in c and "verdict" in c for c in captions),
+              "the native chart says it draws native_other_bytes: %s" % captions[2:3])
+        problems = browser.problems()
+        check(not problems, "broken folder: no console errors: %s" % problems)
     finally:
         browser.close()
         shutil.rmtree(profile, ignore_errors=True)
@@ -284,6 +352,8 @@ def main():
         if size:
             shutil.copy(os.path.join(results, "report.png"), os.path.join(args.workdir, "report-%s-static.png" % args.kind))
     browser_checks(chromium, html_path, os.path.abspath(args.workdir), args.kind)
+    if args.kind == "small":
+        broken_checks(chromium, args.tool, os.path.abspath(args.workdir))
     if failures:
         print("%d check(s) failed" % len(failures))
         sys.exit(1)

@@ -6,6 +6,11 @@
                                 strings in arm, route, scenario and argv
     make_fixture.py large DIR   2 arms x 1 rep, an hour at 100 Hz each
                                 (360,000 samples per arm), made at test time
+    make_fixture.py broken DIR  12 arms x 1 rep of a run cut off by a kill:
+                                a crashed, an over-limit and a timed-out rep,
+                                a rep with garbage in samples.csv, one only in
+                                .part files, no GC collections at all, a
+                                start-up burst, native_other_bytes recorded
 
 Only Debian's python3 standard library; deterministic (seeded).
 """
@@ -142,6 +147,7 @@ def make(kind, out):
                                                       "diff": 4038677.0, "ratio": 1.083, "ci": [None, None],
                                                       "p": None, "significant": False, "reps": [nreps, nreps]},
                                    "latency_p99_ms": {"control_mean": 25.1, "arm_mean": 24.7, "diff": -0.4,
+                                                      "control_pooled": 26.25, "arm_pooled": 24.5,
                                                       "ratio": 0.98, "ci": [-1.2, 0.5], "p": 0.69,
                                                       "significant": False, "reps": [nreps, nreps]},
                                    "gc_time_share": {"control_mean": 0.0123, "arm_mean": 0.0, "diff": -0.0123,
@@ -165,7 +171,73 @@ def make(kind, out):
         json.dump(manifest, f, indent=1)
 
 
+BROKEN_ARMS = ["a%02d" % i for i in range(12)]
+CRASH_REASON = 'killed by signal 11 (SIGSEGV) at File "service.py", line 5 in handle'
+OVER_LIMIT_REASON = "RSS 466.6 MB passed limits.rss_mb 300"
+TIMEOUT_REASON = 'still running after limits.run_seconds 3.0 s at File "service.py", line 9 in handle'
+BURST_RPS = 5000.0
+
+
+def write_broken_rep(repdir, rng, n, name="samples.csv"):
+    """A short rep with native_other_bytes, a start-up burst and no GC events."""
+    os.makedirs(repdir, exist_ok=True)
+    lines = [COLUMNS + ",native_other_bytes,pyheap_malloc_bytes"]
+    requests = 0
+    for i in range(n):
+        t = i * 0.5
+        requests += int(BURST_RPS * 0.5) if i == 1 else 25  # a backlog served at once, then 50/s
+        nat = 30 * MiB + 200 * requests
+        py_malloc = 2 * MiB + 100 * requests
+        lines.append("%.2f,%d,%d,%d,%d,%d,%d,0,0,0,0,0.0,0,%s,%s,%s,%d,%d" % (
+            t, requests, 60 * MiB + 300 * requests + rng.gauss(0, 1e4), 18 * MiB + 120 * requests,
+            14 * MiB, nat, 2 * MiB, "4.0" if i else "", "9.0" if i else "",
+            "run" if i < n - 1 else "end", nat - py_malloc, py_malloc))
+    with open(os.path.join(repdir, name), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return requests
+
+
+def make_broken(out):
+    rng = random.Random(13)
+    summary = {"scenario": "cut-off-run", "status": "cut-off", "control": BROKEN_ARMS[0], "arms": {},
+               "status_note": "the run was cut off: summary.json still said \"running\", but no process has "
+                              "the folder open and nothing in it was written for 3600 s (pyab was killed?)."}
+    for i, arm in enumerate(BROKEN_ARMS):
+        repdir = os.path.join(out, "arms", arm, "rep-1")
+        entry = {"rep": 1, "outcome": "ok", "reason": None, "errors": 0, "throughput_rps": 50.0,
+                 "latency_ms": {"p50": 4.0, "p99": 9.0}}
+        if i == len(BROKEN_ARMS) - 1:
+            write_broken_rep(repdir, rng, 40, "samples.csv.part")  # running when pyab was killed
+            with open(os.path.join(repdir, "samples.csv.part"), "a") as f:
+                f.write("20.00,99")
+            summary["arms"][arm] = {"reps": []}
+            continue
+        entry["requests"] = write_broken_rep(repdir, rng, 60)
+        open(os.path.join(repdir, "events.jsonl"), "w").close()
+        if i == 1:
+            entry.update(outcome="crashed", reason=CRASH_REASON)
+        elif i == 2:
+            entry.update(outcome="over-limit", reason=OVER_LIMIT_REASON)
+        elif i == 3:
+            entry.update(outcome="timeout", reason=TIMEOUT_REASON)
+        elif i == 4:
+            with open(os.path.join(repdir, "samples.csv"), "w") as f:
+                f.write("t_s,requests,phase\n0,0,run\n\x00garbage\n")
+            entry["analysis_skipped"] = os.path.join(repdir, "samples.csv") + ":3: 1 fields, the header has 3"
+        ok = entry["outcome"] == "ok" and i != 4
+        summary["arms"][arm] = {
+            "reps": [entry], "reps_ok": 1 if ok else 0,
+            "verdict": "no-leak" if ok else "inconclusive",
+            "evidence": {} if ok else {"next": "reps that finish ok: none did"},
+        }
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("small", "large"):
-        sys.exit("usage: make_fixture.py small|large DIR")
-    make(sys.argv[1], sys.argv[2])
+    if len(sys.argv) != 3 or sys.argv[1] not in ("small", "large", "broken"):
+        sys.exit("usage: make_fixture.py small|large|broken DIR")
+    if sys.argv[1] == "broken":
+        make_broken(sys.argv[2])
+    else:
+        make(sys.argv[1], sys.argv[2])

@@ -1,11 +1,15 @@
 /*
- * test_report: the report's contract in C. Bad results folders fail with
- * the file (and line) named and exit code 2; a missing Chart.js is exit 3
+ * test_report: the report's contract in C. A bad summary.json fails with
+ * the file (and line) named and exit code 2, while a rep whose files cannot
+ * be read is listed with the reason and the rest drawn; a killed run's
+ * .part files are read to their last whole line; a missing Chart.js is exit 3
  * naming the Debian package; data cannot close a <script> block; and the
  * downsampling keeps a one-sample spike and the requested point count.
  * The page itself is tested in a browser by browser_test.py.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <time.h>
 #include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -68,6 +72,16 @@ static int write_report(pyab_error *err)
     return pyab_report_write(root, 0, err);
 }
 
+/* report.html holds text (the JSON blocks as written, '<' escaped). */
+#define CHECK_HTML(text)                                                       \
+    do {                                                                       \
+        char *html_ = NULL, *path_ = pyab_path_join(root, "report.html");      \
+        CHECK(pyab_file_read(path_, &html_, NULL) == 0);                       \
+        CHECK_CONTAINS(html_ ? html_ : "", text);                              \
+        free(html_);                                                           \
+        free(path_);                                                           \
+    } while (0)
+
 static void test_bad_folders(void)
 {
     pyab_error err;
@@ -83,27 +97,65 @@ static void test_bad_folders(void)
     CHECK(err.exit_code == PYAB_EXIT_USAGE);
     CHECK_CONTAINS(err.text, "summary.json:3:");
 
+    /* Unreadable reps are drawn as nothing and listed with the reason, as compare skips them. */
     put("summary.json", summary);
-    CHECK(write_report(&err) < 0);
-    CHECK(err.exit_code == PYAB_EXIT_USAGE);
-    CHECK_CONTAINS(err.text, "arms/a/rep-1/samples.csv: No such file");
+    CHECK(write_report(&err) == 0);
+    CHECK_HTML("\"skipped\":\"");
+    CHECK_HTML("arms/a/rep-1/samples.csv: No such file");
 
     csv = rows(5, -1, 0);
     memcpy(strstr(csv, "\n0.02,") + 6, "x", 1); /* line 4 gets a bad requests field */
     put("arms/a/rep-1/samples.csv", csv);
     free(csv);
-    CHECK(write_report(&err) < 0);
-    CHECK(err.exit_code == PYAB_EXIT_USAGE);
-    CHECK_CONTAINS(err.text, "samples.csv:4: requests is");
+    CHECK(write_report(&err) == 0);
+    CHECK_HTML("samples.csv:4: requests is");
 
     put("arms/a/rep-1/samples.csv", "t_s,requests\n0,0\n");
-    CHECK(write_report(&err) < 0);
-    CHECK_CONTAINS(err.text, "samples.csv:1: header has no column \"rss_bytes\"");
+    CHECK(write_report(&err) == 0);
+    CHECK_HTML("samples.csv:1: header has no column \\\"rss_bytes\\\"");
 
     put("arms/a/rep-1/samples.csv", header);
     put("arms/a/rep-1/events.jsonl", "{\"gen\": 0, \"t_s\": 1, \"duration_s\": 0.001}\n[]\n");
-    CHECK(write_report(&err) < 0);
-    CHECK_CONTAINS(err.text, "events.jsonl:2:");
+    CHECK(write_report(&err) == 0);
+    CHECK_HTML("events.jsonl:2:");
+}
+
+/*
+ * pyab killed mid-run: summary.json says "running" and lists rep 1; rep 2
+ * has only .part files, the last line cut short. Both are drawn, rep 2 up
+ * to its last whole line, and once nothing has been written for a while the
+ * page calls the run cut off.
+ */
+static void test_killed_run(void)
+{
+    static const char running[] =
+        "{\"status\": \"running\", \"arms\": {\"a\": {\"reps\": [{\"rep\": 1, \"outcome\": \"ok\"}]}}}";
+    char *csv = rows(30, -1, 0), *cut = xasprintf("%s7.01,41,9", csv);
+    char *sum = pyab_path_join(root, "summary.json"), *part = pyab_path_join(root, "arms/a/rep-2/samples.csv.part");
+    struct timespec old[2] = {{time(NULL) - 120, 0}, {time(NULL) - 120, 0}};
+    pyab_error err;
+
+    clear();
+    put("summary.json", running);
+    put("arms/a/rep-1/samples.csv", csv);
+    put("arms/a/rep-2/samples.csv.part", cut);
+    put("arms/a/rep-2/events.jsonl.part", "{\"gen\": 0, \"t_s\": 1, \"duration_s\": 0.001}\n{\"gen\": 1, \"t_");
+    CHECK(write_report(&err) == 0);
+    CHECK_HTML("{\"rep\":2,\"outcome\":null,\"unlisted\":true,\"samples\":30,\"points\":30,\"partial\":true");
+    CHECK_HTML("\"gc\":{\"n\":1,");
+    CHECK_HTML("\"status\":\"running\""); /* written seconds ago: it may still be running */
+    CHECK(utimensat(AT_FDCWD, sum, old, 0) == 0 && utimensat(AT_FDCWD, part, old, 0) == 0);
+    char *p1 = pyab_path_join(root, "arms/a/rep-1/samples.csv"), *p2 = pyab_path_join(root, "arms/a/rep-2/events.jsonl.part");
+    CHECK(utimensat(AT_FDCWD, p1, old, 0) == 0 && utimensat(AT_FDCWD, p2, old, 0) == 0);
+    CHECK(write_report(&err) == 0);
+    CHECK_HTML("\"status\":\"cut-off\"");
+    CHECK_HTML("the run was cut off");
+    free(p1);
+    free(p2);
+    free(part);
+    free(sum);
+    free(cut);
+    free(csv);
 }
 
 static void test_good_folder(void)
@@ -168,8 +220,45 @@ static void test_downsampling(void)
     free(dir);
 }
 
+/* The native curve is what the verdict judges: native_other_bytes when recorded. */
+static void test_native_column(void)
+{
+    pyab_curves c;
+    pyab_error err;
+    pyab_buf b;
+    char *dir = pyab_path_join(root, "rep");
+    static const char csv[] =
+        "t_s,requests,rss_bytes,pyheap_bytes,native_heap_bytes,native_free_bytes,"
+        "latency_p50_ms,latency_p99_ms,phase,native_other_bytes,pyheap_malloc_bytes\n"
+        "0,0,1000,100,5000,20,,,run,3000,2000\n"
+        "1,10,1000,100,6000,20,1,2,run,3100,2900\n";
+
+    clear();
+    put("rep/samples.csv", csv);
+    pyab_curves_init(&c);
+    CHECK(pyab_curves_load(&c, dir, &err) == 0);
+    pyab_buf_init(&b);
+    pyab_curves_add_json(&c, 100, &b);
+    CHECK_CONTAINS(b.data, "\"native_column\":\"native_other_bytes\"");
+    CHECK_CONTAINS(b.data, "\"native\":[3000,3100]");
+    pyab_buf_finish(&b);
+    pyab_curves_finish(&c);
+
+    put("rep/samples.csv", header); /* an older folder: native_heap_bytes only */
+    pyab_curves_init(&c);
+    CHECK(pyab_curves_load(&c, dir, &err) == 0);
+    pyab_buf_init(&b);
+    pyab_curves_add_json(&c, 100, &b);
+    CHECK_CONTAINS(b.data, "\"native_column\":\"native_heap_bytes\"");
+    pyab_buf_finish(&b);
+    pyab_curves_finish(&c);
+    free(dir);
+}
+
 static const struct check_test tests[] = {
+    CHECK_TEST(test_native_column),
     CHECK_TEST(test_bad_folders),
+    CHECK_TEST(test_killed_run),
     CHECK_TEST(test_good_folder),
     CHECK_TEST(test_downsampling),
 };
