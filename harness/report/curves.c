@@ -391,17 +391,26 @@ static void add_latency(const plan *p, const double *y, int use_max, pyab_buf *b
     }
 }
 
-/* Requests per second between the end of the previous bucket and the end of this one. */
+/*
+ * Requests per second over a window ending at each bucket's last sample:
+ * at least a 200th of the run, and at least back to the previous bucket.
+ * Samples by work can be microseconds apart; a rate between two of them
+ * would be noise.
+ */
 static void add_throughput(const plan *p, const pyab_curve_rows *r, pyab_buf *b)
 {
     const double *t = r->col[PYAB_CURVE_T], *req = r->col[PYAB_CURVE_REQUESTS];
-    size_t prev = 0;
+    double min_dt = r->n > 1 ? (t[r->n - 1] - t[0]) / 200 : 0;
+    size_t prev = 0, from = 0;
 
     for (size_t k = 0; k < p->nb; k++) {
         size_t lo, hi;
         bucket(p, k, &lo, &hi);
-        double dt = t[hi - 1] - t[prev];
-        add_value_per_point(p, dt > 0 ? (req[hi - 1] - req[prev]) / dt : NAN, k, b);
+        while (from + 1 < hi && t[from + 1] <= t[hi - 1] - min_dt)
+            from++;
+        size_t start = from < prev ? from : prev;
+        double dt = t[hi - 1] - t[start];
+        add_value_per_point(p, dt > 0 ? (req[hi - 1] - req[start]) / dt : NAN, k, b);
         prev = hi - 1;
     }
 }
