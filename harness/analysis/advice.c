@@ -19,7 +19,7 @@ const char *pyab_advice_next(const pyab_pool *p, char *buf, size_t len)
         double rate = p->span_s > 0 ? p->span / p->span_s : NAN;
         snprintf(buf, len, "a longer run: %.0f requests per rep (now %.0f measured after the "
                  "first %.0f); at the measured %.4g B/request the growth passes the %.2f MB "
-                 "floor after %.0f measured requests; the rest is a margin for the interval's "
+                 "threshold after %.0f measured requests; the rest is a margin for the interval's "
                  "lower end to pass it too", p->needed, p->span, p->settled_at, p->slope,
                  p->floor_bytes / PYAB_MIB, p->floor_bytes / p->slope);
         if (isfinite(rate) && rate > 0)

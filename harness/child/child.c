@@ -273,19 +273,7 @@ static const char *phase_now(child *c)
     return has_warmup && !c->warmup_marked ? "warmup" : "run";
 }
 
-/*
- * A sample every sample_every requests, so that a fast service gets as
- * many points as a slow one; called by the worker that completed the
- * request, without the GIL. The cost stays bounded: after each sample the
- * stride (every 1st, 2nd, 4th, ... crossing is sampled) becomes the power
- * of two that keeps the measured cost per sample under SAMPLE_COST_SHARE
- * of the service's measured CPU per request, up to stride_max. It only
- * grows, so the samples thin out evenly over the requests rather than
- * stopping in clumps, which would weigh some parts of a curve more than
- * others (the analysis evens out what is left: trend.c). The timer's
- * samples always run and are not counted: they cost what they did before.
- */
-/* The stride whose samples cost SAMPLE_COST_SHARE of the CPU per request; sample_lock held. */
+/* The stride whose samples cost SAMPLE_COST_SHARE of the run per request; sample_lock held. */
 static void adjust_stride(child *c, uint64_t used, uint64_t done)
 {
     double per_sample = (double)c->sample_ns / (double)c->samples_taken;
@@ -300,6 +288,33 @@ static void adjust_stride(child *c, uint64_t used, uint64_t done)
     atomic_store(&c->stride, s);
 }
 
+/*
+ * What the samples' cost is measured against: the replay's time so far, as
+ * the larger of the process's CPU time and the wall-clock time. A busy
+ * closed loop is bounded by its CPU; an open loop that idles between
+ * arrivals by its duration (its service CPU is small, and sampling takes
+ * nothing from it that it was using).
+ */
+static uint64_t run_ns(const child *c)
+{
+    uint64_t cpu = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c->cpu_start_ns;
+    uint64_t wall = pyab_now_ns() - pyab_replay_start_ns(c->rp);
+
+    return cpu > wall ? cpu : wall;
+}
+
+/*
+ * A sample every sample_every requests, so that a fast service gets as
+ * many points as a slow one; called by the worker that completed the
+ * request, without the GIL. The cost stays bounded: after each sample the
+ * stride (every 1st, 2nd, 4th, ... crossing is sampled) becomes the power
+ * of two that keeps the measured cost per sample under SAMPLE_COST_SHARE
+ * of the replay's time per request (run_ns), up to stride_max. It only
+ * grows, so the samples thin out evenly over the requests rather than
+ * stopping in clumps, which would weigh some parts of a curve more than
+ * others (the analysis evens out what is left: trend.c). The timer's
+ * samples always run and are not counted: they cost what they did before.
+ */
 static void work_sample(void *data, uint64_t done)
 {
     child *c = data;
@@ -312,7 +327,7 @@ static void work_sample(void *data, uint64_t done)
     }
     uv_mutex_lock(&c->sample_lock);
     cpu0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
-    used = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c->cpu_start_ns;
+    used = run_ns(c);
     if (c->finished) {
         uv_mutex_unlock(&c->sample_lock);
         return;
@@ -413,8 +428,7 @@ static void finish(child *c)
                         (json_int_t)c->sample_every, "stride_at_end", (json_int_t)c->stride,
                         "work_samples_skipped",
                         (json_int_t)c->samples_skipped, "cost_share",
-                        (double)c->sample_ns /
-                            (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c->cpu_start_ns)));
+                        (double)c->sample_ns / (double)run_ns(c)));
     json_object_set_new(result, "peak_rss_bytes", json_integer(c->peak_rss));
     json_object_set_new(result, "cpu_s", json_real(cpu_seconds() - c->cpu_start));
     json_object_set_new(result, "gc_settings_changed", json_integer((json_int_t)c->gc_changes));
