@@ -33,6 +33,7 @@
  */
 #define SAMPLE_COST_SHARE 0.01
 #define SAMPLES_MIN 200
+#define STRIDE_AFTER_SAMPLES 32
 
 typedef struct child {
     pyab_config cfg;
@@ -278,6 +279,10 @@ static void adjust_stride(child *c, uint64_t used, uint64_t done)
 {
     double per_sample = (double)c->sample_ns / (double)c->samples_taken;
     double per_request = done ? (double)used / (double)done : 0;
+
+    /* The first samples are cold and the first requests slow: judge on a few dozen. */
+    if (c->samples_taken < STRIDE_AFTER_SAMPLES)
+        return;
     double need = per_request > 0
                       ? per_sample / (SAMPLE_COST_SHARE * (double)c->sample_every * per_request)
                       : 1;
