@@ -26,6 +26,23 @@ int pyab_keys_in_list(const char *key, const char *const *list, size_t n)
     return 0;
 }
 
+int pyab_keys_unknown(const pyab_where *w, const char *path, const char *key,
+                      const char *const *known, size_t n, const char *const *more, size_t nmore)
+{
+    /* Name the keys that would be accepted here: a typo is then one look away. */
+    pyab_buf what;
+    int rc;
+
+    pyab_buf_init(&what);
+    pyab_buf_adds(&what, "unknown key (known here: ");
+    for (size_t i = 0; i < n + nmore; i++)
+        pyab_buf_addf(&what, "%s%s", i ? ", " : "", i < n ? known[i] : more[i - n]);
+    pyab_buf_adds(&what, ")");
+    rc = pyab_keys_fail(w, path, key, what.data);
+    pyab_buf_finish(&what);
+    return rc;
+}
+
 int pyab_keys_check(const pyab_where *w, json_t *obj, const char *path,
                     const char *const *allowed, size_t n)
 {
@@ -34,7 +51,7 @@ int pyab_keys_check(const pyab_where *w, json_t *obj, const char *path,
 
     json_object_foreach(obj, key, v) {
         if (!pyab_keys_in_list(key, allowed, n))
-            return pyab_keys_fail(w, path, key, "unknown key");
+            return pyab_keys_unknown(w, path, key, allowed, n, NULL, 0);
     }
     return 0;
 }

@@ -27,7 +27,13 @@ typedef struct pyab_where {
 int pyab_keys_fail(const pyab_where *w, const char *path, const char *key, const char *what);
 /* 1 when key is one of list[0..n), else 0. */
 int pyab_keys_in_list(const char *key, const char *const *list, size_t n);
-/* Fails on the first key of obj that is not in allowed[0..n) ("unknown key"). */
+/*
+ * Fails with "unknown key (known here: ...)" for `key` at `path`, listing
+ * known[0..n) then more[0..nmore) (more may be NULL). Returns -EINVAL.
+ */
+int pyab_keys_unknown(const pyab_where *w, const char *path, const char *key,
+                      const char *const *known, size_t n, const char *const *more, size_t nmore);
+/* Fails on the first key of obj that is not in allowed[0..n) (pyab_keys_unknown). */
 int pyab_keys_check(const pyab_where *w, json_t *obj, const char *path,
                     const char *const *allowed, size_t n);
 

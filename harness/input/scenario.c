@@ -168,7 +168,8 @@ pyab_scenario *pyab_scenario_from_json(const char *path, json_t *root, pyab_erro
     json_object_foreach(root, key, v) {
         if (!pyab_keys_in_list(key, arm_keys, PYAB_ARRAY_LEN(arm_keys)) &&
             !pyab_keys_in_list(key, top_only_keys, PYAB_ARRAY_LEN(top_only_keys))) {
-            pyab_keys_fail(&w, "", key, "unknown key");
+            pyab_keys_unknown(&w, "", key, top_only_keys, PYAB_ARRAY_LEN(top_only_keys), arm_keys,
+                              PYAB_ARRAY_LEN(arm_keys));
             goto fail;
         }
     }

@@ -142,3 +142,13 @@ def test_effective_settings_show_the_defaults(pyab, tmp_path):
     assert "sample.every_requests" in eff["defaulted"] and "workers" not in eff["defaulted"]
     cfg = load_json(tmp_path / "out" / "arms" / "base" / "rep-1" / "config.json")
     assert cfg["effective"]["timeout_ms"] == 10000
+
+
+def test_unknown_keys_list_the_known_ones(pyab, tmp_path):
+    p = scenario(tmp_path, "typo", env={"BEHAVIOUR": "noop"}, sampel={})
+    r = run_pyab(pyab, ["run", str(p), "--out", str(tmp_path / "a"), "--no-history"])
+    assert r.returncode == 2 and 'key "sampel": unknown key (known here: ' in r.stderr, r.stderr
+    assert "sample" in r.stderr.split("known here:")[1]
+    p = scenario(tmp_path, "typo", env={"BEHAVIOUR": "noop"}, load={"modle": "open"})
+    r = run_pyab(pyab, ["run", str(p), "--out", str(tmp_path / "b"), "--no-history"])
+    assert 'key "load.modle": unknown key (known here: model, ' in r.stderr, r.stderr
