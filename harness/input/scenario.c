@@ -159,10 +159,12 @@ pyab_scenario *pyab_scenario_from_json(const char *path, json_t *root, pyab_erro
 
     sc->path = pyab_path_absolute(path);
     sc->dir = pyab_path_dirname(sc->path);
+    /* Every message names the scenario by its absolute path, as the arms' checks do. */
+    w.file = sc->path;
     sc->root = json_incref(root);
     sc->reps = 1;
     if (!json_is_object(root)) {
-        pyab_error_set(err, "%s: a scenario must be a JSON object", path);
+        pyab_error_set(err, "%s: a scenario must be a JSON object", sc->path);
         goto fail;
     }
     json_object_foreach(root, key, v) {
@@ -212,9 +214,11 @@ pyab_scenario *pyab_scenario_load(const char *path, pyab_error *err)
 
 pyab_scenario *pyab_scenario_load_settled(const char *path, int until_settled, pyab_error *err)
 {
-    json_t *root = pyab_json_read(path, JSON_REJECT_DUPLICATES, err), *load;
+    char *abs = pyab_path_absolute(path);
+    json_t *root = pyab_json_read(abs, JSON_REJECT_DUPLICATES, err), *load;
     pyab_scenario *sc;
 
+    free(abs);
     if (root == NULL)
         return NULL;
     if (until_settled && json_is_object(root)) {
