@@ -108,16 +108,19 @@ static int write_summary(experiment *ex, const char *status, pyab_error *err)
 }
 
 /*
- * Whether a rep's child died before its hello, the message it sends once
- * the service is imported: os._exit() or a segfault while importing. Every
- * later rep would die the same way, so it is bad input, as an import that
- * raises is. rep.json has "trace" (from the hello) exactly when one came.
+ * Whether a rep's child died or hung before its hello, the message it
+ * sends once the service is imported: os._exit(), a segfault, or an import
+ * stuck past limits.stall_seconds (x5 while starting). Every later rep
+ * would do the same, so it is bad input, as an import that raises is.
+ * rep.json has "trace" (from the hello) exactly when one came. An
+ * interrupted rep is the user's doing, not the service's.
  */
 static int died_importing(json_t *rec)
 {
     const char *outcome = json_string_value(json_object_get(rec, "outcome"));
 
-    return outcome && strcmp(outcome, "crashed") == 0 && json_object_get(rec, "trace") == NULL;
+    return outcome && (strcmp(outcome, "crashed") == 0 || strcmp(outcome, "timeout") == 0) &&
+           json_object_get(rec, "trace") == NULL;
 }
 
 /* The stack faulthandler dumped into stderr.log, from its first line: borrowed, or "". */
@@ -137,9 +140,13 @@ static void import_crash_error(const char *dir, const pyab_config *arm, int rep,
 
     while (n > 0 && dump[n - 1] == '\n')
         n--;
-    pyab_error_set(err, "arm %s: the service died while importing, before the replay started "
+    pyab_error_set(err, "arm %s: the service %s while importing, before the replay started "
                    "(every rep would): %s%s%.*s\n(its output: %s/arms/%s/rep-%d/stderr.log)",
-                   arm->arm, json_string_value(json_object_get(rec, "reason")) ?: "no reason",
+                   arm->arm,
+                   strcmp(json_string_value(json_object_get(rec, "outcome")), "timeout") == 0
+                       ? "hung"
+                       : "died",
+                   json_string_value(json_object_get(rec, "reason")) ?: "no reason",
                    n ? "\n" : "", (int)n, dump, dir, arm->arm, rep);
 }
 

@@ -473,8 +473,10 @@ static json_t *rep_record(pyab_rep *r)
         /* A crash: the crashing thread's innermost frame. A stall: SIGABRT
          * lands on the sampler's thread, so the first frame of any thread
          * (the worker stuck in the handler). */
-        const char *cur = tail ? strstr(tail, r->stall_aborted ? "Thread" : "Current thread")
-                               : NULL;
+        const char *cur = tail && r->stall_aborted ? strstr(tail, "Thread") : NULL;
+        /* Before the workers start (a hang while importing) only the main thread is there. */
+        if (cur == NULL && tail)
+            cur = strstr(tail, "Current thread");
         const char *file = cur ? strstr(cur, "  File \"") : NULL;
         /* faulthandler's dump names the crashing thread's innermost frame. */
         if (file && (strcmp(r->outcome, "crashed") == 0 || r->stall_aborted)) {

@@ -258,3 +258,21 @@ def test_rss_limit_overshoots_by_little(pyab, tmp_path, sanitized):
     assert "passed limits.rss_mb 200" in rep["reason"], rep["reason"]
     # 200-208 MB on a quiet machine, up to 267 MB with one core busy; 807-822 MB before.
     assert peak_mb < 200 + 150, f"the child reached {peak_mb:.0f} MB against limits.rss_mb 200"
+
+
+def test_hang_while_importing_is_bad_input_with_the_frame(pyab, tmp_path):
+    """A service stuck while importing cannot be measured by any rep: exit 2
+    after the first, and the reason names the frame it is stuck in."""
+    (tmp_path / "svc.py").write_text("import time\ntime.sleep(100)\n\n\ndef handle(req):\n"
+                                     "    return None\n")
+    (tmp_path / "t.jsonl").write_text('{"t": 0, "route": "/a"}\n')
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps({"name": "hang", "app": {"path": "svc.py"}, "trace": "t.jsonl",
+                             "reps": 3, "limits": {"stall_seconds": 1}}))
+    t0 = time.monotonic()
+    r = run_pyab(pyab, ["run", str(p), "--out", str(tmp_path / "out"), "--no-history",
+                        "--no-report"])
+    assert r.returncode == 2, r.stderr
+    assert "hung while importing" in r.stderr and 'svc.py", line 2' in r.stderr, r.stderr
+    assert time.monotonic() - t0 < 30, "only the first rep runs"
+    assert not (tmp_path / "out" / "arms" / "base" / "rep-2").exists()
