@@ -454,6 +454,20 @@ static json_t *discarded_json(const pyab_verdict_rep *r, size_t n)
 static const int decisive[] = {PYAB_METRIC_PYHEAP, PYAB_METRIC_NATIVE, PYAB_METRIC_RSS};
 static const int native_first[] = {PYAB_METRIC_NATIVE, PYAB_METRIC_PYHEAP, PYAB_METRIC_RSS};
 
+/* Whether a skipped rep (borrowed array of {"rep", "outcome", ...}) passed limits.rss_mb. */
+static int any_over_limit(json_t *skipped)
+{
+    json_t *s;
+    size_t i;
+
+    json_array_foreach(skipped, i, s) {
+        const char *outcome = json_string_value(json_object_get(s, "outcome"));
+        if (outcome && strcmp(outcome, "over-limit") == 0)
+            return 1;
+    }
+    return 0;
+}
+
 void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_t *skipped,
                       const pyab_verdict_opts *o)
 {
@@ -491,7 +505,14 @@ void pyab_verdict_arm(json_t *arm, const pyab_verdict_rep *reps, size_t n, json_
             json_array_append_new(reasons, json_sprintf("%s: %s", pyab_verdict_metric_key[order[i]],
                                                         q->why));
     }
-    if (n == 0) {
+    if (n == 0 && any_over_limit(skipped)) {
+        /* The memory outgrew what the scenario allows: a finding, not a lack of data. */
+        verdict = "over-limit";
+        json_array_append_new(reasons, json_string(
+            "every rep was stopped for passing limits.rss_mb (see the reps' reasons): the "
+            "service's memory outgrew the limit before a slope could be measured; raise "
+            "limits.rss_mb or shorten the run to measure the slope"));
+    } else if (n == 0) {
         verdict = "inconclusive";
         next = "reps that finish ok: none did";
     } else if (grows) {
