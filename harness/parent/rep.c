@@ -650,7 +650,14 @@ out:
 
 void pyab_rep_kill(pyab_rep *r, int signum)
 {
-    if (signum == SIGKILL)
+    /* A kill (a second Ctrl-C): the stacks first, as for a stall, so the
+     * reason says where the service was; the watchdog kills the group a
+     * second later. Once that is under way, at once. */
+    if (signum == SIGKILL && !r->exited && !r->stall_aborted) {
+        r->stall_aborted = 1;
+        r->aborted_at = pyab_now_s();
+        uv_process_kill(&r->proc, SIGABRT);
+    } else if (signum == SIGKILL)
         kill_group(r, signum);
     else if (!r->exited)
         uv_process_kill(&r->proc, signum);

@@ -276,3 +276,28 @@ def test_hang_while_importing_is_bad_input_with_the_frame(pyab, tmp_path):
     assert "hung while importing" in r.stderr and 'svc.py", line 2' in r.stderr, r.stderr
     assert time.monotonic() - t0 < 30, "only the first rep runs"
     assert not (tmp_path / "out" / "arms" / "base" / "rep-2").exists()
+
+
+def test_second_sigint_kill_names_the_frame(pyab, tmp_path):
+    """Ctrl-C twice kills the rep; the stacks are dumped first, so the reason
+    says where the service was (here: sleeping inside the handler)."""
+    service = "import time\ndef handle(req):\n    time.sleep(30)\n"
+    sc = scenario(tmp_path, service, workers=1,
+                  load={"model": "closed", "users": 1, "requests": 10})
+    out = tmp_path / "out"
+    p = subprocess.Popen([pyab, "run", str(sc), "--out", str(out), "--no-report",
+                          "--no-history"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    deadline = time.monotonic() + 30
+    while not (out / "arms" / "base" / "rep-1" / "samples.csv.part").exists():
+        assert time.monotonic() < deadline and p.poll() is None, "the rep did not start"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    _, stderr = p.communicate(timeout=30)
+    assert p.returncode == 130, stderr
+    rep = load_json(out / "summary.json")["arms"]["base"]["reps"][0]
+    assert rep["outcome"] == "interrupted", rep
+    assert 'service.py", line 3' in rep["reason"], rep["reason"]
