@@ -108,7 +108,9 @@ fail:
 
 /*
  * The figures one arm adds to the history: slopes with their pooled
- * interval, per-rep metrics as the median of the ok reps and their range.
+ * interval, per-rep metrics as the median of the ok reps and their range
+ * (latency p99: the arm's merged-histogram p99, the one figure shown
+ * everywhere, with the reps' range).
  * The per-rep values are the budgets' (budget.h), so both read a metric
  * alike. New reference.
  */
@@ -135,7 +137,12 @@ static json_t *arm_metrics(json_t *arm)
                 lo = fmin(lo, x[k]);
                 hi = fmax(hi, x[k]);
             }
-            entry = json_pack("{s:f, s:[ff]}", "value", pyab_stats_median(x, n), "ci", lo, hi);
+            /* The arm's one p99 is its merged histogram's (results.c), as everywhere else. */
+            json_t *merged = json_object_get(json_object_get(arm, "latency_ms"), "p99");
+            double value = strcmp(m, "latency_p99_ms") == 0 && json_is_number(merged)
+                               ? json_number_value(merged)
+                               : pyab_stats_median(x, n);
+            entry = json_pack("{s:f, s:[ff]}", "value", value, "ci", lo, hi);
             free(x);
         }
         if (entry)

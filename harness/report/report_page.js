@@ -198,8 +198,10 @@ function checkAndHistory() {
   for (const [arm, ms] of Object.entries((h && h.arms) || {})) {
     for (const [metric, m] of Object.entries(ms)) {
       const vals = m.values || [], cps = m.change_points || [];
-      /* The history keeps slopes pooled over reps and other figures as the median of the reps' values. */
-      const label = /_slope$/.test(metric) ? metric : `${metric} (median of reps)`;
+      /* The history keeps slopes pooled over reps, the arm's p99 from its merged histogram, and
+       * other figures as the median of the reps' values. */
+      const label = /_slope$/.test(metric) ? metric
+        : metric === 'latency_p99_ms' ? `${metric} (merged reps)` : `${metric} (median of reps)`;
       trend.push([arm, label, el('code', null, spark(vals)), fmtNum(vals[vals.length - 1]),
         cps.length ? cps.map((c) => `run ${c.run + 1} (${c.date_utc || '?'}): ${fmtNum(c.before)} → ${fmtNum(c.after)}`).join('; ') : 'steady']);
     }
