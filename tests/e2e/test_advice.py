@@ -4,7 +4,8 @@ in a decided verdict that is right."""
 import json
 import re
 import shutil
-import subprocess
+
+import pytest
 
 from conftest import ROOT, load_json, run_pyab
 
@@ -152,3 +153,23 @@ def test_unknown_keys_list_the_known_ones(pyab, tmp_path):
     p = scenario(tmp_path, "typo", env={"BEHAVIOUR": "noop"}, load={"modle": "open"})
     r = run_pyab(pyab, ["run", str(p), "--out", str(tmp_path / "b"), "--no-history"])
     assert 'key "load.modle": unknown key (known here: model, ' in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("over, key, what", [
+    ({"sample": {"every_requests": 0}}, "sample.every_requests", "must be between 1"),
+    ({"sample": {"every_requests": "sometimes"}}, "sample.every_requests",
+     'must be "auto" or a whole'),
+    ({"load": {"model": "closed", "requests": 100, "until": "forever"}}, "load.until",
+     "must be one of"),
+    ({"load": {"model": "closed", "requests": 100, "max_requests": 10}}, "load.max_requests",
+     'only goes with "until": "settled"'),
+    ({"load": {"model": "closed", "requests": 100, "until": "settled", "max_seconds": 0}},
+     "load.max_seconds", "must be between"),
+    ({"allocator": {"thread_caches": "maybe"}}, "allocator.thread_caches", "must be one of"),
+])
+def test_bad_values_of_the_new_keys(pyab, tmp_path, over, key, what):
+    p = scenario(tmp_path, "bad", env={"BEHAVIOUR": "noop"}, **over)
+    r = run_pyab(pyab, ["run", str(p), "--out", str(tmp_path / "out"), "--no-history"])
+    assert r.returncode == 2, r.stderr
+    assert f'{p}: key "{key}": {what}' in r.stderr, r.stderr
+    assert not (tmp_path / "out").exists()
