@@ -1,6 +1,8 @@
-"""Each kind of advice pyab gives for an inconclusive verdict, followed once
-as a user would (the numbers it prints, put into the scenario), must end
-in a decided verdict that is right."""
+"""Verdicts that settle, from a user's side. Each kind of advice pyab gives
+for an inconclusive verdict, followed once as a user would (the numbers it
+prints, put into the scenario), must end in a decided verdict that is
+right; the nightly gate on a fast service; no native growth from
+allocator caches; defaults visible; bad values of the new keys refused."""
 import json
 import re
 import shutil
