@@ -104,12 +104,14 @@ char *pyab_rep_child_path(void)
  */
 static void look_if_due(pyab_rep *r)
 {
+    double done = r->series.requests[r->series.n - 1];
     char *part;
 
-    if (!r->settle_on || r->settle_sent)
+    /* Every sample row passes here: only a due look builds a path and reads the file. */
+    if (!r->settle_on || r->settle_sent || done < r->settle.next)
         return;
     part = xasprintf("%s/samples.csv.part", r->dir);
-    if (pyab_settle_look(&r->settle, part, r->series.requests[r->series.n - 1])) {
+    if (pyab_settle_look(&r->settle, part, done)) {
         r->settle_sent = 1;
         if (r->proc.pid > 0 && !r->exited)
             kill(r->proc.pid, SIGUSR1);

@@ -159,11 +159,8 @@ def test_one_run_of_history_is_singular(pyab, tmp_path):
     assert " 1 run   first " in r.stdout, r.stdout  # the columns stay aligned
 
 
-def test_sigint_message_says_the_rep_stops_now(pyab, tmp_path):
-    service = "import time\ndef handle(req):\n    time.sleep(0.001)\n"
-    sc = scenario(tmp_path, service, reps=2, workers=1,
-                  load={"model": "closed", "users": 1, "requests": 1000000})
-    out = tmp_path / "out"
+def start_first_rep(pyab, sc, out):
+    """Starts `pyab run` in the background and returns once its first rep is replaying."""
     p = subprocess.Popen([pyab, "run", str(sc), "--out", str(out), "--no-report",
                           "--no-history"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
@@ -171,6 +168,15 @@ def test_sigint_message_says_the_rep_stops_now(pyab, tmp_path):
     while not (out / "arms" / "base" / "rep-1" / "samples.csv.part").exists():
         assert time.monotonic() < deadline and p.poll() is None, "the rep did not start"
         time.sleep(0.05)
+    return p
+
+
+def test_sigint_message_says_the_rep_stops_now(pyab, tmp_path):
+    service = "import time\ndef handle(req):\n    time.sleep(0.001)\n"
+    sc = scenario(tmp_path, service, reps=2, workers=1,
+                  load={"model": "closed", "users": 1, "requests": 1000000})
+    out = tmp_path / "out"
+    p = start_first_rep(pyab, sc, out)
     time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     sent = time.monotonic()
@@ -285,13 +291,7 @@ def test_second_sigint_kill_names_the_frame(pyab, tmp_path):
     sc = scenario(tmp_path, service, workers=1,
                   load={"model": "closed", "users": 1, "requests": 10})
     out = tmp_path / "out"
-    p = subprocess.Popen([pyab, "run", str(sc), "--out", str(out), "--no-report",
-                          "--no-history"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    deadline = time.monotonic() + 30
-    while not (out / "arms" / "base" / "rep-1" / "samples.csv.part").exists():
-        assert time.monotonic() < deadline and p.poll() is None, "the rep did not start"
-        time.sleep(0.05)
+    p = start_first_rep(pyab, sc, out)
     time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     time.sleep(0.5)
