@@ -22,6 +22,7 @@
 #include "protocol.h"
 #include "trace.h"
 #include "util.h"
+#include "where.h"
 
 /* How often a sample also takes the GIL (see take_sample). */
 #define GIL_PART_EVERY_NS 100000000ull
@@ -256,6 +257,9 @@ static void mark_warmup(child *c)
     if (c->warmup_marked || c->finished)
         return;
     c->warmup_marked = 1;
+    PyEval_RestoreThread(c->main_ts);
+    pyab_where_warm();
+    PyEval_SaveThread();
     if (c->cfg.gc_freeze_after_warmup) {
         PyEval_RestoreThread(c->main_ts);
         long n = pyab_gcwatch_freeze();
@@ -400,7 +404,7 @@ static double cpu_seconds(void)
 
 static void finish(child *c)
 {
-    json_t *result;
+    json_t *result, *where = NULL;
 
     if (c->finished)
         return;
@@ -415,12 +419,18 @@ static void finish(child *c)
     /* Quiesce: what remains after a full collection and giving free memory
      * back tells live growth from memory the allocator merely keeps. */
     PyEval_RestoreThread(c->main_ts);
+    /* With the GC off, what survives is what the run left, cycles and all;
+     * with it on, what pyab's full collection leaves (where.h). */
+    if (!c->interrupted && !PyGC_IsEnabled())
+        where = pyab_where_report("end");
     pyab_gcwatch_collect(2);
     drain_events(c, "quiesce");
     PyEval_SaveThread();
     malloc_trim(0);
     take_sample(c, "quiesce");
     PyEval_RestoreThread(c->main_ts);
+    if (!c->interrupted && where == NULL)
+        where = pyab_where_report("quiesce");
     result = pyab_replay_result(c->rp);
     json_object_set_new(result, "interrupted", json_boolean(c->interrupted));
     if (c->stop_reason == NULL)
@@ -446,6 +456,8 @@ static void finish(child *c)
                             json_real(since_start(c, pyab_replay_warmup_ns(c->rp))));
     drain_events(c, NULL);
     PyEval_SaveThread();
+    if (where)
+        send_json(c, PYAB_MSG_WHERE, where);
     send_json(c, PYAB_MSG_FINAL, result);
     uv_walk(&c->loop, close_all, NULL);
 }
@@ -609,6 +621,12 @@ static json_t *hello(child *c)
     return j;
 }
 
+/* The request clock of where.h: requests completed so far. */
+static uint64_t where_clock(void *data)
+{
+    return pyab_replay_completed(((child *)data)->rp);
+}
+
 /* Everything up to a running replay; GIL held on success. */
 static int setup(child *c, const char *config_path, pyab_error *err)
 {
@@ -644,6 +662,10 @@ static int setup(child *c, const char *config_path, pyab_error *err)
         return rc;
     }
     c->rp = pyab_replay_create(&c->cfg, c->trace, handler, &c->notify);
+    pyab_where_init(&c->cfg, where_clock, c);
+    /* No warm-up: every allocation of the run counts. */
+    if (c->cfg.warmup_requests == 0 && c->cfg.warmup_seconds == 0)
+        pyab_where_warm();
     return 0;
 }
 
