@@ -296,7 +296,7 @@ void pyab_where_warm(void)
 /* What one group (a site, a type, a package) accumulates over its samples. */
 typedef struct tally {
     double bytes, early, late, var, objects;
-    long samples;
+    long samples, early_samples;
 } tally;
 
 static void tally_add(tally *t, const sample *s, double mean, int early)
@@ -310,6 +310,7 @@ static void tally_add(tally *t, const sample *s, double mean, int early)
     t->var += sz * sz * (1 - p) / (p * p);
     t->objects += 1 / p;
     t->samples++;
+    t->early_samples += early;
 }
 
 static void tally_merge(tally *into, const tally *t)
@@ -320,6 +321,7 @@ static void tally_merge(tally *into, const tally *t)
     into->var += t->var;
     into->objects += t->objects;
     into->samples += t->samples;
+    into->early_samples += t->early_samples;
 }
 
 static json_t *tally_json(json_t *rec, const tally *t)
@@ -330,6 +332,7 @@ static json_t *tally_json(json_t *rec, const tally *t)
     json_object_set_new(rec, "var", json_real(t->var));
     json_object_set_new(rec, "objects", json_real(t->objects));
     json_object_set_new(rec, "samples", json_integer(t->samples));
+    json_object_set_new(rec, "early_samples", json_integer(t->early_samples));
     return rec;
 }
 
