@@ -42,7 +42,8 @@ static struct {
     uint64_t rng;
     uint64_t (*clock)(void *);
     void *clock_data;
-    uint64_t warm; /* the request clock when sampling started */
+    uint64_t warm; /* the request clock at the end of warm-up */
+    uint64_t warm_requests; /* warmup.requests, 0 if by time or none */
     int warm_done;
     long garbage_warm;
     int busy;
@@ -211,6 +212,9 @@ void pyab_where_forget(void *p)
     pyab_where_nlive = w.live.len;
 }
 
+static long garbage_len(void);
+static PyObject *call_py(const char *fn, const char *fmt, ...);
+
 void pyab_where_init(const pyab_config *cfg, uint64_t (*clock)(void *), void *clock_data)
 {
     w.mode = cfg->where_mode == PYAB_WHERE_EXACT    ? MODE_EXACT
@@ -227,6 +231,17 @@ void pyab_where_init(const pyab_config *cfg, uint64_t (*clock)(void *), void *cl
     w.rng = (cfg->seed + 1) * 0x9E3779B97F4A7C15ull | 1;
     w.clock = clock;
     w.clock_data = clock_data;
+    w.warm_requests = (uint64_t)cfg->warmup_requests;
+    /* Compile where.py and start tracing now, before the replay: an import
+     * during it would release the GIL mid-measurement. Sampling runs from
+     * the start; the report counts what was allocated after warm-up. */
+    if (w.mode == MODE_EXACT) {
+        PyObject *r = call_py("exact_init", "(i)", 16);
+        Py_XDECREF(r);
+    } else if (w.mode == MODE_SAMPLED) {
+        garbage_len();
+        pyab_where_left = next_gap();
+    }
 }
 
 const char *pyab_where_mode(void)
@@ -281,14 +296,16 @@ void pyab_where_warm(void)
     if (w.warm_done || w.mode == MODE_OFF)
         return;
     w.warm_done = 1;
-    w.warm = w.clock(w.clock_data);
     w.garbage_warm = garbage_len();
-    if (w.mode == MODE_SAMPLED) {
-        pyab_where_left = next_gap();
-    } else {
-        PyObject *r = call_py("exact_start", "(i)", 16);
+    if (w.mode == MODE_EXACT) {
+        PyObject *r = call_py("exact_warm", "()");
         Py_XDECREF(r);
     }
+    /* Warm-up by requests ends at that request, however late this runs
+     * (the GIL may come minutes of requests later on a fast service). */
+    w.warm = w.clock(w.clock_data);
+    if (w.warm_requests && w.mode == MODE_SAMPLED && w.warm > w.warm_requests)
+        w.warm = w.warm_requests;
 }
 
 /* ---- the report --------------------------------------------------------- */
@@ -422,9 +439,17 @@ static fileinfo file_info(const names *nm, PyObject *filename)
     return fi;
 }
 
+/* "service.py", or "logging/__init__.py" where the file alone says little. */
 static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
+
+    if (s && s > path && strcmp(s + 1, "__init__.py") == 0) {
+        const char *d = s - 1;
+        while (d > path && d[-1] != '/')
+            d--;
+        return d;
+    }
     return s ? s + 1 : path;
 }
 
@@ -553,31 +578,65 @@ static PyObject *as_object(const typeinfo *ti, const sample *s)
     return NULL;
 }
 
-/* Maps the storage blocks of tracked containers to their owners. */
+static void own_storage(typeinfo *ti, PyObject *o, Py_ssize_t i)
+{
+    void *store = NULL;
+
+    if (PyList_Check(o))
+        store = ((PyListObject *)o)->ob_item;
+    else if (PyDict_Check(o))
+        store = ((PyDictObject *)o)->ma_keys;
+    else if (PyAnySet_Check(o) && ((PySetObject *)o)->table != ((PySetObject *)o)->smalltable)
+        store = ((PySetObject *)o)->table;
+    else if (PyByteArray_Check(o))
+        store = ((PyByteArrayObject *)o)->ob_bytes;
+    if (store)
+        ptrmap_put(&ti->owners, (uintptr_t)store, (uint64_t)i + 1);
+}
+
+typedef struct visit_ctx {
+    typeinfo *ti;
+    PyObject *untracked; /* containers the GC does not track, found one level down */
+} visit_ctx;
+
+static int visit_referent(PyObject *r, void *arg)
+{
+    visit_ctx *v = arg;
+
+    /* bytearrays and untracked dicts are not in gc.get_objects(). */
+    if ((PyByteArray_Check(r) || (PyDict_Check(r) && !PyObject_GC_IsTracked(r))) &&
+        PyList_GET_SIZE(v->untracked) < (1 << 20))
+        PyList_Append(v->untracked, r);
+    return 0;
+}
+
+/* Maps the storage blocks of containers (lists, dicts, sets, bytearrays) to their owners. */
 static void load_owners(typeinfo *ti)
 {
     PyObject *gc = PyImport_ImportModule("gc");
+    visit_ctx v = {ti, PyList_New(0)};
+    Py_ssize_t n;
 
     ti->gc_objects = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
     Py_XDECREF(gc);
-    if (ti->gc_objects == NULL || !PyList_Check(ti->gc_objects)) {
+    if (ti->gc_objects == NULL || !PyList_Check(ti->gc_objects) || v.untracked == NULL) {
+        Py_XDECREF(v.untracked);
         PyErr_Clear();
         return;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(ti->gc_objects); i++) {
+    n = PyList_GET_SIZE(ti->gc_objects);
+    for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *o = PyList_GET_ITEM(ti->gc_objects, i);
-        void *store = NULL;
-        if (PyList_CheckExact(o) || PyList_Check(o))
-            store = ((PyListObject *)o)->ob_item;
-        else if (PyDict_Check(o))
-            store = ((PyDictObject *)o)->ma_keys;
-        else if (PyAnySet_Check(o) && ((PySetObject *)o)->table != ((PySetObject *)o)->smalltable)
-            store = ((PySetObject *)o)->table;
-        else if (PyByteArray_Check(o))
-            store = ((PyByteArrayObject *)o)->ob_bytes;
-        if (store)
-            ptrmap_put(&ti->owners, (uintptr_t)store, (uint64_t)i + 1);
+        traverseproc tr = Py_TYPE(o)->tp_traverse;
+        if (tr)
+            tr(o, visit_referent, &v);
     }
+    /* One list of owners: the tracked objects, then those found under them. */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v.untracked); i++)
+        PyList_Append(ti->gc_objects, PyList_GET_ITEM(v.untracked, i));
+    Py_DECREF(v.untracked);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(ti->gc_objects); i++)
+        own_storage(ti, PyList_GET_ITEM(ti->gc_objects, i), i);
 }
 
 static PyObject *owner_of(const typeinfo *ti, const sample *s)
@@ -877,10 +936,14 @@ static void exact_report(json_t *dom)
         PyObject *f0 = PyList_GET_SIZE(frames) ? PyList_GET_ITEM(frames, 0) : NULL;
         const char *file = f0 ? utf8(PyTuple_GET_ITEM(f0, 0)) : "(no Python frame)";
         long line = f0 ? PyLong_AsLong(PyTuple_GET_ITEM(f0, 1)) : 0;
-        char *key = xasprintf("%s:%ld", file, line);
+        /* tracemalloc's "<unknown>:0" is the sampler's "(no Python frame)". */
+        char *key = strcmp(file, "<unknown>") == 0 || f0 == NULL ? xstrdup("(no Python frame)")
+                                                                 : xasprintf("%s:%ld", file, line);
         int created;
         group *g = group_get(&sites, key, &created);
-        if (created) {
+        if (created && strcmp(key, "(no Python frame)") == 0) {
+            json_object_set_new(g->rec, "site", json_string(key));
+        } else if (created) {
             json_object_set_new(g->rec, "site", json_sprintf("%s:%ld", base_name(file), line));
             json_object_set_new(g->rec, "file", json_string(file));
             json_object_set_new(g->rec, "line", json_integer(line));

@@ -186,6 +186,7 @@ def holders(targets, budget_s):
             break
         walk(queue.popleft())
     reachable = {i for i in want if i in parent}
+    found = set(reachable)
     if complete:
         # Tracked objects no root reaches (cycles awaiting collection, or
         # kept only from C): their references count too.
@@ -193,7 +194,8 @@ def holders(targets, budget_s):
         ours.add(id(everything))
         for o in everything:
             if id(o) not in parent and id(o) not in ours:
-                parent[id(o)] = (None, "unreachable from any module")
+                parent[id(o)] = (None, "no module reaches it: %s (a reference cycle, or "
+                                 "garbage awaiting collection)" % _tname(o))
                 objs[id(o)] = o
                 queue.append(o)
         del everything
@@ -203,12 +205,20 @@ def holders(targets, budget_s):
                 complete = False
                 break
             walk(queue.popleft())
-    base = sys.getrefcount(sentinel) - want[id(sentinel)]
+    # Reference counts first, while only the walk's own containers hold
+    # extra references: the sentinel, held exactly as a target is, gives
+    # the count that means "nothing else holds it".
+    found.update(i for i in want if i in parent)
+    # The walk's map holds one reference to what it reached: not a holder.
+    base = sys.getrefcount(sentinel) - want[id(sentinel)] - (id(sentinel) in objs)
+    excess = [sys.getrefcount(o) - want[id(o)] - (id(o) in objs) - base if complete else None
+              for _, o in targets[:-1]]
     results = []
-    for site, o in targets[:-1]:
+    for (site, o), extra in zip(targets[:-1], excess):
         i = id(o)
+        objs[i] = o
         chain = []
-        if i in reachable:
+        if i in found:
             hops = []
             cur = i
             while cur is not None and len(hops) < 64:
@@ -223,9 +233,8 @@ def holders(targets, budget_s):
                     chain.append(label)
             if len(chain) > 12:
                 chain = chain[:6] + ["..."] + chain[-5:]
-        excess = sys.getrefcount(o) - want[i] - base if complete else None
         results.append({"site": site, "type": _tname(o), "chain": chain,
-                        "reachable": i in reachable, "excess_references": excess})
+                        "reachable": i in reachable, "excess_references": extra})
     return results, complete
 
 
@@ -242,21 +251,25 @@ def garbage_types(start):
 _exact = {}
 
 
-def exact_start(depth):
+def exact_init(depth):
     import tracemalloc
     tracemalloc.start(depth)
-    _exact["warm"] = tracemalloc.take_snapshot()
+    _exact["module"] = tracemalloc
+
+
+def exact_warm():
+    _exact["warm"] = _exact["module"].take_snapshot()
 
 
 def exact_sites():
     """(traceback frames, size_diff, count_diff) per allocation line since
     warm-up, the innermost frame first, largest growth first."""
-    import tracemalloc
-    if "warm" not in _exact:
+    tracemalloc = _exact.get("module")
+    if tracemalloc is None or "warm" not in _exact:
         return []
     end = tracemalloc.take_snapshot()
     tracemalloc.stop()
-    flt = [tracemalloc.Filter(False, "<pyab *")]
+    flt = [tracemalloc.Filter(False, "<pyab *"), tracemalloc.Filter(False, tracemalloc.__file__)]
     stats = end.filter_traces(flt).compare_to(_exact.pop("warm").filter_traces(flt), "traceback")
     out = []
     for st in stats:
