@@ -146,3 +146,24 @@ def test_where_off_and_bad_values(pyab, tmp_path):
     assert r.returncode == 0, r.stderr
     where = load_json(tmp_path / "o" / "summary.json")["arms"]["base"].get("where")
     assert where == {"mode": "off", "reason": 'where.mode is "off"'}
+
+
+def test_compare_names_the_site_arm_b_removed(pyab, tmp_path):
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("".join('{"t": %g, "route": "/r", "body": {}}\n' % (i / 1000) for i in range(50)))
+    sc = {"name": "arms", "app": {"path": str(HERE / "audit_arms.py"), "handler": "handle"},
+          "trace": str(trace), "load": {"model": "closed", "users": 1, "requests": 5000},
+          "workers": 1, "warmup": {"requests": 500}, "reps": 2,
+          "arms": {"leaky": {}, "fixed": {"env": {"AUDIT_FIXED": "1"}}}}
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps(sc))
+    out = tmp_path / "o"
+    r = run_pyab(pyab, ["run", str(p), "--out", str(out), "--no-report"])
+    assert r.returncode == 0, r.stderr
+    summary = load_json(out / "summary.json")
+    (cmp,) = summary["comparisons"]
+    assert cmp["arm"] == "fixed" and cmp["control"] == "leaky"
+    top = cmp["where"][0]
+    assert top["site"] == "audit_arms.py:10" and top["change"] == "removed", cmp["where"]
+    assert 7000 < top["control"] < 9500 and top["arm"] < 800
+    assert "audit_arms.py:10 in handle: " in r.stdout and "(removed)" in r.stdout, r.stdout
