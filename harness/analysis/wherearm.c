@@ -224,7 +224,8 @@ static json_t *merge_uncollectable(const rep_dom *reps, size_t nreps)
     for (size_t r = 0; r < nreps; r++) {
         u = json_object_get(reps[r].dom, "uncollectable");
         added += num(u, "garbage_added");
-        requests += reps[r].requests;
+        /* Counted from when the child could first read gc.garbage. */
+        requests += json_object_get(u, "requests") ? num(u, "requests") : reps[r].requests;
         json_object_foreach(json_object_get(u, "types"), k, v)
             json_object_set_new(types, k, json_integer((json_int_t)(num(types, k) + json_number_value(v))));
     }

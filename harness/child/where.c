@@ -46,6 +46,7 @@ static struct {
     uint64_t warm_requests; /* warmup.requests, 0 if by time or none */
     int warm_done;
     long garbage_warm;
+    uint64_t garbage_clock; /* the request clock when garbage_warm was read */
     int busy;
     uint64_t dropped;
 
@@ -297,6 +298,7 @@ void pyab_where_warm(void)
         return;
     w.warm_done = 1;
     w.garbage_warm = garbage_len();
+    w.garbage_clock = w.clock(w.clock_data);
     if (w.mode == MODE_EXACT) {
         PyObject *r = call_py("exact_warm", "()");
         Py_XDECREF(r);
@@ -790,7 +792,8 @@ static void add_uncollectable(json_t *dom)
     }
     Py_XDECREF(types);
     json_object_set_new(dom, "uncollectable",
-                        json_pack("{s:I,s:o}", "garbage_added", (json_int_t)(now - w.garbage_warm),
+                        json_pack("{s:I,s:I,s:o}", "garbage_added", (json_int_t)(now - w.garbage_warm),
+                                  "requests", (json_int_t)(w.clock(w.clock_data) - w.garbage_clock),
                                   "types", t));
 }
 

@@ -167,3 +167,15 @@ def test_compare_names_the_site_arm_b_removed(pyab, tmp_path):
     assert top["site"] == "audit_arms.py:10" and top["change"] == "removed", cmp["where"]
     assert 7000 < top["control"] < 9500 and top["arm"] < 800
     assert "audit_arms.py:10 in handle: " in r.stdout and "(removed)" in r.stdout, r.stdout
+
+
+def test_resurrected_objects_and_uncollectable_garbage(pyab, tmp_path):
+    _, where = run_where(pyab, tmp_path, "resurrect", "sampled", SAMPLED_REQUESTS)
+    (res,) = where["resurrected"]
+    assert res["type"] == "resurrect.Record"
+    assert res["objects_per_request"] == pytest.approx(1, rel=0.25), res
+    _, where = run_where(pyab, tmp_path, "saveall", "sampled", SAMPLED_REQUESTS)
+    un = where["uncollectable"]
+    # Two Pair objects per request, and each one's __dict__... at least the pairs.
+    assert un["per_request"] >= 1.9, un
+    assert un["types"].get("saveall.Pair", 0) > 0, un
