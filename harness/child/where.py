@@ -248,10 +248,6 @@ def holders(targets, budget_s):
     return results, complete
 
 
-def garbage_len():
-    return len(gc.garbage)
-
-
 def garbage_types(start):
     _imports()
     counts = collections.Counter(_tname(o) for o in gc.garbage[start:])
