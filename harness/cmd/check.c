@@ -552,7 +552,7 @@ int pyab_cmd_check(int argc, char **argv)
         goto finish;
     }
     if (!o.no_history && (hist = pyab_history_open(
-            o.history ? o.history : DEFAULT_HISTORY, &err)) == NULL) {
+            o.history ? o.history : pyab_history_default(DEFAULT_HISTORY), &err)) == NULL) {
         fprintf(stderr, "pyab check: %s\n", err.text);
         code = err.exit_code;
         goto out;

@@ -31,8 +31,8 @@ typedef struct run_history {
 } run_history;
 
 /*
- * before_reps hook: opens the database, --history's or history.sqlite
- * beside the results folder (results/history.sqlite for the default
+ * before_reps hook: opens the database, --history's, $PYAB_HISTORY's or
+ * history.sqlite beside the results folder (results/history.sqlite for the default
  * folder, the same file `pyab check` uses), so that a corrupt or
  * unwritable one stops the run before its first rep (exit 2), as it
  * stops `pyab check`.
@@ -41,7 +41,8 @@ static int open_history(const char *dir, void *data, pyab_error *err)
 {
     run_history *rh = data;
     char *parent = pyab_path_dirname(dir);
-    char *db = rh->path ? xstrdup(rh->path) : pyab_path_join(parent, "history.sqlite");
+    const char *given = rh->path ? rh->path : pyab_history_default(NULL);
+    char *db = given ? xstrdup(given) : pyab_path_join(parent, "history.sqlite");
 
     rh->db = pyab_history_open(db, err);
     free(parent);
