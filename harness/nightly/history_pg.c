@@ -66,9 +66,19 @@ static int query(pyab_history_store *s, const char *sql, int n, const char *cons
     return 0;
 }
 
+/* A statement (or several, ';'-separated) without parameters. */
 static int cmd(pyab_history_store *s, const char *sql, pyab_error *err, const char *what)
 {
-    return query(s, sql, 0, NULL, PGRES_COMMAND_OK, NULL, err, what);
+    PGresult *r = PQexec(s->conn, sql);
+    int rc = 0;
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        const char *msg = PQresultErrorMessage(r);
+        rc = pyab_error_internal(err, "%s: %s: %.*s", s->shown, what, (int)strcspn(msg, "\n"),
+                                 msg);
+    }
+    PQclear(r);
+    return rc;
 }
 
 static void pg_close(pyab_history_store *s)

@@ -186,6 +186,7 @@ static void test_concurrent(void)
 
     /* The schema exists before the reader starts, as it would on a shared server. */
     pyab_history_close(pyab_history_open(db, &err));
+    fflush(stdout); /* or each child would print the parent's buffered lines again */
     if ((rd = fork()) == 0)
         _exit(reader(db, sc));
     for (int w = 0; w < WRITERS; w++)
@@ -247,6 +248,7 @@ static void test_killed_writer(void)
     pid_t pid;
 
     CHECK(pipe(fds) == 0);
+    fflush(stdout);
     if ((pid = fork()) == 0) {
         close(fds[0]);
         h = pyab_history_open(db, &err);

@@ -1,0 +1,109 @@
+"""The history on a PostgreSQL server (tests/pgserver.py starts a private
+one): the C history suite (tests/unit/test_history.c, which meson runs on
+SQLite) run again against the server, the schema migrations there, and
+`pyab check` / `pyab history` sharing the server's history. Also, with no
+server at all: a --history URL is never taken for a path."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import BUILD, run_pyab
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "e2e"))
+from test_check import scenario  # noqa: E402  (the small leak service)
+
+
+def test_history_suite_on_postgresql(pg_server):
+    url = pg_server.createdb("suite")
+    r = subprocess.run([str(BUILD / "tests" / "test-history")], capture_output=True, text=True,
+                       timeout=300, env=dict(os.environ, PYAB_TEST_HISTORY_URL=url))
+    print(r.stdout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "backend postgresql" in r.stdout
+    assert "8 writers x 50 runs: 400 runs, 1600 metric rows" in r.stdout
+    # The server holds what the suite wrote, no more: 400 + 3 + 12 + 3 runs of this pid's names.
+    assert int(pg_server.psql("SELECT count(*) FROM runs WHERE scenario LIKE 'conc-%'",
+                              db="suite")) == 400
+    assert int(pg_server.psql("SELECT count(*) FROM runs WHERE scenario LIKE 'killed-%'",
+                              db="suite")) == 3
+    assert pg_server.psql("SELECT version FROM schema_version", db="suite") == "2"
+
+
+V1 = """
+CREATE TABLE runs (id BIGSERIAL PRIMARY KEY, scenario TEXT NOT NULL, date_utc TEXT NOT NULL,
+  git_revision TEXT, pyab_version TEXT, results_dir TEXT NOT NULL, verdict TEXT,
+  UNIQUE (scenario, date_utc, results_dir));
+CREATE TABLE metrics (run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  arm TEXT NOT NULL, metric TEXT NOT NULL, value DOUBLE PRECISION, ci_low DOUBLE PRECISION,
+  ci_high DOUBLE PRECISION, PRIMARY KEY (run_id, arm, metric));
+INSERT INTO runs (scenario, date_utc, results_dir, verdict) VALUES
+  ('old', '2020-01-01T00:00:00Z', '/o', 'pass');
+INSERT INTO metrics VALUES (1, 'base', 'rss_slope', 3.5, 3, 4);
+"""
+
+
+def test_schema_migrates_and_a_newer_one_is_refused(pyab, pg_server, tmp_path):
+    url = pg_server.createdb("old")
+    pg_server.psql(V1, db="old")
+    r = run_pyab(pyab, ["history", "old", "--db", url, "--json"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    trend = json.loads(r.stdout)
+    assert trend["arms"]["base"]["rss_slope"]["values"] == [3.5]
+    assert pg_server.psql("SELECT version FROM schema_version", db="old") == "2"
+    assert pg_server.psql("SELECT count(*) FROM information_schema.columns WHERE "
+                          "table_name = 'runs' AND column_name = 'host'", db="old") == "1"
+    pg_server.psql("UPDATE schema_version SET version = 99", db="old")
+    r = run_pyab(pyab, ["history", "old", "--db", url], cwd=tmp_path)
+    assert r.returncode == 2
+    assert "schema version is 99, newer than this pyab knows (2)" in r.stderr
+
+
+def test_check_and_history_share_the_server(pyab, pg_server, tmp_path):
+    url = pg_server.createdb("shared")
+    secret_url = pg_server.url("shared", password="hunter2-secret")
+    sc = scenario(tmp_path / "svc", leak=0, reps=2, requests=5000)
+    env = {"PYAB_HISTORY": secret_url}
+    first = run_pyab(pyab, ["check", str(sc), "--out", str(tmp_path / "c1"), "--quiet"],
+                     cwd=tmp_path, env=env)
+    assert first.returncode in (0, 1), first.stdout + first.stderr
+    # A second machine's check (another folder) finds the first as its baseline on the server.
+    second = run_pyab(pyab, ["check", str(sc), "--out", str(tmp_path / "c2"), "--history",
+                             secret_url], cwd=tmp_path)
+    assert second.returncode in (0, 1), second.stdout + second.stderr
+    summary = json.loads((tmp_path / "c2" / "svc" / "summary.json").read_text())
+    assert summary["check"]["baseline"] == str(tmp_path / "c1" / "svc"), summary["check"]
+    run = run_pyab(pyab, ["run", str(sc), "--out", str(tmp_path / "r"), "--quiet",
+                          "--no-report"], cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    assert pg_server.psql("SELECT string_agg(verdict, ',' ORDER BY id) FROM runs", db="shared") \
+        in ("pass,pass,run", "pass,fail,run", "fail,pass,run", "fail,fail,run")
+    assert pg_server.psql("SELECT count(DISTINCT host) FROM runs", db="shared") == "1"
+    hist = run_pyab(pyab, ["history", "svc", "--json"], cwd=tmp_path, env={"PYAB_HISTORY": url})
+    assert hist.returncode == 0, hist.stderr
+    assert len(json.loads(hist.stdout)["runs"]) == 3
+    # The password is in no file pyab wrote and in none of its output.
+    for out in (first, second, run, hist):
+        assert "hunter2" not in out.stdout + out.stderr
+    for p in tmp_path.rglob("*"):
+        if p.is_file():
+            assert b"hunter2" not in p.read_bytes(), p
+
+
+def test_a_url_is_never_a_path(pyab, tmp_path):
+    sc = scenario(tmp_path / "svc", leak=0, reps=1, requests=2000)
+    for verb in (["run", str(sc), "--out", str(tmp_path / "out")], ["check", str(sc), "--out",
+                                                                    str(tmp_path / "out")]):
+        r = run_pyab(pyab, verb + ["--history", "mysql://ci:pw@db/pyab"], cwd=tmp_path)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "mysql://ci:***@db/pyab: unknown history scheme 'mysql'" in r.stderr
+        assert not (tmp_path / "mysql:").exists() and not (tmp_path / "out").exists()
+    r = run_pyab(pyab, ["history", "svc", "--db", "sqlite:///x.db"], cwd=tmp_path)
+    assert r.returncode == 2 and "unknown history scheme 'sqlite'" in r.stderr
+    # A server that cannot be reached is bad input too, named without its password.
+    r = run_pyab(pyab, ["run", str(sc), "--out", str(tmp_path / "out"), "--history",
+                        "postgresql://ci:pw@127.0.0.1:1/pyab?connect_timeout=2"], cwd=tmp_path)
+    assert r.returncode == 2 and "postgresql://ci:***@127.0.0.1:1/pyab" in r.stderr
+    assert ":pw@" not in r.stderr and not (tmp_path / "out").exists()
