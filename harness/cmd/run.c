@@ -11,7 +11,7 @@
 static int run_usage(void)
 {
     fprintf(stderr, "usage: pyab run SCENARIO [--out DIR] [--quiet] [--no-report] "
-                    "[--until-settled] [--history DB | --no-history]\n");
+                    "[--until-settled] [--history DB | --no-history] [--shard I/N]\n");
     return PYAB_EXIT_USAGE;
 }
 
@@ -85,7 +85,10 @@ int pyab_cmd_run(int argc, char **argv)
     int code, settled = 0;
 
     for (int i = 1; i < argc; i++) {
-        if (pyab_experiment_take_flag(&opts, argc, argv, &i))
+        int took = pyab_experiment_take_flag(&opts, argc, argv, &i);
+        if (took < 0)
+            return run_usage();
+        if (took)
             continue;
         if (strcmp(argv[i], "--history") == 0 && i + 1 < argc)
             rh.path = argv[++i];
@@ -107,6 +110,11 @@ int pyab_cmd_run(int argc, char **argv)
     }
     if (path == NULL)
         return run_usage();
+    /* A shard's partial folder goes into no history: the merged run does (pyab merge). */
+    if (opts.shard_count > 0) {
+        opts.after_analysis = NULL;
+        opts.before_reps = NULL;
+    }
     if ((sc = pyab_scenario_load_settled(path, settled, &err)) == NULL) {
         fprintf(stderr, "pyab: %s\n", err.text);
         return err.exit_code;
