@@ -107,3 +107,25 @@ def test_a_url_is_never_a_path(pyab, tmp_path):
                         "postgresql://ci:pw@127.0.0.1:1/pyab?connect_timeout=2"], cwd=tmp_path)
     assert r.returncode == 2 and "postgresql://ci:***@127.0.0.1:1/pyab" in r.stderr
     assert ":pw@" not in r.stderr and not (tmp_path / "out").exists()
+
+
+def test_sharded_run_merged_into_the_server(pyab, pg_server, tmp_path):
+    """Two machines' shards, merged by a third step, go into the shared history as one run."""
+    from test_shard import make_scenario
+    url = pg_server.createdb("sharded")
+    sc = make_scenario(tmp_path / "svc", reps=2)
+    env = {"PYAB_HISTORY": url}
+    for i in (1, 2):
+        r = run_pyab(pyab, ["run", str(sc), "--out", str(tmp_path / f"s{i}"), "--shard",
+                            f"{i}/2", "--quiet"], cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr
+    # A shard writes no history: its arms are partial.
+    assert pg_server.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'runs'",
+                          db="sharded") == "0"
+    r = run_pyab(pyab, ["merge", str(tmp_path / "m"), str(tmp_path / "s1"), str(tmp_path / "s2"),
+                        "--quiet", "--no-report"], cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert pg_server.psql("SELECT results_dir || ' ' || verdict FROM runs", db="sharded") == \
+        f"{tmp_path / 'm'} run"
+    assert int(pg_server.psql("SELECT count(*) FROM history WHERE arm = 'leaky'",
+                              db="sharded")) >= 4

@@ -170,10 +170,12 @@ static pyab_scenario *load_ablation(const char *path, const char *only, ablation
         pyab_error_set(err, "%s: key \"arms\": ablate makes its own arms (control, one per "
                        "suspect, all swapped): remove \"arms\"", path);
     else if (pick_suspects(a, json_object_get(sc->ablate, "suspects"), only, err) == 0) {
-        a->metric = json_string_value(json_object_get(sc->ablate, "metric"));
         root = ablation_root(sc->root, a);
         out = pyab_scenario_from_json(sc->path, root, err);
         json_decref(root);
+        /* From the scenario that lives on: sc's strings go with it below. */
+        if (out)
+            a->metric = json_string_value(json_object_get(out->ablate, "metric"));
     }
     pyab_scenario_destroy(sc);
     return out;

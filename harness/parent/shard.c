@@ -118,7 +118,18 @@ static int same_experiment(const shard_in *a, const shard_in *b, pyab_error *err
     return 0;
 }
 
-/* Reads every input and checks they are the N distinct shards of one experiment. */
+static int by_index(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(((const shard_in *)a)->shard, "index"));
+    json_int_t y = json_integer_value(json_object_get(((const shard_in *)b)->shard, "index"));
+
+    return (x > y) - (x < y);
+}
+
+/*
+ * Reads every input and checks they are the N distinct shards of one
+ * experiment; then sorts them by index, whatever order they were given in.
+ */
 static int read_shards(shard_in *in, size_t nin, pyab_error *err)
 {
     json_int_t count = 0;
@@ -158,6 +169,7 @@ static int read_shards(shard_in *in, size_t nin, pyab_error *err)
                                   "folders", (long long)k, (long long)count, (long long)count);
         }
     free(seen);
+    qsort(in, nin, sizeof(*in), by_index);
     return 0;
 }
 
