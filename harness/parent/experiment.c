@@ -378,6 +378,9 @@ static int run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out, pya
         pyab_shard_range(n, opts->shard_index, opts->shard_count, &from, &to);
         ex.shard = pyab_shard_manifest(sc, order, from, to, opts->shard_index,
                                        opts->shard_count);
+        if (from == to)
+            pyab_log("shard %ld/%ld has none of the %zu (arm, rep) pair%s: its folder only says "
+                     "so", opts->shard_index, opts->shard_count, n, PYAB_PLURAL(n));
         n = to;
     }
     ex.host.runs_total = n - from;
