@@ -53,37 +53,54 @@ char *pyab_history_shown(const char *target)
 {
     size_t n = scheme_len(target);
     pyab_buf b;
+    const char *at = NULL, *colon = NULL;
 
-    if (n == 0)
-        return xstrdup(target);
     pyab_buf_init(&b);
     /* scheme://user:PASSWORD@host...: the password goes, the rest stays. */
-    const char *auth = target + n + 3, *at = strchr(auth, '@'), *slash = strchr(auth, '/');
-    const char *colon = strchr(auth, ':');
-    if (strncmp(target + n, "://", 3) == 0 && at && (slash == NULL || at < slash) && colon &&
-        colon < at) {
+    if (n > 0 && strncmp(target + n, "://", 3) == 0) {
+        const char *auth = target + n + 3, *end = auth + strcspn(auth, "/?#");
+        for (const char *p = auth; p < end; p++)
+            if (*p == '@')
+                at = p; /* the last one: an unencoded '@' in a password comes before it */
+        colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    }
+    if (colon) {
         pyab_buf_add(&b, target, (size_t)(colon + 1 - target));
         pyab_buf_adds(&b, "***");
         pyab_buf_adds(&b, at);
     } else {
         pyab_buf_adds(&b, target);
     }
-    /* ...?password=PASSWORD&...: the same. */
+    /* ...?password=PASSWORD&... (or "host=db password=PASSWORD"): the same. */
     for (char *p = b.data; (p = strstr(p, "password=")) != NULL;) {
-        if (p > b.data && p[-1] != '?' && p[-1] != '&') {
+        if (p > b.data && strchr("?& \t", p[-1]) == NULL) {
             p++;
             continue;
         }
-        char *v = p + strlen("password="), *e = v + strcspn(v, "&#");
-        char *rest = xstrdup(e);
-        b.len = (size_t)(v - b.data);
+        size_t v = (size_t)(p - b.data) + strlen("password=");
+        char *rest = xstrdup(b.data + v + strcspn(b.data + v, "&# \t"));
+        b.len = v;
         b.data[b.len] = '\0';
         pyab_buf_adds(&b, "***");
         pyab_buf_adds(&b, rest);
         free(rest);
-        p = b.data + (v - b.data) + 3;
+        p = b.data + v + 3; /* the buffer may have moved */
     }
     return b.data;
+}
+
+/* "host=db dbname=pyab ...": libpq's other form, which a path never looks like. */
+static int looks_like_conninfo(const char *t)
+{
+    static const char *const keys[] = {"host=", "hostaddr=", "port=", "dbname=", "user=",
+                                       "password=", "service=", "sslmode="};
+
+    while (isspace((unsigned char)*t))
+        t++;
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(keys); i++)
+        if (strncmp(t, keys[i], strlen(keys[i])) == 0)
+            return 1;
+    return 0;
 }
 
 const char *pyab_history_name(pyab_history *h)
@@ -107,6 +124,11 @@ pyab_history *pyab_history_open(const char *target, pyab_error *err)
     size_t n = scheme_len(target);
 
     h->shown = pyab_history_shown(target);
+    if (n == 0 && looks_like_conninfo(target)) {
+        pyab_error_set(err, "%s: looks like a libpq connection string, not a file: give it as "
+                       "a URL, postgresql://user@host:port/db", h->shown);
+        goto fail;
+    }
     if (n == 0)
         h->be = &pyab_history_sqlite;
     else if ((n == 10 && strncmp(target, "postgresql", n) == 0) ||

@@ -163,6 +163,24 @@ def test_merge_refuses_shards_that_do_not_belong_together(pyab, sharded):
     assert r.returncode == 2 and "exists and is not empty" in r.stderr
 
 
+def test_an_unfinished_shard_makes_an_unfinished_run(pyab, sharded):
+    tmp, s = sharded["tmp"], sharded["shards"]
+    shutil.copytree(s[1], tmp / "cut2")
+    summary = load_json(tmp / "cut2" / "summary.json")
+    summary["status"] = "interrupted"
+    (tmp / "cut2" / "summary.json").write_text(json.dumps(summary))
+    db = tmp / "cut.sqlite"
+    r = run(pyab, ["merge", tmp / "cut", s[0], tmp / "cut2", s[2], "--history", db, "--quiet",
+                   "--no-report"], tmp)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{tmp / 'cut2'} did not complete (status interrupted)" in r.stderr
+    assert load_json(tmp / "cut" / "summary.json")["status"] == "interrupted"
+    import sqlite3
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT verdict FROM runs").fetchall() == [("error",)]
+    assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 0
+
+
 def test_bad_shard_values_are_exit_2(pyab, sharded):
     tmp = sharded["tmp"]
     for bad in ("0/3", "4/3", "x", "1/0"):

@@ -483,6 +483,17 @@ static void test_targets(void)
     shown = pyab_history_shown("postgresql://ci@db/pyab");
     CHECK(strcmp(shown, "postgresql://ci@db/pyab") == 0);
     free(shown);
+    shown = pyab_history_shown("postgresql://ci:p@ss@db:5432/pyab"); /* an unencoded '@' */
+    CHECK(strcmp(shown, "postgresql://ci:***@db:5432/pyab") == 0);
+    free(shown);
+    shown = pyab_history_shown("x");
+    CHECK(strcmp(shown, "x") == 0);
+    free(shown);
+    /* libpq's key=value form is refused (never a file), and its password hidden too. */
+    CHECK(pyab_history_open("host=db password=s3cret dbname=pyab", &err) == NULL);
+    CHECK(err.exit_code == PYAB_EXIT_USAGE);
+    CHECK_CONTAINS(err.text, "host=db password=*** dbname=pyab: looks like a libpq connection");
+    CHECK(access("host=db password=s3cret dbname=pyab", F_OK) != 0);
     /* A server that is not there: exit 2 naming the target, without its password. */
     CHECK(pyab_history_open("postgresql://ci:s3cret@127.0.0.1:1/pyab?connect_timeout=2",
                             &err) == NULL);
