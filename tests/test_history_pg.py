@@ -129,3 +129,20 @@ def test_sharded_run_merged_into_the_server(pyab, pg_server, tmp_path):
         f"{tmp_path / 'm'} run"
     assert int(pg_server.psql("SELECT count(*) FROM history WHERE arm = 'leaky'",
                               db="sharded")) >= 4
+
+
+def test_a_silent_server_times_out_as_the_url_says(pyab, tmp_path):
+    """A server that accepts and never answers: the URL's connect_timeout (libpq's
+    minimum, 2 s) wins over pyab's 30 s default, and it is exit 2."""
+    import socket
+    import time
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(4)
+        url = f"postgresql://ci@127.0.0.1:{s.getsockname()[1]}/pyab?connect_timeout=2" \
+              "&sslmode=disable"
+        t0 = time.monotonic()
+        r = run_pyab(pyab, ["history", "svc", "--db", url], cwd=tmp_path, timeout=60)
+        took = time.monotonic() - t0
+    assert r.returncode == 2 and "timeout expired" in r.stderr, r.stderr
+    assert 1.5 < took < 15, took
