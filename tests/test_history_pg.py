@@ -84,8 +84,19 @@ def test_check_and_history_share_the_server(pyab, pg_server, tmp_path):
     hist = run_pyab(pyab, ["history", "svc", "--json"], cwd=tmp_path, env={"PYAB_HISTORY": url})
     assert hist.returncode == 0, hist.stderr
     assert len(json.loads(hist.stdout)["runs"]) == 3
+    # The service does not get PYAB_HISTORY (a service that prints its environment).
+    (tmp_path / "svc" / "envsvc.py").write_text(
+        "import os\nprint('history:', os.environ.get('PYAB_HISTORY'), flush=True)\n"
+        "def handle(req):\n    return 1\n")
+    data = json.loads(sc.read_text())
+    data.update(name="envsvc", app={"path": "envsvc.py"})
+    (tmp_path / "svc" / "envsvc.json").write_text(json.dumps(data))
+    envrun = run_pyab(pyab, ["run", str(tmp_path / "svc" / "envsvc.json"), "--out",
+                             str(tmp_path / "e"), "--quiet", "--no-report"], cwd=tmp_path, env=env)
+    assert envrun.returncode == 0, envrun.stderr
+    assert "history: None" in (tmp_path / "e" / "arms" / "base" / "rep-1" / "stdout.log").read_text()
     # The password is in no file pyab wrote and in none of its output.
-    for out in (first, second, run, hist):
+    for out in (first, second, run, hist, envrun):
         assert "hunter2" not in out.stdout + out.stderr
     for p in tmp_path.rglob("*"):
         if p.is_file():
