@@ -23,7 +23,11 @@
 struct pyab_history_store {
     PGconn *conn;
     char *shown;
+    char sqlstate[6]; /* of the last statement that failed */
 };
+
+/* Transactions a deadlock or serialization failure aborted are tried again. */
+#define WRITE_ATTEMPTS 3
 
 #define CONNECT_TIMEOUT_S "30"
 
@@ -57,6 +61,8 @@ static int query(pyab_history_store *s, const char *sql, int n, const char *cons
 
     if (PQresultStatus(r) != want) {
         const char *msg = PQresultErrorMessage(r);
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", state ? state : "");
         pyab_error_internal(err, "%s: %s: %.*s", s->shown, what, (int)strcspn(msg, "\n"), msg);
         PQclear(r);
         return -EIO;
@@ -211,11 +217,12 @@ static int write_run(pyab_history_store *s, json_t *run, int keep_existing, pyab
     return 0;
 }
 
-static int pg_write(pyab_history_store *s, json_t *runs, int keep_existing, pyab_error *err)
+static int write_once(pyab_history_store *s, json_t *runs, int keep_existing, pyab_error *err)
 {
     json_t *r;
     size_t i;
 
+    s->sqlstate[0] = '\0';
     if (cmd(s, "BEGIN", err, "cannot begin") < 0)
         return -EIO;
     json_array_foreach(runs, i, r)
@@ -228,6 +235,19 @@ static int pg_write(pyab_history_store *s, json_t *runs, int keep_existing, pyab
 rollback:
     PQclear(PQexec(s->conn, "ROLLBACK"));
     return -EIO;
+}
+
+static int pg_write(pyab_history_store *s, json_t *runs, int keep_existing, pyab_error *err)
+{
+    int rc = -EIO;
+
+    /* Two imports of overlapping runs can deadlock; the server aborts one (class 40). */
+    for (int k = 0; k < WRITE_ATTEMPTS && rc < 0; k++) {
+        if (k > 0 && strncmp(s->sqlstate, "40", 2) != 0)
+            break;
+        rc = write_once(s, runs, keep_existing, err);
+    }
+    return rc;
 }
 
 static json_t *col_text(PGresult *r, int row, int col)
