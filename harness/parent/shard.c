@@ -384,6 +384,26 @@ static int after_merge_analysis(const char *dir, void *data, pyab_error *err)
     return 0;
 }
 
+/* Analyses the merged folder as a run's, ranking an ablation's suspects first. 0 or -EIO. */
+static int analyse_merged(const char *out, json_t *ablation, const pyab_run_opts *opts)
+{
+    merge_hook mh = {ablation, opts};
+    pyab_run_opts o = *opts;
+    pyab_error err = {0};
+    int rc;
+
+    o.after_analysis = after_merge_analysis;
+    o.data = &mh;
+    rc = pyab_experiment_analyse(out, &o);
+    if (ablation) { /* as pyab ablate prints it, --quiet or not */
+        json_t *s = load(out, "summary.json", &err);
+        if (json_object_get(s, "ablation"))
+            pyab_ablate_print(stdout, json_object_get(s, "ablation"));
+        json_decref(s);
+    }
+    return rc;
+}
+
 static void free_inputs(shard_in *in, size_t nin)
 {
     for (size_t i = 0; i < nin; i++) {
@@ -427,20 +447,8 @@ int pyab_shard_merge(const char *out, char *const *ins, size_t nin, const pyab_r
         code = err.exit_code ? err.exit_code : PYAB_EXIT_INTERNAL;
         goto done;
     }
-    {
-        merge_hook mh = {json_object_get(in[0].manifest, "ablation"), opts};
-        pyab_run_opts o = *opts;
-        o.after_analysis = after_merge_analysis;
-        o.data = &mh;
-        if (pyab_experiment_analyse(out, &o) < 0)
-            code = PYAB_EXIT_INTERNAL;
-        if (mh.ablation) {
-            json_t *s = load(out, "summary.json", &err);
-            if (json_object_get(s, "ablation"))
-                pyab_ablate_print(stdout, json_object_get(s, "ablation"));
-            json_decref(s);
-        }
-    }
+    if (analyse_merged(out, json_object_get(in[0].manifest, "ablation"), opts) < 0)
+        code = PYAB_EXIT_INTERNAL;
     if (bad_dir && code == PYAB_EXIT_OK) {
         fprintf(stderr, "pyab merge: %s did not complete (status %s): the merged run is %s "
                 "too\n", bad_dir, status, status);
