@@ -198,12 +198,12 @@ int pyab_cmd_merge(int argc, char **argv)
     const char *history = NULL;
     char **ins = xcalloc((size_t)argc + 1, sizeof(char *));
     size_t nins = 0;
-    int no_history = 0, code;
+    int no_history = 0, junit = 0, code;
 
     /* Partial results folders are merged as one run; otherwise check folders, as before. */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--junit") == 0 && i + 1 < argc)
-            i++;
+            junit = ++i;
         else if (strcmp(argv[i], "--history") == 0 && i + 1 < argc)
             history = argv[++i];
         else if (strcmp(argv[i], "--no-history") == 0)
@@ -216,9 +216,10 @@ int pyab_cmd_merge(int argc, char **argv)
             ins[nins++] = argv[i];
     }
     if (nins >= 2 && pyab_shard_is_partial(ins[1])) {
-        if (history && no_history) {
+        if ((history && no_history) || junit) {
             free(ins);
-            fprintf(stderr, "pyab merge: --history and --no-history exclude each other\n");
+            fprintf(stderr, "pyab merge: %s\n", junit ? "--junit is for check folders; these are "
+                    "a run's shards" : "--history and --no-history exclude each other");
             return merge_usage();
         }
         code = merge_runs(ins[0], ins + 1, nins - 1, &opts, history, no_history);

@@ -157,6 +157,7 @@ def test_merge_refuses_shards_that_do_not_belong_together(pyab, sharded):
         edit(man)
         (tmp / name / "manifest.json").write_text(json.dumps(man))
         refused([s[0], s[1], tmp / name], message)
+    refused([s[0], s[1], s[2], "--junit", tmp / "j.xml"], "--junit is for check folders")
     (tmp / "full").mkdir()
     (tmp / "full" / "x").write_text("")
     r = run(pyab, ["merge", tmp / "full", s[0], s[1], s[2]], tmp)
