@@ -84,6 +84,19 @@ def test_check_and_history_share_the_server(pyab, pg_server, tmp_path):
     hist = run_pyab(pyab, ["history", "svc", "--json"], cwd=tmp_path, env={"PYAB_HISTORY": url})
     assert hist.returncode == 0, hist.stderr
     assert len(json.loads(hist.stdout)["runs"]) == 3
+    # A second pipeline's role that may only read sees the same trend (no DDL, no lock).
+    pg_server.psql("DROP ROLE IF EXISTS dashboard; CREATE ROLE dashboard LOGIN;"
+                   "GRANT SELECT ON ALL TABLES IN SCHEMA public TO dashboard", db="shared")
+    ro = run_pyab(pyab, ["history", "svc", "--json", "--db", pg_server.url("shared", "dashboard")],
+                  cwd=tmp_path)
+    assert ro.returncode == 0, ro.stderr
+    assert json.loads(ro.stdout)["runs"] == json.loads(hist.stdout)["runs"]
+    # ... and may not write: a run with it stops before its first rep, exit 2.
+    denied = run_pyab(pyab, ["run", str(sc), "--out", str(tmp_path / "denied"), "--history",
+                             pg_server.url("shared", "dashboard")], cwd=tmp_path)
+    assert denied.returncode == 2, denied.stderr
+    assert "this role may read the history but not add runs to it" in denied.stderr
+    assert not (tmp_path / "denied").exists()
     # The service does not get PYAB_HISTORY (a service that prints its environment).
     (tmp_path / "svc" / "envsvc.py").write_text(
         "import os\nprint('history:', os.environ.get('PYAB_HISTORY'), flush=True)\n"

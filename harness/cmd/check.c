@@ -551,8 +551,9 @@ int pyab_cmd_check(int argc, char **argv)
         code = PYAB_EXIT_USAGE;
         goto finish;
     }
-    if (!o.no_history && (hist = pyab_history_open(
-            o.history ? o.history : pyab_history_default(DEFAULT_HISTORY), &err)) == NULL) {
+    if (!o.no_history && ((hist = pyab_history_open(
+            o.history ? o.history : pyab_history_default(DEFAULT_HISTORY), &err)) == NULL ||
+                          pyab_history_writable(hist, &err) < 0)) {
         fprintf(stderr, "pyab check: %s\n", err.text);
         code = err.exit_code;
         goto out;

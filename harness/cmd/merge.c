@@ -104,8 +104,9 @@ static int merge_runs(const char *out, char **ins, size_t nin, pyab_run_opts *op
         mh.db = pyab_history_open(db, &err);
         free(parent);
         free(db);
-        if (mh.db == NULL) {
+        if (mh.db == NULL || pyab_history_writable(mh.db, &err) < 0) {
             fprintf(stderr, "pyab merge: %s\n", err.text);
+            pyab_history_close(mh.db);
             return err.exit_code ? err.exit_code : PYAB_EXIT_USAGE;
         }
         opts->after_analysis = record_run;

@@ -47,7 +47,7 @@ static int open_history(const char *dir, void *data, pyab_error *err)
     rh->db = pyab_history_open(db, err);
     free(parent);
     free(db);
-    if (rh->db)
+    if (rh->db && pyab_history_writable(rh->db, err) == 0)
         return 0;
     err->exit_code = PYAB_EXIT_USAGE; /* the file given, or found, is bad input */
     return -EINVAL;

@@ -103,6 +103,15 @@ static int looks_like_conninfo(const char *t)
     return 0;
 }
 
+int pyab_history_writable(pyab_history *h, pyab_error *err)
+{
+    int rc = h->be->writable(h->store, err);
+
+    if (rc < 0)
+        err->exit_code = PYAB_EXIT_USAGE;
+    return rc;
+}
+
 const char *pyab_history_name(pyab_history *h)
 {
     return h->shown;

@@ -34,6 +34,13 @@ typedef struct pyab_history pyab_history;
 pyab_history *pyab_history_open(const char *target, pyab_error *err);
 void pyab_history_close(pyab_history *h);
 
+/*
+ * Whether this history may take runs (a PostgreSQL role may only read):
+ * what appends calls it when it opens, so a run cannot end unrecorded.
+ * 0, or a negative errno with err set (exit 2).
+ */
+int pyab_history_writable(pyab_history *h, pyab_error *err);
+
 /* Whether a --history target is a URL (scheme://...) rather than a path. */
 int pyab_history_is_url(const char *target);
 

@@ -98,6 +98,31 @@ static void pg_close(pyab_history_store *s)
     free(s);
 }
 
+/*
+ * The version the database holds, read without a lock or DDL, so that a
+ * role that may only read (a dashboard's) opens a current history: 0 when
+ * there is no version table yet, -1 on another error (err set).
+ */
+static int current_version(pyab_history_store *s, pyab_error *err)
+{
+    PGresult *r;
+    int v;
+
+    if (query(s, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL,
+              PGRES_TUPLES_OK, &r, err, "cannot read the schema version") < 0)
+        return strcmp(s->sqlstate, "42P01") == 0 ? 0 : -1; /* undefined_table */
+    v = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static int too_new(pyab_history_store *s, int v, pyab_error *err)
+{
+    return pyab_error_set(err, "%s: the history's schema version is %d, newer than this pyab "
+                          "knows (%d): use a newer pyab", s->shown, v, PYAB_HISTORY_SCHEMA);
+}
+
+/* Creates or migrates the schema under the lock, in the transaction begun. */
 static int migrate(pyab_history_store *s, pyab_error *err)
 {
     PGresult *r;
@@ -114,11 +139,9 @@ static int migrate(pyab_history_store *s, pyab_error *err)
     v = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
     if (v > PYAB_HISTORY_SCHEMA)
-        return pyab_error_set(err, "%s: the history's schema version is %d, newer than this "
-                              "pyab knows (%d): use a newer pyab", s->shown, v,
-                              PYAB_HISTORY_SCHEMA);
+        return too_new(s, v, err);
     if (v == PYAB_HISTORY_SCHEMA)
-        return 0;
+        return 0; /* another pyab migrated it while this one waited for the lock */
     for (; v < PYAB_HISTORY_SCHEMA; v++)
         if (cmd(s, migrations[v], err, "cannot migrate the schema") < 0)
             return -EIO;
@@ -130,6 +153,7 @@ static int migrate(pyab_history_store *s, pyab_error *err)
 static pyab_history_store *pg_open(const char *url, const char *shown, pyab_error *err)
 {
     pyab_history_store *s = xcalloc(1, sizeof(*s));
+    int v;
 
     s->shown = xstrdup(shown);
     /* A server that drops packets would hold a run for TCP's minutes: 30 s unless the URL
@@ -149,15 +173,23 @@ static pyab_history_store *pg_open(const char *url, const char *shown, pyab_erro
     }
     /* Notices (CREATE ... IF NOT EXISTS skipping) are not the user's business. */
     if (cmd(s, "SET client_min_messages = warning", err, "cannot set up") < 0 ||
-        cmd(s, "BEGIN", err, "cannot begin") < 0)
+        (v = current_version(s, err)) < 0)
+        goto fail;
+    if (v == PYAB_HISTORY_SCHEMA)
+        return s;
+    if (v > PYAB_HISTORY_SCHEMA) {
+        too_new(s, v, err);
+        goto fail;
+    }
+    if (cmd(s, "BEGIN", err, "cannot begin") < 0)
         goto fail;
     if (migrate(s, err) < 0 || cmd(s, "COMMIT", err, "cannot commit the schema") < 0) {
         PQclear(PQexec(s->conn, "ROLLBACK"));
-        err->exit_code = PYAB_EXIT_USAGE;
         goto fail;
     }
     return s;
 fail:
+    err->exit_code = PYAB_EXIT_USAGE; /* the history given cannot be used */
     pg_close(s);
     return NULL;
 }
@@ -303,10 +335,32 @@ static json_t *pg_read(pyab_history_store *s, const char *scenario, size_t last,
     return runs;
 }
 
+static int pg_writable(pyab_history_store *s, pyab_error *err)
+{
+    PGresult *r;
+    int ok;
+
+    if (query(s, "SELECT has_table_privilege('runs', 'INSERT, UPDATE')"
+                 " AND has_table_privilege('metrics', 'INSERT, DELETE')"
+                 " AND has_sequence_privilege('runs_id_seq', 'USAGE')",
+              0, NULL, PGRES_TUPLES_OK, &r, err, "cannot check its privileges") < 0)
+        return -EIO;
+    ok = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!ok) {
+        pyab_error_set(err, "%s: this role may read the history but not add runs to it "
+                       "(INSERT and UPDATE on runs, INSERT and DELETE on metrics, USAGE on "
+                       "runs_id_seq)", s->shown);
+        return -EACCES;
+    }
+    return 0;
+}
+
 const pyab_history_backend pyab_history_pg = {
     .name = "postgresql",
     .open = pg_open,
     .close = pg_close,
     .write = pg_write,
     .read = pg_read,
+    .writable = pg_writable,
 };

@@ -132,12 +132,12 @@ static pyab_history_store *sqlite_open(const char *path, const char *shown, pyab
         goto fail;
     if (migrate(s, err) < 0 || exec(s, "COMMIT", err) < 0) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        err->exit_code = PYAB_EXIT_USAGE;
         goto fail;
     }
     free(dir);
     return s;
 fail:
+    err->exit_code = PYAB_EXIT_USAGE; /* the history given cannot be used */
     free(dir);
     sqlite_close(s);
     return NULL;
@@ -298,10 +298,20 @@ static json_t *sqlite_read(pyab_history_store *s, const char *scenario, size_t l
     return runs;
 }
 
+static int sqlite_writable(pyab_history_store *s, pyab_error *err)
+{
+    if (sqlite3_db_readonly(s->db, "main") == 1) {
+        pyab_error_set(err, "%s: the history database is read-only here", s->path);
+        return -EACCES;
+    }
+    return 0;
+}
+
 const pyab_history_backend pyab_history_sqlite = {
     .name = "sqlite",
     .open = sqlite_open,
     .close = sqlite_close,
     .write = sqlite_write,
     .read = sqlite_read,
+    .writable = sqlite_writable,
 };

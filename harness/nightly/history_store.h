@@ -57,6 +57,8 @@ typedef struct pyab_history_backend {
      * run is seen whole or not at all. New array, or NULL with err set.
      */
     json_t *(*read)(pyab_history_store *s, const char *scenario, size_t last, pyab_error *err);
+    /* 0 when write may add runs, or -EACCES with err set (a role that may only read). */
+    int (*writable)(pyab_history_store *s, pyab_error *err);
 } pyab_history_backend;
 
 extern const pyab_history_backend pyab_history_sqlite;
