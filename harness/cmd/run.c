@@ -112,6 +112,9 @@ int pyab_cmd_run(int argc, char **argv)
         return run_usage();
     /* A shard's partial folder goes into no history: the merged run does (pyab merge). */
     if (opts.shard_count > 0) {
+        if (rh.path)
+            fprintf(stderr, "pyab run: --history: a shard records nothing; give it to "
+                            "pyab merge\n");
         opts.after_analysis = NULL;
         opts.before_reps = NULL;
     }
