@@ -29,7 +29,7 @@ def test_history_suite_on_postgresql(pg_server):
                               db="suite")) == 400
     assert int(pg_server.psql("SELECT count(*) FROM runs WHERE scenario LIKE 'killed-%'",
                               db="suite")) == 3
-    assert pg_server.psql("SELECT version FROM schema_version", db="suite") == "2"
+    assert pg_server.psql("SELECT version FROM schema_version", db="suite") == "3"
 
 
 V1 = """
@@ -52,13 +52,13 @@ def test_schema_migrates_and_a_newer_one_is_refused(pyab, pg_server, tmp_path):
     assert r.returncode == 0, r.stderr
     trend = json.loads(r.stdout)
     assert trend["arms"]["base"]["rss_slope"]["values"] == [3.5]
-    assert pg_server.psql("SELECT version FROM schema_version", db="old") == "2"
+    assert pg_server.psql("SELECT version FROM schema_version", db="old") == "3"
     assert pg_server.psql("SELECT count(*) FROM information_schema.columns WHERE "
                           "table_name = 'runs' AND column_name = 'host'", db="old") == "1"
     pg_server.psql("UPDATE schema_version SET version = 99", db="old")
     r = run_pyab(pyab, ["history", "old", "--db", url], cwd=tmp_path)
     assert r.returncode == 2
-    assert "schema version is 99, newer than this pyab knows (2)" in r.stderr
+    assert "schema version is 99, newer than this pyab knows (3)" in r.stderr
 
 
 def test_check_and_history_share_the_server(pyab, pg_server, tmp_path):
@@ -97,6 +97,21 @@ def test_check_and_history_share_the_server(pyab, pg_server, tmp_path):
     assert denied.returncode == 2, denied.stderr
     assert "this role may read the history but not add runs to it" in denied.stderr
     assert not (tmp_path / "denied").exists()
+    # A machine without those folders gets its baseline from the history's copy of the run.
+    import shutil
+    for k in ("c1", "c2"):
+        shutil.move(tmp_path / k, tmp_path / f"{k}-elsewhere")
+    third = run_pyab(pyab, ["check", str(sc), "--out", str(tmp_path / "c3"), "--quiet"],
+                     cwd=tmp_path, env=env)
+    assert third.returncode in (0, 1), third.stdout + third.stderr
+    s3 = json.loads((tmp_path / "c3" / "svc" / "summary.json").read_text())
+    assert s3["check"]["baseline"] == str(tmp_path / "c3" / "svc" / "baseline")
+    copied = json.loads((tmp_path / "c3" / "svc" / "baseline" / "manifest.json").read_text())
+    assert copied["started_utc"] in [
+        json.loads((tmp_path / f"{k}-elsewhere" / "svc" / "manifest.json").read_text())
+        ["started_utc"] for k in ("c1", "c2")]
+    judged = [c for c in s3["check"]["checks"] if c.get("kind") == "regression"]
+    assert judged and all(c["status"] in ("pass", "fail") for c in judged), judged
     # The service does not get PYAB_HISTORY (a service that prints its environment).
     (tmp_path / "svc" / "envsvc.py").write_text(
         "import os\nprint('history:', os.environ.get('PYAB_HISTORY'), flush=True)\n"
@@ -109,7 +124,7 @@ def test_check_and_history_share_the_server(pyab, pg_server, tmp_path):
     assert envrun.returncode == 0, envrun.stderr
     assert "history: None" in (tmp_path / "e" / "arms" / "base" / "rep-1" / "stdout.log").read_text()
     # The password is in no file pyab wrote and in none of its output.
-    for out in (first, second, run, hist, envrun):
+    for out in (first, second, third, run, hist, envrun):
         assert "hunter2" not in out.stdout + out.stderr
     for p in tmp_path.rglob("*"):
         if p.is_file():

@@ -298,6 +298,10 @@ static json_t *run_record(json_t *summary, json_t *manifest, const char *dir,
     }
     if (strcmp(verdict, "error") == 0)
         return run;
+    /* A passing run may be another machine's baseline, which has not its folder. */
+    if (strcmp(verdict, "pass") == 0 && json_is_object(summary) && json_is_object(manifest))
+        json_object_set_new(run, "documents", json_pack("{s:O, s:O}", "summary", summary,
+                                                        "manifest", manifest));
     json_object_foreach(json_object_get(summary, "arms"), arm_name, arm) {
         json_t *ms = arm_metrics(arm);
         json_object_foreach(ms, metric, m) {
@@ -407,7 +411,35 @@ static int usable_baseline(const char *dir)
     return ok;
 }
 
-char *pyab_history_baseline(pyab_history *h, const char *scenario, const char *exclude)
+/*
+ * A run's stored documents written into `cache` as a results folder's
+ * summary.json and manifest.json, when they make a usable baseline:
+ * 1 when they did, 0 when not.
+ */
+static int materialise(pyab_history *h, json_t *run, const char *cache)
+{
+    pyab_error err = {0};
+    json_t *docs = h->be->documents(h->store, json_integer_value(json_object_get(run, "id")),
+                                    &err);
+    json_t *summary = json_object_get(docs, "summary"), *manifest = json_object_get(docs,
+                                                                                   "manifest");
+    char *why = summary && manifest ? pyab_history_incomplete(summary, manifest) : NULL;
+    char *sp = pyab_path_join(cache, "summary.json"), *mp = pyab_path_join(cache,
+                                                                           "manifest.json");
+    int ok = summary && manifest && why == NULL && pyab_mkdirs(cache) == 0 &&
+             pyab_json_write_atomic(sp, summary, JSON_INDENT(1) | JSON_REAL_PRECISION(17),
+                                    &err) == 0 &&
+             pyab_json_write_atomic(mp, manifest, JSON_INDENT(1), &err) == 0;
+
+    free(why);
+    free(sp);
+    free(mp);
+    json_decref(docs);
+    return ok;
+}
+
+char *pyab_history_baseline(pyab_history *h, const char *scenario, const char *exclude,
+                            const char *cache)
 {
     pyab_error err = {0};
     json_t *runs = h->be->read(h->store, scenario, 0, &err), *run;
@@ -417,9 +449,14 @@ char *pyab_history_baseline(pyab_history *h, const char *scenario, const char *e
         run = json_array_get(runs, i);
         const char *dir = json_string_value(json_object_get(run, "results_dir"));
         const char *verdict = json_string_value(json_object_get(run, "verdict"));
-        if (dir && verdict && strcmp(verdict, "pass") == 0 &&
-            (exclude == NULL || strcmp(dir, exclude) != 0) && usable_baseline(dir))
+        if (dir == NULL || verdict == NULL || strcmp(verdict, "pass") != 0 ||
+            (exclude && strcmp(dir, exclude) == 0))
+            continue;
+        /* The folder here, else (another machine's run) the copy the history keeps. */
+        if (usable_baseline(dir))
             out = xstrdup(dir);
+        else if (cache && materialise(h, run, cache))
+            out = xstrdup(cache);
     }
     json_decref(runs);
     return out;
@@ -436,6 +473,15 @@ int pyab_history_import(pyab_history *h, const char *other, pyab_error *err)
     if ((o = pyab_history_open(other, err)) == NULL)
         return err->exit_code == PYAB_EXIT_USAGE ? -EINVAL : -EIO;
     if ((runs = o->be->read(o->store, NULL, 0, err)) != NULL) {
+        json_t *run, *docs;
+        size_t i;
+        json_array_foreach(runs, i, run) {
+            const char *verdict = json_string_value(json_object_get(run, "verdict"));
+            if (verdict && strcmp(verdict, "pass") == 0 &&
+                (docs = o->be->documents(o->store, json_integer_value(json_object_get(run,
+                                                                      "id")), err)) != NULL)
+                json_object_set_new(run, "documents", docs);
+        }
         /* Rows present in several shards' copies count once: the first stays. */
         rc = h->be->write(h->store, runs, 1, err);
         json_decref(runs);

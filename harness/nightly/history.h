@@ -92,12 +92,15 @@ json_t *pyab_history_trend(pyab_history *h, const char *scenario, size_t last, p
 json_t *pyab_history_runs(pyab_history *h, const char *scenario, size_t last, pyab_error *err);
 
 /*
- * The newest passing run's results folder for a scenario that still holds
- * its summary.json and manifest.json, ran complete with every rep ok
- * (pyab_history_incomplete), and is not `exclude` (may be NULL): new
- * string, or NULL.
+ * The newest passing run's results folder for a scenario that ran complete
+ * with every rep ok (pyab_history_incomplete) and is not `exclude` (may be
+ * NULL): its folder when this machine holds its summary.json and
+ * manifest.json, else, when `cache` is given, the copies of them the
+ * history keeps (another machine's run), written into `cache`, which is
+ * then returned. New string, or NULL.
  */
-char *pyab_history_baseline(pyab_history *h, const char *scenario, const char *exclude);
+char *pyab_history_baseline(pyab_history *h, const char *scenario, const char *exclude,
+                            const char *cache);
 
 /*
  * Copies, in one transaction, every run of another history (a path or a

@@ -51,6 +51,9 @@ static const char *const migrations[PYAB_HISTORY_SCHEMA] = {
     " r.git_revision, r.pyab_version, r.results_dir, r.verdict, r.id AS run_id"
     " FROM metrics m JOIN runs r ON r.id = m.run_id;",
     "ALTER TABLE runs ADD COLUMN IF NOT EXISTS host TEXT;",
+    "CREATE TABLE IF NOT EXISTS run_documents ("
+    " run_id BIGINT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,"
+    " summary TEXT NOT NULL, manifest TEXT NOT NULL);",
 };
 
 /* Runs a statement with text parameters; 0 when it returned what `want` says. */
@@ -212,6 +215,29 @@ static const char *num_param(json_t *v, char *buf, size_t size)
     return buf;
 }
 
+/* The run's documents (replacing any it had). 0 or -EIO with err set. */
+static int write_documents(pyab_history_store *s, const char *id, json_t *docs, pyab_error *err)
+{
+    const char *p[3] = {id, NULL, NULL};
+    char *summary, *manifest;
+    int rc;
+
+    if (query(s, "DELETE FROM run_documents WHERE run_id = $1", 1, p, PGRES_COMMAND_OK, NULL,
+              err, "cannot replace the run's documents") < 0)
+        return -EIO;
+    if (!json_is_object(json_object_get(docs, "summary")) ||
+        !json_is_object(json_object_get(docs, "manifest")))
+        return 0;
+    p[1] = summary = json_dumps(json_object_get(docs, "summary"),
+                                JSON_COMPACT | JSON_REAL_PRECISION(17));
+    p[2] = manifest = json_dumps(json_object_get(docs, "manifest"), JSON_COMPACT);
+    rc = query(s, "INSERT INTO run_documents VALUES ($1, $2, $3)", 3, p, PGRES_COMMAND_OK, NULL,
+               err, "cannot insert the run's documents");
+    free(summary);
+    free(manifest);
+    return rc;
+}
+
 static int write_run(pyab_history_store *s, json_t *run, int keep_existing, pyab_error *err)
 {
     static const char *const cols[] = {"scenario", "date_utc", "git_revision", "pyab_version",
@@ -246,7 +272,7 @@ static int write_run(pyab_history_store *s, json_t *run, int keep_existing, pyab
                 PGRES_COMMAND_OK, NULL, err, "cannot insert a metric") < 0)
             return -EIO;
     }
-    return 0;
+    return write_documents(s, id, json_object_get(run, "documents"), err);
 }
 
 static int write_once(pyab_history_store *s, json_t *runs, int keep_existing, pyab_error *err)
@@ -342,6 +368,7 @@ static int pg_writable(pyab_history_store *s, pyab_error *err)
 
     if (query(s, "SELECT has_table_privilege('runs', 'INSERT, UPDATE')"
                  " AND has_table_privilege('metrics', 'INSERT, DELETE')"
+                 " AND has_table_privilege('run_documents', 'INSERT, DELETE')"
                  " AND has_sequence_privilege('runs_id_seq', 'USAGE')",
               0, NULL, PGRES_TUPLES_OK, &r, err, "cannot check its privileges") < 0)
         return -EIO;
@@ -349,11 +376,31 @@ static int pg_writable(pyab_history_store *s, pyab_error *err)
     PQclear(r);
     if (!ok) {
         pyab_error_set(err, "%s: this role may read the history but not add runs to it "
-                       "(INSERT and UPDATE on runs, INSERT and DELETE on metrics, USAGE on "
-                       "runs_id_seq)", s->shown);
+                       "(INSERT and UPDATE on runs, INSERT and DELETE on metrics and "
+                       "run_documents, USAGE on runs_id_seq)", s->shown);
         return -EACCES;
     }
     return 0;
+}
+
+static json_t *pg_documents(pyab_history_store *s, json_int_t run_id, pyab_error *err)
+{
+    char id[32];
+    const char *p[1] = {id};
+    json_t *out;
+    PGresult *r;
+
+    snprintf(id, sizeof(id), "%lld", (long long)run_id);
+    if (query(s, "SELECT summary, manifest FROM run_documents WHERE run_id = $1", 1, p,
+              PGRES_TUPLES_OK, &r, err, "cannot read the run's documents") < 0)
+        return NULL;
+    out = json_object();
+    if (PQntuples(r) == 1) {
+        json_object_set_new(out, "summary", json_loads(PQgetvalue(r, 0, 0), 0, NULL));
+        json_object_set_new(out, "manifest", json_loads(PQgetvalue(r, 0, 1), 0, NULL));
+    }
+    PQclear(r);
+    return out;
 }
 
 const pyab_history_backend pyab_history_pg = {
@@ -362,5 +409,6 @@ const pyab_history_backend pyab_history_pg = {
     .close = pg_close,
     .write = pg_write,
     .read = pg_read,
+    .documents = pg_documents,
     .writable = pg_writable,
 };

@@ -37,6 +37,9 @@ static const char *const migrations[PYAB_HISTORY_SCHEMA] = {
     " r.git_revision, r.pyab_version, r.results_dir, r.verdict, r.id AS run_id"
     " FROM metrics m JOIN runs r ON r.id = m.run_id;",
     "ALTER TABLE runs ADD COLUMN host TEXT;",
+    "CREATE TABLE IF NOT EXISTS run_documents ("
+    " run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,"
+    " summary TEXT NOT NULL, manifest TEXT NOT NULL);",
 };
 
 static int db_fail(pyab_history_store *s, pyab_error *err, const char *what)
@@ -168,8 +171,35 @@ static const char *const insert_run[2] = {
     " host) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING RETURNING id",
 };
 
+/* The run's documents (replacing any it had). 0 or -EIO with err set. */
+static int write_documents(pyab_history_store *s, sqlite3_stmt *const st[5], sqlite3_int64 id,
+                           json_t *docs, pyab_error *err)
+{
+    char *summary, *manifest;
+    int rc = 0;
+
+    sqlite3_reset(st[3]);
+    sqlite3_bind_int64(st[3], 1, id);
+    if (sqlite3_step(st[3]) != SQLITE_DONE)
+        return db_fail(s, err, "cannot replace the run's documents");
+    if (!json_is_object(json_object_get(docs, "summary")) ||
+        !json_is_object(json_object_get(docs, "manifest")))
+        return 0;
+    summary = json_dumps(json_object_get(docs, "summary"), JSON_COMPACT | JSON_REAL_PRECISION(17));
+    manifest = json_dumps(json_object_get(docs, "manifest"), JSON_COMPACT);
+    sqlite3_reset(st[4]);
+    sqlite3_bind_int64(st[4], 1, id);
+    sqlite3_bind_text(st[4], 2, summary, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st[4], 3, manifest, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st[4]) != SQLITE_DONE)
+        rc = db_fail(s, err, "cannot insert the run's documents");
+    free(summary);
+    free(manifest);
+    return rc;
+}
+
 /* One run's rows. 0 or -EIO with err set. */
-static int write_run(pyab_history_store *s, sqlite3_stmt *const st[3], json_t *run,
+static int write_run(pyab_history_store *s, sqlite3_stmt *const st[5], json_t *run,
                      pyab_error *err)
 {
     static const char *const cols[] = {"scenario", "date_utc", "git_revision", "pyab_version",
@@ -202,12 +232,12 @@ static int write_run(pyab_history_store *s, sqlite3_stmt *const st[3], json_t *r
         if (sqlite3_step(st[2]) != SQLITE_DONE)
             return db_fail(s, err, "cannot insert a metric");
     }
-    return 0;
+    return write_documents(s, st, id, json_object_get(run, "documents"), err);
 }
 
 static int sqlite_write(pyab_history_store *s, json_t *runs, int keep_existing, pyab_error *err)
 {
-    sqlite3_stmt *st[3] = {NULL, NULL, NULL};
+    sqlite3_stmt *st[5] = {NULL, NULL, NULL, NULL, NULL};
     json_t *run;
     size_t i;
     int rc;
@@ -219,6 +249,10 @@ static int sqlite_write(pyab_history_store *s, json_t *runs, int keep_existing, 
         sqlite3_prepare_v2(s->db, "DELETE FROM metrics WHERE run_id = ?", -1, &st[1], NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", -1, &st[2],
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "DELETE FROM run_documents WHERE run_id = ?", -1, &st[3],
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "INSERT INTO run_documents VALUES (?, ?, ?)", -1, &st[4],
                            NULL) != SQLITE_OK) {
         rc = db_fail(s, err, "cannot prepare");
         goto rollback;
@@ -233,7 +267,7 @@ static int sqlite_write(pyab_history_store *s, json_t *runs, int keep_existing, 
 rollback:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 out:
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < 5; i++)
         sqlite3_finalize(st[i]);
     return rc;
 }
@@ -307,11 +341,39 @@ static int sqlite_writable(pyab_history_store *s, pyab_error *err)
     return 0;
 }
 
+static json_t *sqlite_documents(pyab_history_store *s, json_int_t id, pyab_error *err)
+{
+    sqlite3_stmt *st;
+    json_t *out = json_object();
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT summary, manifest FROM run_documents WHERE run_id = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_fail(s, err, "cannot prepare");
+        json_decref(out);
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_object_set_new(out, "summary", json_loads((const char *)sqlite3_column_text(st, 0),
+                                                       0, NULL));
+        json_object_set_new(out, "manifest", json_loads((const char *)sqlite3_column_text(st, 1),
+                                                        0, NULL));
+    } else if (rc != SQLITE_DONE) {
+        db_fail(s, err, "cannot read the run's documents");
+        json_decref(out);
+        out = NULL;
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
 const pyab_history_backend pyab_history_sqlite = {
     .name = "sqlite",
     .open = sqlite_open,
     .close = sqlite_close,
     .write = sqlite_write,
     .read = sqlite_read,
+    .documents = sqlite_documents,
     .writable = sqlite_writable,
 };

@@ -13,14 +13,22 @@
  *        verdict, host)               UNIQUE (scenario, date_utc, results_dir)
  *   metrics(run_id, arm, metric, value, ci_low, ci_high)
  *   VIEW history                      the two joined
+ *   run_documents(run_id, summary, manifest)
+ *                                     a passing run's summary.json and
+ *                                     manifest.json, so that a machine
+ *                                     without its folder can use it as a
+ *                                     baseline
  * Version 1 is the schema of the first SQLite histories (no version table);
- * version 2 adds runs.host, the machines that ran the run.
+ * version 2 adds runs.host, the machines that ran the run; version 3 adds
+ * run_documents.
  *
  * A run travels between the two layers as a JSON object:
  *   {"scenario": s, "date_utc": s, "git_revision": s|null,
  *    "pyab_version": s|null, "results_dir": s, "verdict": s, "host": s|null,
- *    "metrics": [[arm, metric, value|null, ci_low|null, ci_high|null], ...]}
- * plus "id" (an integer) when read back.
+ *    "metrics": [[arm, metric, value|null, ci_low|null, ci_high|null], ...],
+ *    "documents": {"summary": {...}, "manifest": {...}} (optional)}
+ * plus "id" (an integer) when read back; read leaves "documents" out (the
+ * documents op fetches them).
  */
 #ifndef PYAB_HISTORY_STORE_H
 #define PYAB_HISTORY_STORE_H
@@ -30,7 +38,7 @@
 
 #include "util.h"
 
-#define PYAB_HISTORY_SCHEMA 2
+#define PYAB_HISTORY_SCHEMA 3
 
 typedef struct pyab_history_store pyab_history_store;
 
@@ -57,6 +65,11 @@ typedef struct pyab_history_backend {
      * run is seen whole or not at all. New array, or NULL with err set.
      */
     json_t *(*read)(pyab_history_store *s, const char *scenario, size_t last, pyab_error *err);
+    /*
+     * A run's documents (by its id): a new {"summary", "manifest"} object,
+     * empty when the run has none, or NULL with err set.
+     */
+    json_t *(*documents)(pyab_history_store *s, json_int_t run_id, pyab_error *err);
     /* 0 when write may add runs, or -EACCES with err set (a role that may only read). */
     int (*writable)(pyab_history_store *s, pyab_error *err);
 } pyab_history_backend;

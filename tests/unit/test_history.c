@@ -334,7 +334,7 @@ static void test_trend(void)
     CHECK(json_array_size(json_object_get(t, "runs")) == 5);
     json_decref(t);
     /* The newest passing run whose folder exists: none of /t/ exists. */
-    CHECK(pyab_history_baseline(h, sc, NULL) == NULL);
+    CHECK(pyab_history_baseline(h, sc, NULL, NULL) == NULL);
     pyab_history_close(h);
     pyab_history_close(o);
     free(sc);
@@ -407,6 +407,34 @@ static long with_verdict(pyab_history *h, const char *sc, const char *verdict, l
     return runs ? n : -1;
 }
 
+/*
+ * Another machine's passing run: its folder is not here, but the history
+ * keeps its summary and manifest, and with a cache folder they become the
+ * baseline (the crashed "pass" run, stored too, is still not one).
+ */
+static void test_baseline_elsewhere(pyab_history *h, const char *sc, const char *dir)
+{
+    char *away = xasprintf("%s.away", dir), *cache = xasprintf("%s/cache-%s", root, tag);
+    char *got_path = pyab_path_join(cache, "summary.json");
+    char *want_path = pyab_path_join(away, "summary.json");
+    char *base;
+
+    CHECK(rename(dir, away) == 0);
+    CHECK(pyab_history_baseline(h, sc, NULL, NULL) == NULL);
+    base = pyab_history_baseline(h, sc, NULL, cache);
+    CHECK(base != NULL && strcmp(base, cache) == 0);
+    json_t *got = json_load_file(got_path, 0, NULL), *want = json_load_file(want_path, 0, NULL);
+    CHECK(got != NULL && json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    free(base);
+    CHECK(rename(away, dir) == 0);
+    free(away);
+    free(cache);
+    free(got_path);
+    free(want_path);
+}
+
 static void test_incomplete(void)
 {
     static const char *const all_ok[] = {"ok", "ok", "ok"}, *const one[] = {"ok"};
@@ -434,10 +462,11 @@ static void test_incomplete(void)
     CHECK(nm == 0);
     CHECK(with_verdict(h, sc, "pass", &nm) == 2);
     CHECK(nm > 0);
-    base = pyab_history_baseline(h, sc, NULL);
+    base = pyab_history_baseline(h, sc, NULL, NULL);
     CHECK(base != NULL && strcmp(base, a) == 0);
     free(base);
-    CHECK(pyab_history_baseline(h, sc, a) == NULL);
+    CHECK(pyab_history_baseline(h, sc, a, NULL) == NULL);
+    test_baseline_elsewhere(h, sc, a);
 
     s = json_pack("{s:s, s:{s:{s:i}}}", "status", "complete", "arms", "x", "reps_ok", 3);
     m = json_pack("{s:i}", "reps", 3);
@@ -547,7 +576,7 @@ static void test_schema(void)
     sqlite3_close(raw);
     CHECK(pyab_history_open(db, &err) == NULL);
     CHECK(err.exit_code == PYAB_EXIT_USAGE);
-    CHECK_CONTAINS(err.text, "schema version is 99, newer than this pyab knows (2)");
+    CHECK_CONTAINS(err.text, "schema version is 99, newer than this pyab knows (3)");
     free(db);
     free(sc);
 }
