@@ -30,6 +30,8 @@ struct pyab_history_store {
 #define WRITE_ATTEMPTS 3
 
 #define CONNECT_TIMEOUT_S "30"
+#define PYAB_STR_(x) #x
+#define PYAB_STR(x) PYAB_STR_(x)
 
 /* Any fixed number: every pyab takes the same lock to change the schema. */
 #define SCHEMA_LOCK "7079616268697374" /* "pyabhist" */
@@ -233,6 +235,15 @@ static int write_documents(pyab_history_store *s, const char *id, json_t *docs, 
     p[2] = manifest = json_dumps(json_object_get(docs, "manifest"), JSON_COMPACT);
     rc = query(s, "INSERT INTO run_documents VALUES ($1, $2, $3)", 3, p, PGRES_COMMAND_OK, NULL,
                err, "cannot insert the run's documents");
+    /* Older runs' copies are never a baseline again: the table does not grow by them. Rows
+     * another writer is pruning are skipped, not waited for (it deletes them). */
+    p[1] = PYAB_STR(PYAB_HISTORY_KEEP_DOCUMENTS);
+    if (rc == 0)
+        rc = query(s, "DELETE FROM run_documents WHERE run_id IN (SELECT d.run_id FROM"
+                      " run_documents d JOIN runs r ON r.id = d.run_id WHERE r.scenario ="
+                      " (SELECT scenario FROM runs WHERE id = $1) ORDER BY r.date_utc DESC,"
+                      " r.id DESC OFFSET $2::bigint FOR UPDATE OF d SKIP LOCKED)", 2, p,
+                   PGRES_COMMAND_OK, NULL, err, "cannot prune older documents");
     free(summary);
     free(manifest);
     return rc;

@@ -171,8 +171,14 @@ static const char *const insert_run[2] = {
     " host) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING RETURNING id",
 };
 
+/* Documents of the scenario of run ?1 beyond the newest ?2 runs that have them. */
+static const char prune_documents[] =
+    "DELETE FROM run_documents WHERE run_id IN (SELECT r.id FROM runs r JOIN run_documents d"
+    " ON d.run_id = r.id WHERE r.scenario = (SELECT scenario FROM runs WHERE id = ?1)"
+    " ORDER BY r.date_utc DESC, r.id DESC LIMIT -1 OFFSET ?2)";
+
 /* The run's documents (replacing any it had). 0 or -EIO with err set. */
-static int write_documents(pyab_history_store *s, sqlite3_stmt *const st[5], sqlite3_int64 id,
+static int write_documents(pyab_history_store *s, sqlite3_stmt *const st[6], sqlite3_int64 id,
                            json_t *docs, pyab_error *err)
 {
     char *summary, *manifest;
@@ -193,13 +199,19 @@ static int write_documents(pyab_history_store *s, sqlite3_stmt *const st[5], sql
     sqlite3_bind_text(st[4], 3, manifest, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st[4]) != SQLITE_DONE)
         rc = db_fail(s, err, "cannot insert the run's documents");
+    /* Older runs' copies are never a baseline again: the file does not grow by them. */
+    sqlite3_reset(st[5]);
+    sqlite3_bind_int64(st[5], 1, id);
+    sqlite3_bind_int(st[5], 2, PYAB_HISTORY_KEEP_DOCUMENTS);
+    if (rc == 0 && sqlite3_step(st[5]) != SQLITE_DONE)
+        rc = db_fail(s, err, "cannot prune older documents");
     free(summary);
     free(manifest);
     return rc;
 }
 
 /* One run's rows. 0 or -EIO with err set. */
-static int write_run(pyab_history_store *s, sqlite3_stmt *const st[5], json_t *run,
+static int write_run(pyab_history_store *s, sqlite3_stmt *const st[6], json_t *run,
                      pyab_error *err)
 {
     static const char *const cols[] = {"scenario", "date_utc", "git_revision", "pyab_version",
@@ -237,7 +249,7 @@ static int write_run(pyab_history_store *s, sqlite3_stmt *const st[5], json_t *r
 
 static int sqlite_write(pyab_history_store *s, json_t *runs, int keep_existing, pyab_error *err)
 {
-    sqlite3_stmt *st[5] = {NULL, NULL, NULL, NULL, NULL};
+    sqlite3_stmt *st[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
     json_t *run;
     size_t i;
     int rc;
@@ -253,7 +265,8 @@ static int sqlite_write(pyab_history_store *s, json_t *runs, int keep_existing, 
         sqlite3_prepare_v2(s->db, "DELETE FROM run_documents WHERE run_id = ?", -1, &st[3],
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "INSERT INTO run_documents VALUES (?, ?, ?)", -1, &st[4],
-                           NULL) != SQLITE_OK) {
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, prune_documents, -1, &st[5], NULL) != SQLITE_OK) {
         rc = db_fail(s, err, "cannot prepare");
         goto rollback;
     }
@@ -267,7 +280,7 @@ static int sqlite_write(pyab_history_store *s, json_t *runs, int keep_existing, 
 rollback:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 out:
-    for (i = 0; i < 5; i++)
+    for (i = 0; i < 6; i++)
         sqlite3_finalize(st[i]);
     return rc;
 }

@@ -40,6 +40,9 @@
 
 #define PYAB_HISTORY_SCHEMA 3
 
+/* The newest passing runs of a scenario whose documents are kept (a baseline is the newest). */
+#define PYAB_HISTORY_KEEP_DOCUMENTS 5
+
 typedef struct pyab_history_store pyab_history_store;
 
 typedef struct pyab_history_backend {

@@ -214,6 +214,18 @@ static void test_concurrent(void)
     CHECK(nmetrics == WRITERS * RUNS_PER_WRITER * 4);
     printf("concurrent: %d writers x %d runs: %ld runs, %ld metric rows\n", WRITERS,
            RUNS_PER_WRITER, nruns, nmetrics);
+    /* Only the newest runs keep their documents (tests/test_history_pg.py counts the server's). */
+    if (!on_server) {
+        sqlite3 *raw;
+        sqlite3_stmt *st;
+        CHECK(sqlite3_open(db, &raw) == SQLITE_OK);
+        CHECK(sqlite3_prepare_v2(raw, "SELECT count(*) FROM run_documents", -1, &st, NULL) ==
+                  SQLITE_OK &&
+              sqlite3_step(st) == SQLITE_ROW &&
+              sqlite3_column_int(st, 0) == PYAB_HISTORY_KEEP_DOCUMENTS);
+        sqlite3_finalize(st);
+        sqlite3_close(raw);
+    }
     if ((h = pyab_history_open(db, &err)) != NULL) {
         json_t *t = pyab_history_trend(h, sc, 0, &err);
         json_t *m = json_object_get(json_object_get(json_object_get(t, "arms"), "base"),
