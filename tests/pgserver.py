@@ -16,6 +16,10 @@ import subprocess
 import tempfile
 
 
+# The password of the role "secretive" (only the tests know it).
+SECRET = "s3cret-pw-9731"
+
+
 def _bindir():
     for d in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
         if all(os.access(os.path.join(d, t), os.X_OK) for t in ("initdb", "pg_ctl", "psql")):
@@ -82,6 +86,14 @@ def start():
     if r.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         return None, f"initdb failed: {r.stderr[-1000:]}"
+    # Everyone is trusted but the role "secretive", which must give its password
+    # (the credential tests); first match wins in pg_hba.conf.
+    hba = server.data / "pg_hba.conf"
+    st = os.stat(hba)
+    hba.write_text("local all all trust\n"
+                   "host all secretive 127.0.0.1/32 scram-sha-256\n"
+                   "host all all 127.0.0.1/32 trust\n")
+    os.chown(hba, st.st_uid, st.st_gid)
     # fsync off: a private, throw-away cluster; the server itself is never killed.
     opts = (f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
             f"-c max_connections=50")
@@ -93,4 +105,7 @@ def start():
         shutil.rmtree(root, ignore_errors=True)
         return None, f"pg_ctl start failed: {r.stderr[-500:]} {log[-1000:]}"
     server.createdb("pyab")
+    server.psql(f"CREATE ROLE secretive LOGIN PASSWORD '{SECRET}'", db="postgres")
+    server.psql("GRANT ALL ON DATABASE pyab TO secretive; ALTER DATABASE pyab OWNER TO secretive",
+                db="postgres")
     return server, None

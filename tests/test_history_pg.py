@@ -188,3 +188,30 @@ def test_a_silent_server_times_out_as_the_url_says(pyab, tmp_path):
         took = time.monotonic() - t0
     assert r.returncode == 2 and "timeout expired" in r.stderr, r.stderr
     assert 1.5 < took < 15, took
+
+
+def test_credentials_from_the_url_the_environment_or_pgpass(pyab, pg_server, tmp_path):
+    """A role that must give its password (scram): from the URL, from PGPASSWORD, from a
+    pgpass file, as libpq reads them; a wrong one is exit 2, and no password is printed."""
+    from pgserver import SECRET
+    bare = f"postgresql://secretive@127.0.0.1:{pg_server.port}/pyab"
+    with_pw = f"postgresql://secretive:{SECRET}@127.0.0.1:{pg_server.port}/pyab"
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{pg_server.port}:pyab:secretive:{SECRET}\n")
+    pgpass.chmod(0o600)
+    # No password anywhere: refused by the server.
+    r = run_pyab(pyab, ["history", "svc", "--db", bare], cwd=tmp_path,
+                 env={"PGPASSFILE": str(tmp_path / "none"), "PGPASSWORD": ""})
+    assert r.returncode == 2 and "cannot connect to the history database" in r.stderr, r.stderr
+    for db, env in ((with_pw, {}), (bare, {"PGPASSWORD": SECRET}),
+                    (bare, {"PGPASSFILE": str(pgpass)})):
+        r = run_pyab(pyab, ["history", "nosuch", "--db", db], cwd=tmp_path,
+                     env={"PGPASSFILE": str(tmp_path / "none"), **env})
+        # Connected: the history is there (now migrated), the scenario is not.
+        assert r.returncode == 2 and "no runs of scenario 'nosuch'" in r.stderr, (env, r.stderr)
+        assert SECRET not in r.stdout + r.stderr
+    wrong = with_pw.replace(SECRET, "wrong-pw-123")
+    r = run_pyab(pyab, ["history", "svc", "--db", wrong], cwd=tmp_path,
+                 env={"PGPASSFILE": str(tmp_path / "none")})
+    assert r.returncode == 2 and "password authentication failed" in r.stderr, r.stderr
+    assert "wrong-pw-123" not in r.stderr and "secretive:***@" in r.stderr
