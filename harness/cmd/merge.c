@@ -97,9 +97,9 @@ static int merge_runs(const char *out, char **ins, size_t nin, pyab_run_opts *op
     int code;
 
     if (!no_history) {
+        const char *given = history ? history : pyab_history_default(NULL);
         char *parent = pyab_path_dirname(out);
-        char *db = history ? xstrdup(history) : pyab_history_default(NULL)
-                   ? xstrdup(pyab_history_default(NULL)) : pyab_path_join(parent, "history.sqlite");
+        char *db = given ? xstrdup(given) : pyab_path_join(parent, "history.sqlite");
         /* Opened first: a history that cannot be used stops the merge before it writes. */
         mh.db = pyab_history_open(db, &err);
         free(parent);
@@ -118,9 +118,8 @@ static int merge_runs(const char *out, char **ins, size_t nin, pyab_run_opts *op
 }
 
 /* Joins `pyab check --shard` folders: check.json, JUnit, history. Returns an exit code. */
-static int merge_checks(int argc, char **argv, const char *history)
+static int merge_checks(int argc, char **argv, const char *history, int no_history)
 {
-    int no_history = 0;
     const char *out = NULL, *junit = NULL;
     json_t *scenarios = json_array(), *report;
     pyab_error err = {0};
@@ -133,11 +132,9 @@ static int merge_checks(int argc, char **argv, const char *history)
             junit = argv[++i];
         else if (strcmp(argv[i], "--history") == 0 && i + 1 < argc)
             i++;
-        else if (strcmp(argv[i], "--no-history") == 0)
-            no_history = 1;
-        else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0 ||
-                 strcmp(argv[i], "--no-report") == 0)
-            continue; /* a check merge prints one line and writes no report */
+        else if (strcmp(argv[i], "--no-history") == 0 || strcmp(argv[i], "--quiet") == 0 ||
+                 strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--no-report") == 0)
+            continue; /* read by pyab_cmd_merge; a check merge writes no report */
         else if (argv[i][0] == '-')
             code = merge_usage();
         else if (out == NULL)
@@ -228,5 +225,5 @@ int pyab_cmd_merge(int argc, char **argv)
         return code;
     }
     free(ins);
-    return merge_checks(argc, argv, history);
+    return merge_checks(argc, argv, history, no_history);
 }
