@@ -30,9 +30,12 @@ def test_history_suite_on_postgresql(pg_server):
     assert int(pg_server.psql("SELECT count(*) FROM runs WHERE scenario LIKE 'killed-%'",
                               db="suite")) == 3
     assert pg_server.psql("SELECT version FROM schema_version", db="suite") == "3"
-    # Of the 400 passing runs of one scenario, the newest 5 keep their summary and manifest.
-    assert pg_server.psql("SELECT count(*) FROM run_documents d JOIN runs r ON r.id = d.run_id"
-                          " WHERE r.scenario LIKE 'conc-%'", db="suite") == "5"
+    # Of the 400 passing runs of one scenario, the newest 5 keep their summary and manifest;
+    # writers that commit together each prune without seeing the others' new rows, so up to
+    # one more per concurrent writer may stay until the next write prunes them.
+    kept = int(pg_server.psql("SELECT count(*) FROM run_documents d JOIN runs r ON"
+                              " r.id = d.run_id WHERE r.scenario LIKE 'conc-%'", db="suite"))
+    assert 5 <= kept <= 5 + 7, kept
 
 
 V1 = """
