@@ -11,7 +11,9 @@ cd "$(dirname "$0")"
 packages=(
   gcc meson ninja-build pkg-config binutils strace
   libpython3.11-dev libuv1-dev libjansson-dev libsqlite3-dev
+  libpq-dev postgresql    # the PostgreSQL history backend; its tests start a private server
   python3 python3-pytest python3-numpy python3-flask python3-django
+  python3-yaml            # tests/test_examples.py reads docs/examples/
   libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
   libjs-chart.js chromium
   gunicorn wrk            # only the WSGI benchmark uses these

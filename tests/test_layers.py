@@ -36,7 +36,9 @@ GENERATED = {"build_config.h": None, "report_assets.h": "report", "bootstrap_py.
 SYSTEM = {
     "Python.h": {"child"},  # cmd/child.c reaches Python only through child.h
     "uv.h": {"child", "parent"},
-    "sqlite3.h": {"nightly/history.c"},
+    # Each history backend's client library only in its own file (history_store.h).
+    "sqlite3.h": {"nightly/history_sqlite.c"},
+    "libpq-fe.h": {"nightly/history_pg.c"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]', re.M)
 
@@ -144,6 +146,7 @@ def test_pyab_does_not_link_libpython_and_the_child_does():
     assert not [n for n in needed(parent) if n.startswith("libpython")], needed(parent)
     assert [n for n in needed(child) if n.startswith("libpython")], needed(child)
     assert not [n for n in needed(child) if n.startswith("libsqlite")], needed(child)
+    assert not [n for n in needed(child) if n.startswith("libpq")], needed(child)
 
 
 def test_version_asks_the_child_for_python(pyab):

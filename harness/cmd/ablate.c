@@ -122,6 +122,15 @@ static int write_ablation(const char *dir, void *data, pyab_error *err)
     return rc;
 }
 
+static json_t *string_list(char **v, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
 static void print_ranking(const char *dir)
 {
     char *path = pyab_path_join(dir, "summary.json");
@@ -137,7 +146,7 @@ static void print_ranking(const char *dir)
 static int ablate_usage(void)
 {
     fprintf(stderr, "usage: pyab ablate SCENARIO [--suspects a,b] [--out DIR] [--quiet] "
-            "[--no-report]\n");
+            "[--no-report] [--shard I/N]\n");
     return PYAB_EXIT_USAGE;
 }
 
@@ -161,10 +170,12 @@ static pyab_scenario *load_ablation(const char *path, const char *only, ablation
         pyab_error_set(err, "%s: key \"arms\": ablate makes its own arms (control, one per "
                        "suspect, all swapped): remove \"arms\"", path);
     else if (pick_suspects(a, json_object_get(sc->ablate, "suspects"), only, err) == 0) {
-        a->metric = json_string_value(json_object_get(sc->ablate, "metric"));
         root = ablation_root(sc->root, a);
         out = pyab_scenario_from_json(sc->path, root, err);
         json_decref(root);
+        /* From the scenario that lives on: sc's strings go with it below. */
+        if (out)
+            a->metric = json_string_value(json_object_get(out->ablate, "metric"));
     }
     pyab_scenario_destroy(sc);
     return out;
@@ -181,7 +192,10 @@ int pyab_cmd_ablate(int argc, char **argv)
     int code;
 
     for (int i = 1; i < argc; i++) {
-        if (pyab_experiment_take_flag(&opts, argc, argv, &i))
+        int took = pyab_experiment_take_flag(&opts, argc, argv, &i);
+        if (took < 0)
+            return ablate_usage();
+        if (took)
             continue;
         if (strcmp(argv[i], "--suspects") == 0 && i + 1 < argc)
             only = argv[++i];
@@ -199,9 +213,15 @@ int pyab_cmd_ablate(int argc, char **argv)
     }
     opts.after_analysis = write_ablation;
     opts.data = &a;
+    /* What pyab merge needs to rank the suspects of a sharded ablation. */
+    opts.manifest_extra = json_pack("{s:{s:s, s:o, s:o, s:s?, s:s?}}", "ablation", "control",
+                                    CONTROL_ARM, "suspects", string_list(a.suspects, a.n),
+                                    "arms", string_list(a.arms, a.n), "all_arm",
+                                    a.n > 1 ? ALL_ARM : NULL, "metric", a.metric);
     code = pyab_experiment_run_all(sc, &opts, &dir);
-    if (dir && code != PYAB_EXIT_INTERNAL)
+    if (dir && code != PYAB_EXIT_INTERNAL && opts.shard_count == 0)
         print_ranking(dir);
+    json_decref(opts.manifest_extra);
     free(dir);
     ablation_finish(&a);
     pyab_scenario_destroy(sc);

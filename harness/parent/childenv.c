@@ -77,7 +77,9 @@ char **pyab_childenv_create(const pyab_config *a)
 {
     static const char *const drop[] = {"PYTHONMALLOC=", "LD_PRELOAD=", "MALLOC_ARENA_MAX=",
                                        "MALLOC_MMAP_THRESHOLD_=", "MALLOC_TRIM_THRESHOLD_=",
-                                       PYAB_PROTOCOL_FD_ENV "=", "PYTHONHASHSEED="};
+                                       PYAB_PROTOCOL_FD_ENV "=", "PYTHONHASHSEED=",
+                                       /* pyab's own: its URL may hold a password */
+                                       "PYAB_HISTORY="};
     const char *cache_var = cache_variable(a);
     char **env = NULL;
     size_t n = 0;

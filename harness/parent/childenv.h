@@ -1,6 +1,7 @@
 /*
  * childenv: the environment a rep's child starts with: this process's,
- * less what pyab sets itself, plus the arm's allocator knobs
+ * less what pyab sets itself (and PYAB_HISTORY, whose URL may carry a
+ * password the service has no business with), plus the arm's allocator knobs
  * (MALLOC_ARENA_MAX, LD_PRELOAD, the thread caches turned off), its "env"
  * and the protocol descriptor's number.
  */
