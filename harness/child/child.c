@@ -420,6 +420,9 @@ static void finish(child *c)
     PyEval_SaveThread();
     malloc_trim(0);
     take_sample(c, "quiesce");
+    /* An event-loop app's lifespan shutdown: after the last sample, so
+     * what it frees does not hide what the replay kept. */
+    pyab_replay_shutdown_app(c->rp);
     PyEval_RestoreThread(c->main_ts);
     result = pyab_replay_result(c->rp);
     json_object_set_new(result, "interrupted", json_boolean(c->interrupted));
@@ -644,7 +647,7 @@ static int setup(child *c, const char *config_path, pyab_error *err)
         return rc;
     }
     c->rp = pyab_replay_create(&c->cfg, c->trace, handler, &c->notify);
-    return 0;
+    return pyab_replay_prepare(c->rp, err);
 }
 
 int pyab_child_main(const char *config_path)

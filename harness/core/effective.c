@@ -99,6 +99,7 @@ static void collect_defaulted(json_t *eff, json_t *given, const char *prefix, js
 json_t *pyab_config_effective(const pyab_config *c)
 {
     static const char *const pyheap[] = {"blocks", "requested", "off"};
+    static const char *const lifespans[] = {"auto", "on", "off"};
     json_t *eff = json_object(), *defaulted = json_array();
 
     json_object_set_new(eff, "load", load_json(c));
@@ -123,6 +124,11 @@ json_t *pyab_config_effective(const pyab_config *c)
                                   "rss_mb", num_or_null(c->limit_rss_mb, c->limit_rss_mb > 0),
                                   "stall_seconds", c->limit_stall_seconds, "max_error_share",
                                   c->limit_error_share));
+    json_object_set_new(eff, "asgi",
+                        json_pack("{ss ss sI ss}", "loop",
+                                  c->asgi_loop == PYAB_LOOP_UVLOOP ? "uvloop" : "asyncio",
+                                  "lifespan", lifespans[c->asgi_lifespan], "chunk_bytes",
+                                  (json_int_t)c->asgi_chunk_bytes, "root_path", c->asgi_root_path));
     collect_defaulted(eff, c->json, "", defaulted);
     json_object_set_new(eff, "defaulted", defaulted);
     return eff;

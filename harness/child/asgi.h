@@ -1,0 +1,53 @@
+/*
+ * asgi: the event-loop path of the replay (child side). ASGI 3 apps
+ * (app.asgi) and `async def` handlers run as tasks on one asyncio or uvloop
+ * event loop, in a thread of their own, driven by the embedded asgi.py.
+ *
+ * The replayer (replay.h) creates the driver when the app is one of these
+ * and uses it in place of its worker threads. The loop thread is started
+ * before the replay, runs the lifespan startup and waits; go() starts the
+ * replay. In an open loop a pacer thread sleeps, without the GIL, to each
+ * due time and makes an eventfd readable (once per batch, not per
+ * request); the loop's reader takes every request due by then in one call
+ * and starts a task per request. In a closed loop `users` coroutines send
+ * their requests back to back. Each result is counted through the
+ * replayer as a worker's would be. After the rep's last sample the
+ * lifespan shutdown runs and the thread ends.
+ */
+#ifndef PYAB_ASGI_H
+#define PYAB_ASGI_H
+
+#include <Python.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "replay.h"
+#include "util.h"
+
+typedef struct pyab_asgi pyab_asgi;
+
+/*
+ * The driver for `app` (borrowed) when it runs on an event loop: an
+ * app.asgi app or an `async def` handler. *out becomes the driver (lives
+ * until the child exits), or NULL for a plain synchronous handler.
+ * 0, or -EINVAL with err set (uvloop missing: exit 2). GIL held.
+ */
+int pyab_asgi_create(pyab_replay *rp, const pyab_config *cfg, PyObject *app, pyab_asgi **out,
+                     pyab_error *err);
+/*
+ * Starts the loop thread and waits for the lifespan startup. 0, or -EINVAL
+ * with err holding why it failed (bad input: exit 2). GIL held; released
+ * while waiting.
+ */
+int pyab_asgi_startup(pyab_asgi *a, pyab_error *err);
+/* Starts the replay (and the pacer thread of an open loop). 0 or -errno. */
+int pyab_asgi_go(pyab_asgi *a);
+/*
+ * After the rep's last sample: runs the lifespan shutdown, waiting at most
+ * `seconds`, and lets the loop thread end. Without the GIL.
+ */
+void pyab_asgi_shutdown(pyab_asgi *a, double seconds);
+/* What the rep's result reports: loop, lifespan, batches, tasks left behind. New ref. */
+json_t *pyab_asgi_json(const pyab_asgi *a);
+
+#endif
