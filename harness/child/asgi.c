@@ -200,19 +200,24 @@ static PyObject *hook_done(PyObject *self, PyObject *const *args, Py_ssize_t n)
     Py_RETURN_NONE;
 }
 
-/* fail(idx, due_ns, exception): a request whose task raised. */
+/*
+ * fail(idx, due_ns, exception, status): a request whose task raised;
+ * status is the one its response carried when it sent one first, or None.
+ */
 static PyObject *hook_fail(PyObject *self, PyObject *const *args, Py_ssize_t n)
 {
     uint64_t idx, due;
     PyObject *exc;
 
-    if (parse_idx_due(args, n, 3, &idx, &due) < 0)
+    if (parse_idx_due(args, n, 4, &idx, &due) < 0)
         return NULL;
     exc = args[2];
     if (!PyExceptionInstance_Check(exc)) {
         PyErr_SetString(PyExc_TypeError, "fail() takes an exception");
         return NULL;
     }
+    if (PyLong_CheckExact(args[3]))
+        pyab_replay_count_status(the->rp, idx, args[3]);
     /* pyab_replay_record takes the pending exception, as after a call. */
     PyErr_Restore(Py_NewRef(Py_TYPE(exc)), Py_NewRef(exc), PyException_GetTraceback(exc));
     the->finished++;
@@ -523,9 +528,12 @@ json_t *pyab_asgi_json(const pyab_asgi *a)
                   "max_batch", (json_int_t)a->max_batch, "tasks_left_behind",
                   (json_int_t)a->left_behind);
     Py_XDECREF(used);
+    /* The lifespan shutdown: null when the app ran without the protocol. */
     json_object_set_new(j, "shutdown",
-                        !a->shutdown_ran ? json_string("not run")
+                        lifespan == NULL || strcmp(lifespan, "on") != 0 ? json_null()
+                        : !a->shutdown_ran                           ? json_string("not run")
                         : a->shutdown_error ? json_string(a->shutdown_error)
                                             : json_string("complete"));
+    Py_XDECREF(used);
     return j;
 }

@@ -301,9 +301,18 @@ class Driver:
 
     async def _one(self, idx, due, req, own_task):
         hooks = self.hooks
+        ex = None
         try:
             if self.kind == "asgi":
-                status, resp_ns = await self._http(req)
+                scope, data = self._scope(req)
+                ex = _Exchange(data, self.chunk)
+                await self.app(scope, ex.receive, ex.send)
+                if ex.status is None:
+                    raise RuntimeError("the app returned without sending http.response.start")
+                if not ex.complete:
+                    raise RuntimeError("the app returned before the response body was complete "
+                                       "(no http.response.body without more_body)")
+                status, resp_ns = ex.status, ex.resp_ns
             else:
                 status = await self.app(req)
                 resp_ns = _monotonic_ns()
@@ -315,7 +324,9 @@ class Driver:
                 if not own_task:
                     # A closed-loop user goes on with its next request.
                     asyncio.current_task().uncancel()
-            hooks.fail(idx, due, exc)
+            # A response that went out before the exception (Starlette sends
+            # its 500 and then re-raises) is counted too.
+            hooks.fail(idx, due, exc, ex.status if ex is not None else None)
         else:
             hooks.done(idx, due, status, resp_ns)
         finally:
@@ -392,17 +403,6 @@ class Driver:
         if self.state:
             scope["state"] = self.state.copy()
         return scope, data
-
-    async def _http(self, req):
-        scope, data = self._scope(req)
-        ex = _Exchange(data, self.chunk)
-        await self.app(scope, ex.receive, ex.send)
-        if ex.status is None:
-            raise RuntimeError("the app returned without sending http.response.start")
-        if not ex.complete:
-            raise RuntimeError("the app returned before the response body was complete "
-                               "(no http.response.body without more_body)")
-        return ex.status, ex.resp_ns
 
 
 def _format(exc):

@@ -585,6 +585,11 @@ void pyab_replay_count(pyab_replay *rp, int what)
                      1);
 }
 
+void pyab_replay_count_status(pyab_replay *rp, uint64_t idx, PyObject *status)
+{
+    pyab_routestats_status(rp->routes, rec_at(rp, idx)->route, status);
+}
+
 const char *pyab_replay_route(const pyab_replay *rp, uint64_t idx)
 {
     return rp->trace->routes[rec_at(rp, idx)->route];

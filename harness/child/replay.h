@@ -107,6 +107,8 @@ PyObject *pyab_replay_request(pyab_replay *rp, uint64_t idx, int bytes_body);
 void pyab_replay_record(pyab_replay *rp, uint64_t idx, uint64_t due, uint64_t end, PyObject *res);
 /* Counts one late, dropped or timed-out request (PYAB_REPLAY_*). */
 void pyab_replay_count(pyab_replay *rp, int what);
+/* Counts the status (an int, borrowed) of a request that then raised, in its route's classes. */
+void pyab_replay_count_status(pyab_replay *rp, uint64_t idx, PyObject *status);
 /* Request idx's route name and trace line, for messages. */
 const char *pyab_replay_route(const pyab_replay *rp, uint64_t idx);
 unsigned pyab_replay_line(const pyab_replay *rp, uint64_t idx);
