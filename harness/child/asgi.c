@@ -125,9 +125,13 @@ static PyObject *hook_take(PyObject *self, PyObject *unused)
     uint64_t one, rel, now, limit = (uint64_t)a->cfg->max_in_flight;
     PyObject *list;
 
-    atomic_store(&a->signalled, 0);
+    /* In this order: drain the eventfd, then clear the flag, then read
+     * how far the pacer got. Clearing first would let a write made in
+     * between be drained while the flag stays set, and the pacer would
+     * then never write again (a lost wake-up). */
     if (read(a->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
         return PyErr_SetFromErrno(PyExc_OSError);
+    atomic_store(&a->signalled, 0);
     rel = atomic_load(&a->released);
     if (pyab_replay_stopping(a->rp) || (atomic_load(&a->pacer_done) && a->taken >= rel))
         Py_RETURN_NONE;
