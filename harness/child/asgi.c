@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -14,7 +14,7 @@
 
 /* A request that starts this long after it was due counts as late (as replay.c). */
 #define LATE_NS 1000000ull
-/* The pacer wakes at least this often to notice a stop. */
+/* The loop's timer fires at least this often, so a stop is noticed. */
 #define MAX_NAP_NS 50000000ull
 
 /* Where the loop thread is in its life; guarded by lock, announced on cond. */
@@ -25,19 +25,17 @@ struct pyab_asgi {
     const pyab_config *cfg;
     PyObject *driver; /* asgi.Driver (owned) */
     PyObject *hooks;  /* the module of C functions the driver calls (owned) */
-    int efd;          /* eventfd the pacer makes readable when requests come due */
-    uv_thread_t loop_thread, pacer_thread;
-    int pacer_started;
+    int tfd;          /* timerfd armed at the next due time (open loop) */
+    uv_thread_t loop_thread;
     uv_mutex_t lock;
     uv_cond_t cond;
     int state;
     char *startup_error;  /* why the lifespan startup failed, or NULL */
     char *shutdown_error; /* why the lifespan shutdown failed, or NULL */
     int shutdown_ran;
-    /* Open loop: requests [0, released) are due; the loop has taken [0, taken). */
-    _Atomic uint64_t released;
-    _Atomic int signalled, pacer_done;
+    /* Open loop: the loop has taken requests [0, taken); ended once all are. */
     uint64_t taken;
+    int ended;
     uint64_t started, finished; /* loop thread only */
     uint64_t batches, max_batch;
     long left_behind; /* tasks still running when the replay ended */
@@ -113,31 +111,45 @@ static PyObject *item(pyab_asgi *a, uint64_t idx, uint64_t due)
     return t;
 }
 
+/* Arms the timer at `when` (pyab_now_ns time), at most MAX_NAP_NS away. */
+static void arm(pyab_asgi *a, uint64_t when)
+{
+    uint64_t now = pyab_now_ns(), cap = now + MAX_NAP_NS;
+    struct itimerspec it = {{0, 0}, {0, 0}};
+
+    if (when > cap)
+        when = cap;
+    if (when == 0)
+        when = 1; /* 0 would disarm it */
+    it.it_value.tv_sec = (time_t)(when / 1000000000u);
+    it.it_value.tv_nsec = (long)(when % 1000000000u);
+    if (timerfd_settime(a->tfd, TFD_TIMER_ABSTIME, &it, NULL) < 0)
+        pyab_log("asgi: timerfd_settime failed: %s", strerror(errno));
+}
+
 /*
- * Open loop: every request due by now that was not taken yet, as a list;
- * None once the replay is over. Requests due while max_in_flight are
- * outstanding are dropped, those taken more than LATE_NS after their due
- * time are late, as for threaded workers.
+ * Open loop, when the timer fires: every request due by now that was not
+ * taken yet, as a list; None once the replay is over. Requests due while
+ * max_in_flight are outstanding are dropped, those taken more than LATE_NS
+ * after their due time are late, as for threaded workers. Then the timer
+ * is armed at the next due time: one wake-up of the loop thread per batch,
+ * by the kernel's timer, with no thread in between.
  */
 static PyObject *hook_take(PyObject *self, PyObject *unused)
 {
     pyab_asgi *a = the;
-    uint64_t one, rel, now, limit = (uint64_t)a->cfg->max_in_flight;
+    uint64_t fired, now, rel, total = pyab_replay_total(a->rp);
+    uint64_t limit = (uint64_t)a->cfg->max_in_flight;
     PyObject *list;
 
-    /* In this order: drain the eventfd, then clear the flag, then read
-     * how far the pacer got. Clearing first would let a write made in
-     * between be drained while the flag stays set, and the pacer would
-     * then never write again (a lost wake-up). */
-    if (read(a->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+    if (read(a->tfd, &fired, sizeof(fired)) < 0 && errno != EAGAIN)
         return PyErr_SetFromErrno(PyExc_OSError);
-    atomic_store(&a->signalled, 0);
-    rel = atomic_load(&a->released);
-    if (pyab_replay_stopping(a->rp) || (atomic_load(&a->pacer_done) && a->taken >= rel))
+    if (pyab_replay_stopping(a->rp) || a->ended)
         Py_RETURN_NONE;
+    now = pyab_now_ns();
+    rel = a->taken < total ? pyab_replay_due_by(a->rp, a->taken, now) : total;
     if ((list = PyList_New(0)) == NULL)
         return NULL;
-    now = pyab_now_ns();
     for (; a->taken < rel; a->taken++) {
         uint64_t idx = a->taken, due = pyab_replay_due_ns(a->rp, idx);
         PyObject *t;
@@ -154,14 +166,17 @@ static PyObject *hook_take(PyObject *self, PyObject *unused)
         }
         Py_DECREF(t);
     }
-    a->batches++;
-    if ((uint64_t)PyList_GET_SIZE(list) > a->max_batch)
-        a->max_batch = (uint64_t)PyList_GET_SIZE(list);
-    /* The pacer's last word may have come before this batch: read again. */
-    if (atomic_load(&a->pacer_done) && !atomic_exchange(&a->signalled, 1)) {
-        one = 1;
-        if (write(a->efd, &one, sizeof(one)) < 0)
-            pyab_log("asgi: eventfd write failed: %s", strerror(errno));
+    if (PyList_GET_SIZE(list) > 0) {
+        a->batches++;
+        if ((uint64_t)PyList_GET_SIZE(list) > a->max_batch)
+            a->max_batch = (uint64_t)PyList_GET_SIZE(list);
+    }
+    if (a->taken >= total) {
+        /* The last batch: fire once more at once, to say the replay is over. */
+        a->ended = 1;
+        arm(a, now);
+    } else {
+        arm(a, pyab_replay_due_ns(a->rp, a->taken));
     }
     return list;
 }
@@ -321,51 +336,6 @@ static void loop_main(void *arg)
     PyGILState_Release(g);
 }
 
-static void wake(pyab_asgi *a)
-{
-    uint64_t one = 1;
-
-    if (!atomic_exchange(&a->signalled, 1) && write(a->efd, &one, sizeof(one)) < 0)
-        pyab_log("asgi: eventfd write failed: %s", strerror(errno));
-}
-
-static void nap_until(const pyab_asgi *a, uint64_t when)
-{
-    for (;;) {
-        uint64_t now = pyab_now_ns(), d;
-        struct timespec ts;
-        if (now >= when || pyab_replay_stopping(a->rp))
-            return;
-        d = when - now < MAX_NAP_NS ? when - now : MAX_NAP_NS;
-        ts.tv_sec = (time_t)(d / 1000000000u);
-        ts.tv_nsec = (long)(d % 1000000000u);
-        nanosleep(&ts, NULL);
-    }
-}
-
-/*
- * The open loop's clock, without the GIL: sleeps to the next due time,
- * then releases every request due by the moment it woke and wakes the
- * loop once for all of them.
- */
-static void pacer_main(void *arg)
-{
-    pyab_asgi *a = arg;
-    uint64_t total = pyab_replay_total(a->rp), rel = 0;
-
-    while (rel < total && !pyab_replay_stopping(a->rp)) {
-        nap_until(a, pyab_replay_due_ns(a->rp, rel));
-        if (pyab_replay_stopping(a->rp))
-            break;
-        rel = pyab_replay_due_by(a->rp, rel, pyab_now_ns());
-        atomic_store(&a->released, rel);
-        wake(a);
-    }
-    atomic_store(&a->pacer_done, 1);
-    atomic_store(&a->signalled, 0);
-    wake(a);
-}
-
 /* ---- the replayer's side ---- */
 
 static PyObject *load_glue(pyab_error *err)
@@ -394,12 +364,12 @@ static PyObject *load_glue(pyab_error *err)
     return ns;
 }
 
-static PyObject *make_hooks(const pyab_config *cfg, int efd)
+static PyObject *make_hooks(const pyab_config *cfg, int tfd)
 {
     PyObject *m = PyModule_Create(&hook_module);
     long users = cfg->load_model == PYAB_LOAD_CLOSED ? cfg->users : 0;
 
-    if (m == NULL || PyModule_AddIntConstant(m, "fd", efd) < 0 ||
+    if (m == NULL || PyModule_AddIntConstant(m, "fd", tfd) < 0 ||
         PyModule_AddIntConstant(m, "closed_users", users) < 0 ||
         PyModule_AddObject(m, "think_s", PyFloat_FromDouble(cfg->think_ms / 1000)) < 0) {
         Py_XDECREF(m);
@@ -459,10 +429,10 @@ int pyab_asgi_create(pyab_replay *rp, const pyab_config *cfg, PyObject *app, pya
     a->rp = rp;
     a->cfg = cfg;
     a->driver = driver;
-    a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (a->efd < 0)
-        return pyab_error_internal(err, "eventfd: %s", strerror(errno));
-    if ((a->hooks = make_hooks(cfg, a->efd)) == NULL)
+    a->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (a->tfd < 0)
+        return pyab_error_internal(err, "timerfd_create: %s", strerror(errno));
+    if ((a->hooks = make_hooks(cfg, a->tfd)) == NULL)
         return pyab_error_internal(err, "cannot create the event-loop hooks");
     uv_mutex_init(&a->lock);
     uv_cond_init(&a->cond);
@@ -487,12 +457,8 @@ int pyab_asgi_startup(pyab_asgi *a, pyab_error *err)
 
 int pyab_asgi_go(pyab_asgi *a)
 {
-    if (a->cfg->load_model == PYAB_LOAD_OPEN) {
-        int rc = uv_thread_create(&a->pacer_thread, pacer_main, a);
-        if (rc < 0)
-            return rc;
-        a->pacer_started = 1;
-    }
+    if (a->cfg->load_model == PYAB_LOAD_OPEN)
+        arm(a, pyab_replay_due_ns(a->rp, 0));
     set_state(a, ST_GO);
     return 0;
 }
@@ -515,8 +481,6 @@ void pyab_asgi_shutdown(pyab_asgi *a, double seconds)
     if (!done)
         pyab_log("asgi: the lifespan shutdown did not finish within %.1f s; not waiting for it",
                  seconds);
-    if (a->pacer_started)
-        uv_thread_join(&a->pacer_thread);
 }
 
 json_t *pyab_asgi_json(const pyab_asgi *a)

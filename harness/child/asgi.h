@@ -6,11 +6,12 @@
  * The replayer (replay.h) creates the driver when the app is one of these
  * and uses it in place of its worker threads. The loop thread is started
  * before the replay, runs the lifespan startup and waits; go() starts the
- * replay. In an open loop a pacer thread sleeps, without the GIL, to each
- * due time and makes an eventfd readable (once per batch, not per
- * request); the loop's reader takes every request due by then in one call
- * and starts a task per request. In a closed loop `users` coroutines send
- * their requests back to back. Each result is counted through the
+ * replay. In an open loop a timerfd is armed at the next due time (to the
+ * nanosecond, CLOCK_MONOTONIC as pyab_now_ns); when it fires, the loop's
+ * reader takes every request due by then in one call, starts a task per
+ * request and arms the timer for the next: one wake-up per batch, by the
+ * kernel, rather than a thread-safe call per request. In a closed loop
+ * `users` coroutines send their requests back to back. Each result is counted through the
  * replayer as a worker's would be. After the rep's last sample the
  * lifespan shutdown runs and the thread ends.
  */
@@ -40,7 +41,7 @@ int pyab_asgi_create(pyab_replay *rp, const pyab_config *cfg, PyObject *app, pya
  * while waiting.
  */
 int pyab_asgi_startup(pyab_asgi *a, pyab_error *err);
-/* Starts the replay (and the pacer thread of an open loop). 0 or -errno. */
+/* Starts the replay (an open loop's timer is armed at the first due time). 0 or -errno. */
 int pyab_asgi_go(pyab_asgi *a);
 /*
  * After the rep's last sample: runs the lifespan shutdown, waiting at most

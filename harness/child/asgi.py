@@ -2,11 +2,11 @@
 
 ASGI 3 apps (app.asgi) and `async def` handlers run here, on one asyncio
 (or uvloop) event loop in a thread of their own that asgi.c starts. The C
-side paces the replay: a pacer thread sleeps to each due time without the
-GIL and, when requests come due, makes one eventfd readable; the loop's
-reader callback then takes every request due so far in one call (`take`)
-and starts a task for each. So a busy loop costs one wake-up per batch, not
-one thread-safe call per request. Results go back through `done` / `fail`,
+side paces the replay: a timerfd armed at the next due time (to the
+nanosecond) becomes readable when requests come due; the loop's reader
+callback then takes every request due so far in one call (`take`), which
+also arms the timer for the next, and starts a task for each. So a busy
+loop costs one wake-up per batch, not one thread-safe call per request. Results go back through `done` / `fail`,
 which count them per route, record the latency from the due time, and take
 the samples that fall due, as the threaded workers do.
 
