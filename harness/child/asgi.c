@@ -12,6 +12,8 @@
 #include "asgi_py.h" /* asgi_py: generated from asgi.py by tools/embed.c */
 #include "interp.h"
 
+#include <pythread.h>
+
 /* A request that starts this long after it was due counts as late (as replay.c). */
 #define LATE_NS 1000000ull
 /* The loop's timer fires at least this often, so a stop is noticed. */
@@ -39,6 +41,10 @@ struct pyab_asgi {
     uint64_t started, finished; /* loop thread only */
     uint64_t batches, max_batch;
     long left_behind; /* tasks still running when the replay ended */
+    unsigned long loop_ident;    /* the loop thread's Python thread id */
+    _Atomic uint64_t beat_ns;    /* the sweeper's last pass: the loop is running */
+    uint64_t flagged_beat;       /* main thread: the beat last reported as stuck */
+    uint64_t stuck;              /* how often the loop was found blocked */
 };
 
 /* One driver per child: the hooks find it here. */
@@ -264,6 +270,13 @@ static PyObject *hook_timeout(PyObject *self, PyObject *const *args, Py_ssize_t 
     Py_RETURN_NONE;
 }
 
+/* beat(): the sweeper's pass, every ~100 ms while the loop runs. */
+static PyObject *hook_beat(PyObject *self, PyObject *unused)
+{
+    atomic_store_explicit(&the->beat_ns, pyab_now_ns(), memory_order_relaxed);
+    Py_RETURN_NONE;
+}
+
 /* over(tasks_left): the replay is over; waits for the shutdown's turn. */
 static PyObject *hook_over(PyObject *self, PyObject *left)
 {
@@ -295,6 +308,7 @@ static PyMethodDef hook_methods[] = {
     {"done", (PyCFunction)(void (*)(void))hook_done, METH_FASTCALL, NULL},
     {"fail", (PyCFunction)(void (*)(void))hook_fail, METH_FASTCALL, NULL},
     {"timeout", (PyCFunction)(void (*)(void))hook_timeout, METH_FASTCALL, NULL},
+    {"beat", hook_beat, METH_NOARGS, NULL},
     {"over", hook_over, METH_O, NULL},
     {"shut", hook_shut, METH_O, NULL},
     {NULL, NULL, 0, NULL},
@@ -311,7 +325,10 @@ static void loop_main(void *arg)
 {
     pyab_asgi *a = arg;
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *r = PyObject_CallMethod(a->driver, "run", "(O)", a->hooks);
+    PyObject *r;
+
+    a->loop_ident = PyThread_get_thread_ident();
+    r = PyObject_CallMethod(a->driver, "run", "(O)", a->hooks);
 
     if (r == NULL) {
         /* The driver itself failed (pyab's bug, not the service's). */
@@ -455,6 +472,27 @@ int pyab_asgi_startup(pyab_asgi *a, pyab_error *err)
     return 0;
 }
 
+void pyab_asgi_check_stuck(pyab_asgi *a, PyThreadState *main_ts)
+{
+    uint64_t beat = atomic_load_explicit(&a->beat_ns, memory_order_relaxed), now = pyab_now_ns();
+    uint64_t limit = (uint64_t)(a->cfg->timeout_ms * 1e6);
+    int st;
+
+    uv_mutex_lock(&a->lock);
+    st = a->state;
+    uv_mutex_unlock(&a->lock);
+    if (st != ST_GO || beat == 0 || now - beat < limit + MAX_NAP_NS || beat == a->flagged_beat)
+        return;
+    a->flagged_beat = beat;
+    a->stuck++;
+    pyab_log("the event loop has not run for %.0f ms, over timeout_ms: a task blocks it; "
+             "raising TimeoutError in the loop thread (the task running gets it)",
+             (double)(now - beat) / 1e6);
+    PyEval_RestoreThread(main_ts);
+    PyThreadState_SetAsyncExc(a->loop_ident, PyExc_TimeoutError);
+    PyEval_SaveThread();
+}
+
 int pyab_asgi_go(pyab_asgi *a)
 {
     if (a->cfg->load_model == PYAB_LOAD_OPEN)
@@ -491,10 +529,10 @@ json_t *pyab_asgi_json(const pyab_asgi *a)
     json_t *j;
 
     PyErr_Clear();
-    j = json_pack("{ss ss sI sI sI}", "loop", loops[a->cfg->asgi_loop], "lifespan",
+    j = json_pack("{ss ss sI sI sI sI}", "loop", loops[a->cfg->asgi_loop], "lifespan",
                   lifespan ? lifespan : "unknown", "batches", (json_int_t)a->batches,
                   "max_batch", (json_int_t)a->max_batch, "tasks_left_behind",
-                  (json_int_t)a->left_behind);
+                  (json_int_t)a->left_behind, "loop_blocked", (json_int_t)a->stuck);
     Py_XDECREF(used);
     /* The lifespan shutdown: null when the app ran without the protocol. */
     json_object_set_new(j, "shutdown",

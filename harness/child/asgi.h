@@ -41,6 +41,13 @@ int pyab_asgi_create(pyab_replay *rp, const pyab_config *cfg, PyObject *app, pya
  * while waiting.
  */
 int pyab_asgi_startup(pyab_asgi *a, pyab_error *err);
+/*
+ * Main thread, at each sample: when the loop has not run for timeout_ms (a
+ * task blocks it without awaiting), raises TimeoutError in the loop thread,
+ * once per such stall; the task running gets it and is counted as an error
+ * of its route. Takes the GIL only then.
+ */
+void pyab_asgi_check_stuck(pyab_asgi *a, PyThreadState *main_ts);
 /* Starts the replay (an open loop's timer is armed at the first due time). 0 or -errno. */
 int pyab_asgi_go(pyab_asgi *a);
 /*

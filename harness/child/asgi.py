@@ -336,7 +336,9 @@ class Driver:
         """Cancels requests running past timeout_ms (each counted once)."""
         limit = int(self.timeout_s * 1e9)
         period = min(0.1, self.timeout_s / 4)
+        beat = hooks.beat
         while True:
+            beat()  # the loop runs: asgi.c raises TimeoutError in it when this stops
             await asyncio.sleep(period)
             now = _monotonic_ns()
             for idx, (task, since) in list(self.running.items()):

@@ -471,6 +471,10 @@ void pyab_replay_check_timeouts(pyab_replay *rp, PyThreadState *main_ts)
 {
     uint64_t limit = (uint64_t)(rp->cfg->timeout_ms * 1e6);
 
+    if (rp->loop) {
+        pyab_asgi_check_stuck(rp->loop, main_ts);
+        return;
+    }
     for (int i = 0; i < rp->nworkers; i++) {
         worker *w = &rp->workers[i];
         uint64_t now = pyab_now_ns();

@@ -248,3 +248,38 @@ def test_closed_loop_users(pyab, tmp_path):
     # once (each sleeps 2 ms), never more.
     state = json.loads((tmp_path / "calls.jsonl").read_text())
     assert state == {"now": 0, "max": 3, "requests": 600}
+
+
+SPIN = r'''
+import time
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        raise RuntimeError("no lifespan")
+    await receive()
+    if scope["path"] == "/spin":
+        # Blocks the loop thread without awaiting: only an exception raised
+        # into the thread ends it early; left alone it answers 200 after 3 s.
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            pass
+    await send({"type": "http.response.start", "status": 200})
+    await send({"type": "http.response.body", "body": b""})
+'''
+
+
+def test_task_blocking_the_loop_gets_timeout(pyab, tmp_path):
+    (tmp_path / "spin.py").write_text(SPIN)
+    recs = [{"t": i * 0.01, "route": "/spin" if i in (5, 30) else "/ok"} for i in range(40)]
+    trace = write_trace(tmp_path / "trace.jsonl", recs)
+    sc = scenario(tmp_path, trace, app={"asgi": "spin:app"}, timeout_ms=200)
+    summary, r, out = run_scenario(pyab, tmp_path, sc)
+    base = summary["arms"]["base"]
+    rep = base["reps"][0]
+    assert rep["requests"] == 40
+    assert base["errors_by_route"]["/spin"]["count"] == 2
+    assert base["errors_by_route"]["/spin"]["first"]["type"] == "TimeoutError"
+    assert "/spin" not in base["status_by_route"]  # neither spin ran to its 200
+    assert base["status_by_route"]["/ok"] == {"2xx": 38}
+    assert rep["event_loop"]["loop_blocked"] == 2
+    assert "the event loop has not run for" in \
+        (out / "arms/base/rep-1/stderr.log").read_text()
