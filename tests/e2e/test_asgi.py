@@ -283,3 +283,53 @@ def test_task_blocking_the_loop_gets_timeout(pyab, tmp_path):
     assert rep["event_loop"]["loop_blocked"] == 2
     assert "the event loop has not run for" in \
         (out / "arms/base/rep-1/stderr.log").read_text()
+
+
+ABLATE_APP = r'''
+import cachelib, fmtlib
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        raise RuntimeError("no lifespan")
+    await receive()
+    cachelib.remember(scope["path"])
+    body = fmtlib.render(scope["path"])
+    await send({"type": "http.response.start", "status": 200})
+    await send({"type": "http.response.body", "body": body})
+'''
+CACHELIB = r'''
+_kept = []
+def remember(path):
+    _kept.append(bytearray(2048))  # the suspect that really leaks
+'''
+CACHELIB_STANDIN = "def remember(path):\n    pass\n"
+FMTLIB = "def render(path):\n    return path.encode() * 2\n"
+FMTLIB_STANDIN = "def render(path):\n    return b''\n"
+
+
+def test_ablation_of_an_asgi_app(pyab, tmp_path):
+    """Stand-ins and ablation work for an ASGI arm: the library that leaks is the one
+    whose swap removes the growth."""
+    (tmp_path / "abl.py").write_text(ABLATE_APP)
+    (tmp_path / "cachelib.py").write_text(CACHELIB)
+    (tmp_path / "fmtlib.py").write_text(FMTLIB)
+    (tmp_path / "cachelib_standin.py").write_text(CACHELIB_STANDIN)
+    (tmp_path / "fmtlib_standin.py").write_text(FMTLIB_STANDIN)
+    trace = write_trace(tmp_path / "trace.jsonl",
+                        [{"t": i * 0.0002, "route": "/r%d" % (i % 3)} for i in range(1000)])
+    sc = scenario(tmp_path, trace, app={"asgi": "abl:app"},
+                  load={"model": "closed", "users": 2, "requests": 4000},
+                  warmup={"requests": 400}, sample={"interval_ms": 20}, reps=2,
+                  ablate={"suspects": {"cachelib": str(tmp_path / "cachelib_standin.py"),
+                                       "fmtlib": str(tmp_path / "fmtlib_standin.py")}})
+    scp = tmp_path / "ablate.json"
+    scp.write_text(json.dumps(sc))
+    out = tmp_path / "out-ablate"
+    r = run_pyab(pyab, ["ablate", str(scp), "--out", str(out), "--quiet", "--no-report"],
+                 cwd=tmp_path, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    abl = load_json(out / "summary.json")["ablation"]
+    assert abl["metric"] == "pyheap"
+    assert abl["implicated"] == ["cachelib"], abl
+    assert abl["ranking"][0]["suspect"] == "cachelib"
+    assert abl["ranking"][0]["growth_removed"] > 0.9
+    assert abl["ranking"][1]["growth_removed"] < 0.3
