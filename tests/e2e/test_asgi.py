@@ -333,3 +333,34 @@ def test_ablation_of_an_asgi_app(pyab, tmp_path):
     assert abl["ranking"][0]["suspect"] == "cachelib"
     assert abl["ranking"][0]["growth_removed"] > 0.9
     assert abl["ranking"][1]["growth_removed"] < 0.3
+
+
+def test_check_and_report_on_asgi_arms(pyab, tmp_path):
+    """`pyab check` holds ASGI arms to their budgets (the leaky one fails its pyheap
+    budget: exit 1, the fixed one passes), and `pyab report` draws the results."""
+    leak = tmp_path / "leaky_app.py"
+    leak.write_text(ECHO.replace('    with open(OUT, "a") as f:\n        f.write(json.dumps(rec) + "\\n")\n',
+                                 '    if os.environ.get("KEEP"):\n        KEPT.append(bytearray(1024))\n')
+                    .replace("OUT = os.environ[\"OUT\"]", "KEPT = []"))
+    trace = write_trace(tmp_path / "trace.jsonl",
+                        [{"t": i * 0.0002, "route": "/r"} for i in range(1000)])
+    sc = scenario(tmp_path, trace, app={"asgi": "leaky_app:app"},
+                  load={"model": "closed", "users": 2, "requests": 5000},
+                  warmup={"requests": 500}, sample={"interval_ms": 20},
+                  budgets={"pyheap_slope_bytes_per_request": 100},
+                  arms={"leaky": {"env": {"KEEP": "1"}}, "fixed": {}})
+    scp = tmp_path / "check.json"
+    scp.write_text(json.dumps(sc))
+    out = tmp_path / "out-check"
+    r = run_pyab(pyab, ["check", str(scp), "--out", str(out), "--no-history",
+                        "--junit", str(tmp_path / "junit.xml")], cwd=tmp_path, timeout=180)
+    assert r.returncode == 1, r.stderr[-3000:]
+    junit = (tmp_path / "junit.xml").read_text()
+    assert "pyheap_slope_bytes_per_request" in junit
+    run_dir = next(p for p in out.rglob("summary.json")).parent
+    summary = load_json(run_dir / "summary.json")
+    assert summary["arms"]["leaky"]["slopes"]["pyheap"]["ci"][0] > 100
+    assert summary["arms"]["fixed"]["slopes"]["pyheap"]["ci"][0] < 100
+    r = run_pyab(pyab, ["report", str(run_dir)], cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (run_dir / "report.html").stat().st_size > 10000
