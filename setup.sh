@@ -17,6 +17,7 @@ packages=(
   libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
   libjs-chart.js chromium
   gunicorn wrk            # only the WSGI benchmark uses these
+  python3-fastapi python3-uvloop python3-uvicorn   # ASGI: scenarios, tests, benchmark
 )
 
 missing=()

@@ -432,6 +432,9 @@ static void finish(child *c)
     PyEval_SaveThread();
     malloc_trim(0);
     take_sample(c, "quiesce");
+    /* An event-loop app's lifespan shutdown: after the last sample, so
+     * what it frees does not hide what the replay kept. */
+    pyab_replay_shutdown_app(c->rp);
     PyEval_RestoreThread(c->main_ts);
     /* The rep's CPU ends here: the where report is an end-of-rep cost,
      * given apart (where_report_cpu_s), not a cost per request. */
@@ -672,6 +675,8 @@ static int setup(child *c, const char *config_path, pyab_error *err)
         return rc;
     }
     c->rp = pyab_replay_create(&c->cfg, c->trace, handler, &c->notify);
+    if ((rc = pyab_replay_prepare(c->rp, err)) < 0)
+        return rc;
     pyab_where_init(&c->cfg, where_clock, c);
     /* No warm-up: every allocation of the run counts. */
     if (c->cfg.warmup_requests == 0 && c->cfg.warmup_seconds == 0)

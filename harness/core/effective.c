@@ -99,6 +99,7 @@ static void collect_defaulted(json_t *eff, json_t *given, const char *prefix, js
 json_t *pyab_config_effective(const pyab_config *c)
 {
     static const char *const pyheap[] = {"blocks", "requested", "off"};
+    static const char *const lifespans[] = {"auto", "on", "off"};
     json_t *eff = json_object(), *defaulted = json_array();
 
     json_object_set_new(eff, "load", load_json(c));
@@ -128,6 +129,11 @@ json_t *pyab_config_effective(const pyab_config *c)
                                   (const char *const[]){"sampled", "exact", "off"}[c->where_mode],
                                   "sample_bytes", c->where_sample_bytes, "holders_seconds",
                                   c->where_holders_seconds));
+    json_object_set_new(eff, "asgi",
+                        json_pack("{ss ss sI ss}", "loop",
+                                  c->asgi_loop == PYAB_LOOP_UVLOOP ? "uvloop" : "asyncio",
+                                  "lifespan", lifespans[c->asgi_lifespan], "chunk_bytes",
+                                  (json_int_t)c->asgi_chunk_bytes, "root_path", c->asgi_root_path));
     collect_defaulted(eff, c->json, "", defaulted);
     json_object_set_new(eff, "defaulted", defaulted);
     return eff;
