@@ -16,6 +16,7 @@
 
 #include "gcwatch.h"
 #include "interp.h"
+#include "native.h"
 #include "pymod.h"
 #include "replay.h"
 #include "sample.h"
@@ -46,6 +47,7 @@ typedef struct child {
     uv_signal_t sigint, sigterm, sigusr1;
     uv_timer_t sample_timer, warmup_timer, collect_timer, trim_timer, drain_timer, cap_timer;
     int warmup_marked;
+    const char *config_path;
     int finished;
     int interrupted;
     uint64_t gc_changes;
@@ -266,6 +268,7 @@ static void mark_warmup(child *c)
         send_line(c, PYAB_MSG_WARNING, msg, strlen(msg));
     }
     take_sample(c, "warmup_end");
+    pyab_native_mark_warmup();
 }
 
 static const char *phase_now(child *c)
@@ -398,6 +401,29 @@ static double cpu_seconds(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/*
+ * TEMPORARY (issue 15, until child/where.c sends the rep's where message
+ * and the parent writes where.json): the native member written by the
+ * child itself, beside its config.json, atomically.
+ */
+static void write_where_temporary(child *c)
+{
+    json_t *native = pyab_native_where_json(), *doc;
+    pyab_error err = {0};
+    char *dir, *path;
+
+    if (native == NULL)
+        return;
+    doc = json_pack("{so so}", "python", json_null(), "native", native);
+    dir = pyab_path_dirname(c->config_path);
+    path = pyab_path_join(dir, "where.json");
+    if (pyab_json_write_atomic(path, doc, JSON_INDENT(1), &err) < 0)
+        send_line(c, PYAB_MSG_WARNING, err.text, strlen(err.text));
+    free(path);
+    free(dir);
+    json_decref(doc);
+}
+
 static void finish(child *c)
 {
     json_t *result;
@@ -421,6 +447,7 @@ static void finish(child *c)
     malloc_trim(0);
     take_sample(c, "quiesce");
     PyEval_RestoreThread(c->main_ts);
+    write_where_temporary(c);
     result = pyab_replay_result(c->rp);
     json_object_set_new(result, "interrupted", json_boolean(c->interrupted));
     if (c->stop_reason == NULL)
@@ -659,6 +686,7 @@ int pyab_child_main(const char *config_path)
      * run on unobserved; the parent is gone already if we were reparented. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     c.fd = fdenv ? atoi(fdenv) : PYAB_PROTOCOL_FD_DEFAULT;
+    c.config_path = config_path;
     uv_loop_init(&c.loop);
     uv_async_init(&c.loop, &c.notify, on_notify);
     c.notify.data = &c;
@@ -694,6 +722,8 @@ int pyab_child_main(const char *config_path)
      * would be pyab's own allocation on the native-heap curve. */
     pyab_buf_init(&c.pending);
     pyab_buf_reserve(&c.pending, 4 * PENDING_MAX);
+    if (pyab_native_start(&c.cfg, c.rp, &err) < 0)
+        send_line(&c, PYAB_MSG_WARNING, err.text, strlen(err.text));
     if ((rc = pyab_replay_start(c.rp)) < 0) {
         pyab_error_internal(&err, "cannot start worker threads: %s", uv_strerror(rc));
         send_fatal(&c, &err);

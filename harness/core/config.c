@@ -382,6 +382,22 @@ static int parse_every_requests(const pyab_where *w, json_t *sample, long *out)
     return pyab_keys_long(w, sample, "sample", "every_requests", 1, LONG_MAX, out);
 }
 
+/* where: native allocation sampling (the child's native.h). */
+static int parse_where(const pyab_where *w, pyab_config *cfg, json_t *root)
+{
+    static const char *const keys[] = {"native", "native_sample_bytes"};
+    json_t *where;
+    int rc;
+
+    if ((rc = pyab_keys_object(w, root, "", "where", &where)) < 0 || where == NULL)
+        return rc;
+    if ((rc = pyab_keys_check(w, where, "where", keys, PYAB_ARRAY_LEN(keys))) < 0 ||
+        (rc = pyab_keys_bool(w, where, "where", "native", &cfg->where_native)) < 0)
+        return rc;
+    return pyab_keys_long(w, where, "where", "native_sample_bytes", 64, 1L << 30,
+                          &cfg->where_native_sample_bytes);
+}
+
 static void config_defaults(pyab_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -401,6 +417,7 @@ static void config_defaults(pyab_config *cfg)
     cfg->mmap_threshold = -1;
     cfg->trim_threshold = -1;
     cfg->limit_error_share = PYAB_MAX_ERROR_SHARE;
+    cfg->where_native_sample_bytes = PYAB_NATIVE_SAMPLE_BYTES;
 }
 
 int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_t *json,
@@ -457,7 +474,7 @@ int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_
         (rc = parse_gc(&w, cfg, json)) < 0 || (rc = parse_allocator(&w, cfg, json, base)) < 0 ||
         (rc = parse_string_map(&w, json, "env", NULL, &cfg->env)) < 0 ||
         (rc = parse_string_map(&w, json, "mocks", base, &cfg->mocks)) < 0 ||
-        (rc = parse_limits(&w, cfg, json)) < 0)
+        (rc = parse_limits(&w, cfg, json)) < 0 || (rc = parse_where(&w, cfg, json)) < 0)
         goto out;
     cfg->seed = (uint64_t)seed;
     /* A child that says nothing for this long is stuck (native code holding

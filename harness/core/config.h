@@ -26,6 +26,8 @@ enum { PYAB_APP_PATH, PYAB_APP_MODULE, PYAB_APP_WSGI };
 #define PYAB_SETTLE_MAX_FACTOR 16
 /* load.until "settled": default cap in seconds of replay per rep. */
 #define PYAB_SETTLE_MAX_SECONDS 600
+/* where.native_sample_bytes: the default mean interval between native samples. */
+#define PYAB_NATIVE_SAMPLE_BYTES 65536
 /* limits.max_error_share: the default share of failed requests above which a rep is failed. */
 #define PYAB_MAX_ERROR_SHARE 0.5
 
@@ -89,6 +91,9 @@ typedef struct pyab_config {
     double limit_rss_mb;      /* 0 = none */
     double limit_stall_seconds; /* silence from a running child that ends its rep */
     double limit_error_share;   /* limits.max_error_share: a rep with more failed requests is failed */
+
+    int where_native;               /* where.native: sample native allocations (pyab-native.so) */
+    long where_native_sample_bytes; /* where.native_sample_bytes: mean bytes between samples */
 } pyab_config;
 
 /*

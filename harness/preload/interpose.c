@@ -37,6 +37,7 @@ static void *(*next_valloc)(size_t);
 static void *(*next_pvalloc)(size_t);
 static void *(*next_mmap)(void *, size_t, int, int, int, off_t);
 static int (*next_munmap)(void *, size_t);
+void *(*pyab__next_dlsym)(void *, const char *);
 
 /* Bytes left before this thread's next sample; 0 in a new thread, which
  * therefore asks the sampler for its first countdown. */
@@ -68,13 +69,18 @@ static int is_boot(const void *p)
     return (const char *)p >= boot_heap && (const char *)p < boot_heap + sizeof(boot_heap);
 }
 
-#define RESOLVE(name) next_##name = (__typeof__(next_##name))dlsym(RTLD_NEXT, #name)
+/* Called from here, the real dlsym resolves RTLD_NEXT relative to this library. */
+#define RESOLVE(name) next_##name = (__typeof__(next_##name))pyab__next_dlsym(RTLD_NEXT, #name)
 
 static void resolve(void)
 {
     if (resolving)
         return;
     resolving = 1;
+    pyab__next_dlsym = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+    if (pyab__next_dlsym == NULL)
+        pyab__next_dlsym = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym",
+                                                                  "GLIBC_2.2.5");
     RESOLVE(calloc);
     RESOLVE(malloc);
     RESOLVE(free);
@@ -261,3 +267,73 @@ EXPORT int munmap(void *addr, size_t len)
         pyab__natsample_unmap(addr, len);
     return next_munmap(addr, len);
 }
+
+/*
+ * dlsym on a library's own handle finds that library's definition, not
+ * this one: ctypes' CDLL("libc.so.6").malloc would allocate behind the
+ * sampler's back. So a lookup of one of the names replaced here that
+ * lands on glibc's definition, or on the one these forward to, returns
+ * the replacement instead. RTLD_NEXT must be resolved relative to the
+ * caller, which only the real dlsym knows from its return address: the
+ * entry below jumps there without a frame of its own (x86-64; elsewhere
+ * dlsym is left alone and such lookups go unsampled).
+ */
+#if defined(__x86_64__)
+static void *replacement(const char *name)
+{
+    static const struct {
+        const char *name;
+        void *ours;
+        void **next;
+    } names[] = {
+        {"malloc", (void *)malloc, (void **)&next_malloc},
+        {"free", (void *)free, (void **)&next_free},
+        {"calloc", (void *)calloc, (void **)&next_calloc},
+        {"realloc", (void *)realloc, (void **)&next_realloc},
+        {"reallocarray", (void *)reallocarray, (void **)&next_reallocarray},
+        {"posix_memalign", (void *)posix_memalign, (void **)&next_posix_memalign},
+        {"aligned_alloc", (void *)aligned_alloc, (void **)&next_aligned_alloc},
+        {"memalign", (void *)memalign, (void **)&next_memalign},
+        {"valloc", (void *)valloc, (void **)&next_valloc},
+        {"pvalloc", (void *)pvalloc, (void **)&next_pvalloc},
+        {"mmap", (void *)mmap, (void **)&next_mmap},
+        {"mmap64", (void *)mmap64, (void **)&next_mmap},
+        {"munmap", (void *)munmap, (void **)&next_munmap},
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i].name) == 0)
+            return names[i].ours;
+    return NULL;
+}
+
+__attribute__((visibility("hidden"))) void *pyab__dlsym_handle(void *handle, const char *name);
+
+void *pyab__dlsym_handle(void *handle, const char *name)
+{
+    void *found, *ours;
+    Dl_info info;
+
+    if (unlikely(pyab__next_dlsym == NULL))
+        resolve();
+    found = pyab__next_dlsym(handle, name);
+    if (found == NULL || name == NULL || (ours = replacement(name)) == NULL || found == ours)
+        return found;
+    if (dladdr(found, &info) && info.dli_fname && strstr(info.dli_fname, "/libc.so"))
+        return ours;
+    return found;
+}
+
+/* dlsym: RTLD_NEXT ((void *)-1) jumps to the real one (once it is known), the rest go above. */
+__asm__(".text\n"
+        ".globl dlsym\n"
+        ".type dlsym, @function\n"
+        "dlsym:\n"
+        "    cmpq $-1, %rdi\n"
+        "    jne 1f\n"
+        "    cmpq $0, pyab__next_dlsym(%rip)\n"
+        "    je 1f\n"
+        "    jmp *pyab__next_dlsym(%rip)\n"
+        "1:  jmp pyab__dlsym_handle\n"
+        ".size dlsym, .-dlsym\n");
+#endif
