@@ -196,15 +196,26 @@ static int is_wrapper(const char *name)
     return 0;
 }
 
+/* A Python extension module, by CPython's file naming. */
+static int is_extension(const char *name)
+{
+    return strstr(name, ".cpython-") || strstr(name, ".abi3.so");
+}
+
 static int is_python(const char *name)
 {
     return strncmp(name, "libpython", 9) == 0;
 }
 
-/* A function whose job is to allocate for its caller (cv::fastMalloc, an allocator's allocate). */
+/*
+ * A function whose job is to allocate for its caller: cv::fastMalloc, an
+ * allocator's allocate(), operator new, a C++ create() such as
+ * cv::Mat::create. (C functions named "create" build structures as well
+ * as allocate, as libxml2's do, so only the C++ spelling counts.)
+ */
 static int alloc_like(const char *fn)
 {
-    return fn && (strcasestr(fn, "alloc") || strstr(fn, "operator new"));
+    return fn && (strcasestr(fn, "alloc") || strstr(fn, "operator new") || strstr(fn, "::create("));
 }
 
 static const pyab_elfsym_object *object_at(const pyab_elfsym *es, uintptr_t pc)
@@ -219,15 +230,6 @@ static uint32_t run_end(const pyab_elfsym *es, const pyab_natsample_stack *s, ui
     while (i < s->npc && object_at(es, s->pc[i]) == o)
         i++;
     return i;
-}
-
-static int appears_from(const pyab_elfsym *es, const pyab_natsample_stack *s, uint32_t i,
-                        const pyab_elfsym_object *o)
-{
-    for (; i < s->npc; i++)
-        if (object_at(es, s->pc[i]) == o)
-            return 1;
-    return 0;
 }
 
 /* A frame of pyab-child's Python-heap hooks (heap.c), which Python's allocator calls. */
@@ -279,6 +281,19 @@ static void describe_python(const pyab_natsample_stack *s, json_t *desc, char **
     json_object_set_new(desc, "python_stack", pystack);
 }
 
+/* The whole native stack as "object (function)", innermost first: one example of the site's. */
+static json_t *native_stack(pyab_elfsym *es, const pyab_natsample_stack *s)
+{
+    json_t *a = json_array();
+
+    for (uint32_t i = 0; i < s->npc; i++) {
+        char *t = frame_text(object_at(es, s->pc[i]), pyab_elfsym_function(es, s->pc[i]));
+        json_array_append_new(a, json_string(t));
+        free(t);
+    }
+    return a;
+}
+
 /*
  * The site of one stack: the first frame outside the allocator and its
  * plumbing, and past any library whose only part in the stack is an
@@ -305,14 +320,22 @@ static long attribute(sites *ss, const pyab_natsample_stack *s)
         json_decref(wrappers);
         return SIDE_PYTHON;
     }
+    /* Walk up past libraries that only allocate for the next one up: a
+     * run of frames whose own innermost function allocates (cv::fastMalloc,
+     * cv::Mat::create), whose caller is an allocation function of another
+     * library, or that is a Python extension called by another library's
+     * native code rather than by Python (numpy's C API making the array
+     * cv2's binding returns). A library called straight from Python is
+     * the answer. */
     for (;;) {
         if (i >= s->npc || o == NULL)
             break;
         end = run_end(ss->es, s, i, o);
         fn = pyab_elfsym_function(ss->es, s->pc[i]);
         up = end < s->npc ? object_at(ss->es, s->pc[end]) : NULL;
-        if (!alloc_like(fn) || up == NULL || is_python(up->name) || is_wrapper(up->name) ||
-            appears_from(ss->es, s, end, o))
+        if (up == NULL || is_python(up->name) || is_wrapper(up->name) ||
+            !(alloc_like(fn) || alloc_like(pyab_elfsym_function(ss->es, s->pc[end])) ||
+              is_extension(o->name)))
             break;
         char *text = frame_text(o, fn);
         json_array_insert_new(wrappers, 0, json_string(text));
@@ -336,6 +359,7 @@ static long attribute(sites *ss, const pyab_natsample_stack *s)
     json_decref(wrappers);
     json_object_set_new(desc, "chain", chain);
     describe_python(s, desc, &pykey);
+    json_object_set_new(desc, "native_stack", native_stack(ss->es, s));
     key = xasprintf("%s|%s|%s", o ? o->name : "?", fn ? fn : "?", pykey);
     free(pykey);
     free(first);

@@ -38,6 +38,7 @@ struct pyab_elfsym {
     size_t nobjs;
     range *ranges;
     size_t nranges;
+    void *cxx; /* libstdc++'s handle, when it is loaded */
     char *(*demangle)(const char *, char *, size_t *, int *);
 };
 
@@ -122,8 +123,12 @@ pyab_elfsym *pyab_elfsym_create(void)
 
     dl_iterate_phdr(add_object, es);
     qsort(es->ranges, es->nranges, sizeof(*es->ranges), by_lo);
-    es->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT,
-                                                                          "__cxa_demangle");
+    /* libstdc++ is usually loaded by an extension (RTLD_LOCAL), out of
+     * the global scope: ask for it by name, without loading it. */
+    es->cxx = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    if (es->cxx)
+        es->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(es->cxx,
+                                                                              "__cxa_demangle");
     return es;
 }
 
@@ -142,6 +147,8 @@ void pyab_elfsym_destroy(pyab_elfsym *es)
         free(o->name);
         free(o->build_id);
     }
+    if (es->cxx)
+        dlclose(es->cxx);
     free(es->objs);
     free(es->ranges);
     free(es);
