@@ -30,6 +30,7 @@ static const pyab_natsample_api *api;
 static const pyab_replay *replay;
 static double sample_bytes;
 static uint64_t warm_dispatched, warm_completed;
+static int warm_by_requests;
 static code_info codes[CODE_MAX];
 static uint32_t code_slots[2 * CODE_MAX], ncodes;
 
@@ -137,12 +138,16 @@ int pyab_native_start(const pyab_config *cfg, const pyab_replay *rp, pyab_error 
     api = a;
     replay = rp;
     sample_bytes = (double)cfg->where_native_sample_bytes;
+    /* A warm-up by requests ends at a known count; one by seconds when the
+     * main loop marks it. */
+    warm_by_requests = cfg->warmup_requests > 0;
+    warm_dispatched = warm_completed = (uint64_t)cfg->warmup_requests;
     return 0;
 }
 
 void pyab_native_mark_warmup(void)
 {
-    if (api == NULL)
+    if (api == NULL || warm_by_requests)
         return;
     warm_dispatched = atomic_load(pyab_replay_dispatched(replay));
     warm_completed = pyab_replay_completed(replay);

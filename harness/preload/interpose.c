@@ -44,6 +44,8 @@ void *(*pyab__next_dlsym)(void *, const char *);
 static TLS int64_t countdown;
 /* Set while this thread is inside the sampler: its own calls are not sampled. */
 static TLS int in_sampler;
+/* Whether this thread has drawn its first countdown. */
+static TLS int drawn;
 
 /*
  * dlsym allocates (its error buffer) before the next calloc is known: a
@@ -109,7 +111,10 @@ static void cross(void *p, uint64_t n, int kind)
         return;
     }
     in_sampler = 1;
-    countdown = pyab__natsample_take(p, n, kind);
+    /* A thread's first crossing is its initial 0, not a sample: recording
+     * it would sample every thread's first allocation. */
+    countdown = pyab__natsample_take(drawn ? p : NULL, n, kind);
+    drawn = 1;
     in_sampler = 0;
 }
 

@@ -1,0 +1,142 @@
+"""where.native against known truth, with real Debian libraries.
+
+One scenario, one arm per behaviour (tests/e2e/native/service.py): a handler
+that keeps the result of a native call per request — a ctypes libc.malloc,
+numpy arrays, cv2.imdecode images, lxml trees, PIL images — and its twin that
+drops it. The native heap's slope (glibc's mallinfo2, measured independently
+of the sampler) is the truth for how much native memory each request keeps.
+
+For every keeping arm, each rep's where.json must put the expected library
+first (the sum of its sites), within 15% of the native slope, with the
+service's own line as the Python line; cv2's chain must go through
+libopencv_core. For every dropping arm no site may hold more than a few
+bytes per request. Also: an arm without where.native pays nothing (no
+library preloaded, no where.json), and a bad key is exit 2 naming it.
+"""
+import collections
+import json
+import pathlib
+import re
+import shutil
+
+import pytest
+
+from conftest import run_pyab
+
+HERE = pathlib.Path(__file__).resolve().parent / "native"
+# The object each kept result must be attributed to, by file name.
+EXPECT = {
+    "ctypes": r"^libffi\.so",  # the FFI made the call; the Python line is the answer
+    "numpy": r"^_multiarray_umath\.cpython-",
+    # The binding copies the decoded cv::Mat into a numpy-backed one
+    # (pyopencv_from -> Mat::copyTo -> Mat::create -> its NumpyAllocator ->
+    # numpy): what survives was asked for by cv2's module, through core.
+    "cv2": r"^cv2\.cpython-",
+    "lxml": r"^libxml2\.so",
+    "pil": r"^_imaging\.cpython-",
+}
+CHAIN = {"cv2": [r"^cv2\.cpython-", r"^libopencv_core\.so.*cv::Mat::create",
+                 r"^_multiarray_umath"]}
+
+
+def site_lines():
+    lines = {}
+    for n, text in enumerate((HERE / "service.py").read_text().splitlines(), 1):
+        m = re.search(r"# site: (\w+)", text)
+        if m:
+            lines[m.group(1)] = n
+    return lines
+
+
+@pytest.fixture(scope="module")
+def run(pyab, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("native-where")
+    shutil.copy(HERE / "service.py", tmp / "service.py")
+    with open(tmp / "trace.jsonl", "w") as f:
+        for i in range(100):
+            f.write(json.dumps({"t": i * 0.001, "route": "/r"}) + "\n")
+    arms = {}
+    for b in EXPECT:
+        arms[b] = {"env": {"BEHAVIOUR": b}}
+        arms[b + "-drop"] = {"env": {"BEHAVIOUR": b + "-drop"}}
+    arms["off"] = {"env": {"BEHAVIOUR": "numpy"}, "where": {"native": False}}
+    sc = {"name": "native-where", "app": {"path": "service.py"}, "trace": "trace.jsonl",
+          "load": {"model": "closed", "users": 2, "requests": 4000}, "workers": 2,
+          "warmup": {"requests": 1000}, "where": {"native": True}, "arms": arms}
+    (tmp / "scenario.json").write_text(json.dumps(sc))
+    out = tmp / "out"
+    r = run_pyab(pyab, ["run", "scenario.json", "--out", str(out), "--quiet", "--no-report",
+                        "--no-history"], cwd=tmp)
+    assert r.returncode == 0, r.stderr
+    return out, json.load(open(out / "summary.json"))
+
+
+def where(out, arm, rep=1):
+    return json.load(open(out / "arms" / arm / f"rep-{rep}" / "where.json"))["native"]
+
+
+def by_object(native):
+    totals = collections.Counter()
+    for s in native["sites"]:
+        totals[s["object"]] += s["bytes"] / native["requests"]
+    return totals.most_common()
+
+
+@pytest.mark.parametrize("lib", sorted(EXPECT))
+def test_kept_results_go_to_their_library(run, lib, sanitized):
+    out, summary = run
+    if sanitized:
+        pytest.skip("the sampler is an LD_PRELOAD interposer: ASan's runtime must come first")
+    native = where(out, lib)
+    assert native["requests"] == 3000
+    assert native["sampler"]["dropped"] == 0
+    top, per_request = by_object(native)[0]
+    assert re.search(EXPECT[lib], top), by_object(native)[:3]
+    truth = summary["arms"][lib]["slopes"]["native"]["bytes_per_request"]
+    assert abs(per_request - truth) <= 0.15 * truth, (per_request, truth)
+    site = max((s for s in native["sites"] if s["object"] == top), key=lambda s: s["bytes"])
+    assert site["python"] == f"service.py:{site_lines()[lib]} in handle", site
+    # Unbiased and spread over the run: both halves hold about half.
+    assert 0.3 < site["early"] / site["bytes"] < 0.7, site
+    assert abs(site["early"] + site["late"] - site["bytes"]) <= 1e-6 * site["bytes"]
+    assert site["var"] > 0 and site["samples"] > 100
+    # The chain, caller first, holds these in this order.
+    rest = iter(site["chain"])
+    for want in CHAIN.get(lib, []):
+        assert any(re.search(want, got) for got in rest), (want, site["chain"])
+
+
+@pytest.mark.parametrize("lib", sorted(EXPECT))
+def test_dropped_results_leave_no_native_site(run, lib, sanitized):
+    out, summary = run
+    if sanitized:
+        pytest.skip("the sampler is an LD_PRELOAD interposer: ASan's runtime must come first")
+    native = where(out, lib + "-drop")
+    held = sum(s["bytes"] for s in native["sites"]) / native["requests"]
+    kept = by_object(where(out, lib))[0][1]
+    assert held < 0.02 * kept, (held, native["sites"][:2])
+    assert native["sampler"]["taken"] > 100  # it did sample: the allocations were freed
+
+
+def test_an_arm_without_native_sampling_pays_nothing(run):
+    out, summary = run
+    assert not (out / "arms" / "off" / "rep-1" / "where.json").exists()
+    rb = json.load(open(out / "manifest.json"))["arms"]["off"]["readback"]
+    assert "pyab-native" not in rb["ld_preload"]
+    assert summary["arms"]["off"]["verdict"] == "leak"  # the same numpy service, unsampled
+
+
+def test_bad_where_keys_are_exit_2(pyab, tmp_path):
+    shutil.copy(HERE / "service.py", tmp_path / "service.py")
+    (tmp_path / "trace.jsonl").write_text('{"t": 0, "route": "/r"}\n')
+    for where_, message in [({"native": "yes"}, 'key "where.native"'),
+                            ({"native_sample_bytes": 1}, 'key "where.native_sample_bytes"'),
+                            ({"nativ": True}, 'key "where.nativ": unknown key')]:
+        sc = {"name": "w", "app": {"path": "service.py"}, "trace": "trace.jsonl",
+              "where": where_}
+        (tmp_path / "scenario.json").write_text(json.dumps(sc))
+        r = run_pyab(pyab, ["run", "scenario.json", "--out", str(tmp_path / "o"), "--quiet"],
+                     cwd=tmp_path)
+        assert r.returncode == 2, r.stderr
+        assert message in r.stderr, r.stderr
+        assert not (tmp_path / "o").exists()
