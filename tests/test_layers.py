@@ -32,7 +32,8 @@ ALLOWED = {
 CHILD_MAIN = "cmd/child.c"
 CHILD_MAIN_ALLOWED = {"child", "core", "lib"}
 # Headers meson generates, and the folder they belong to.
-GENERATED = {"build_config.h": None, "report_assets.h": "report", "bootstrap_py.h": "child"}
+GENERATED = {"build_config.h": None, "report_assets.h": "report", "bootstrap_py.h": "child",
+             "where_py.h": "child"}
 # System headers that tie a layer to a dependency, and the folders allowed them.
 SYSTEM = {
     "Python.h": {"child"},  # cmd/child.c reaches Python only through child.h

@@ -11,6 +11,7 @@
 #include "stats.h"
 #include "trend.h"
 #include "verdict.h"
+#include "wherearm.h"
 
 /* The scenario's "analysis" options; the rule thresholds are in verdict.c. */
 typedef struct options {
@@ -346,6 +347,10 @@ static int analyze_arm(const char *dir, const char *name, json_t *arm, const opt
     }
     pyab_verdict_arm(arm, vr, n, skipped, &o->v);
     free(vr);
+    json_object_del(arm, "where");
+    json_t *where = pyab_wherearm(dir, name, reps, o->v.conf);
+    if (where)
+        json_object_set_new(arm, "where", where);
     return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "protocol.h"
 #include "trace.h"
 #include "util.h"
+#include "where.h"
 
 /* How often a sample also takes the GIL (see take_sample). */
 #define GIL_PART_EVERY_NS 100000000ull
@@ -47,7 +48,6 @@ typedef struct child {
     uv_signal_t sigint, sigterm, sigusr1;
     uv_timer_t sample_timer, warmup_timer, collect_timer, trim_timer, drain_timer, cap_timer;
     int warmup_marked;
-    const char *config_path;
     int finished;
     int interrupted;
     uint64_t gc_changes;
@@ -258,6 +258,9 @@ static void mark_warmup(child *c)
     if (c->warmup_marked || c->finished)
         return;
     c->warmup_marked = 1;
+    PyEval_RestoreThread(c->main_ts);
+    pyab_where_warm();
+    PyEval_SaveThread();
     if (c->cfg.gc_freeze_after_warmup) {
         PyEval_RestoreThread(c->main_ts);
         long n = pyab_gcwatch_freeze();
@@ -402,31 +405,24 @@ static double cpu_seconds(void)
 }
 
 /*
- * TEMPORARY (issue 15, until child/where.c sends the rep's where message
- * and the parent writes where.json): the native member written by the
- * child itself, beside its config.json, atomically.
+ * The rep's where report (steals `where`, may be NULL) with the native
+ * domain beside the Python one, taken at the same survival point.
  */
-static void write_where_temporary(child *c)
+static json_t *with_native(json_t *where, const char *point)
 {
-    json_t *native = pyab_native_where_json(), *doc;
-    pyab_error err = {0};
-    char *dir, *path;
+    json_t *native = pyab_native_where_json(point);
 
     if (native == NULL)
-        return;
-    doc = json_pack("{so so}", "python", json_null(), "native", native);
-    dir = pyab_path_dirname(c->config_path);
-    path = pyab_path_join(dir, "where.json");
-    if (pyab_json_write_atomic(path, doc, JSON_INDENT(1), &err) < 0)
-        send_line(c, PYAB_MSG_WARNING, err.text, strlen(err.text));
-    free(path);
-    free(dir);
-    json_decref(doc);
+        return where;
+    if (where == NULL)
+        where = json_object();
+    json_object_set_new(where, "native", native);
+    return where;
 }
 
 static void finish(child *c)
 {
-    json_t *result;
+    json_t *result, *where = NULL;
 
     if (c->finished)
         return;
@@ -441,13 +437,18 @@ static void finish(child *c)
     /* Quiesce: what remains after a full collection and giving free memory
      * back tells live growth from memory the allocator merely keeps. */
     PyEval_RestoreThread(c->main_ts);
+    /* With the GC off, what survives is what the run left, cycles and all;
+     * with it on, what pyab's full collection leaves (where.h). */
+    if (!c->interrupted && !PyGC_IsEnabled())
+        where = with_native(pyab_where_report("end"), "end");
     pyab_gcwatch_collect(2);
     drain_events(c, "quiesce");
     PyEval_SaveThread();
     malloc_trim(0);
     take_sample(c, "quiesce");
     PyEval_RestoreThread(c->main_ts);
-    write_where_temporary(c);
+    if (!c->interrupted && where == NULL)
+        where = with_native(pyab_where_report("quiesce"), "quiesce");
     result = pyab_replay_result(c->rp);
     json_object_set_new(result, "interrupted", json_boolean(c->interrupted));
     if (c->stop_reason == NULL)
@@ -473,6 +474,8 @@ static void finish(child *c)
                             json_real(since_start(c, pyab_replay_warmup_ns(c->rp))));
     drain_events(c, NULL);
     PyEval_SaveThread();
+    if (where)
+        send_json(c, PYAB_MSG_WHERE, where);
     send_json(c, PYAB_MSG_FINAL, result);
     uv_walk(&c->loop, close_all, NULL);
 }
@@ -636,6 +639,12 @@ static json_t *hello(child *c)
     return j;
 }
 
+/* The request clock of where.h: requests completed so far. */
+static uint64_t where_clock(void *data)
+{
+    return pyab_replay_completed(((child *)data)->rp);
+}
+
 /* Everything up to a running replay; GIL held on success. */
 static int setup(child *c, const char *config_path, pyab_error *err)
 {
@@ -671,6 +680,10 @@ static int setup(child *c, const char *config_path, pyab_error *err)
         return rc;
     }
     c->rp = pyab_replay_create(&c->cfg, c->trace, handler, &c->notify);
+    pyab_where_init(&c->cfg, where_clock, c);
+    /* No warm-up: every allocation of the run counts. */
+    if (c->cfg.warmup_requests == 0 && c->cfg.warmup_seconds == 0)
+        pyab_where_warm();
     return 0;
 }
 
@@ -686,7 +699,6 @@ int pyab_child_main(const char *config_path)
      * run on unobserved; the parent is gone already if we were reparented. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     c.fd = fdenv ? atoi(fdenv) : PYAB_PROTOCOL_FD_DEFAULT;
-    c.config_path = config_path;
     uv_loop_init(&c.loop);
     uv_async_init(&c.loop, &c.notify, on_notify);
     c.notify.data = &c;

@@ -6,19 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ptrmap.h"
+#include "where.h"
+
 /* Offset of `szidx` in CPython's struct pool_header (3.8 to 3.13): four
  * pointers, then `uint arenaindex`, then `uint szidx`. Checked at start. */
 #define POOL_SZIDX_OFFSET (4 * sizeof(void *) + sizeof(unsigned int))
 #define PYMALLOC_ALIGNMENT_SHIFT 4
-
-/* An open-addressing map from pointer-sized keys to values, with linear
- * probing and backward-shift deletion (no tombstones, so probes stay short
- * under churn). Key 0 marks an empty slot. */
-typedef struct ptrmap {
-    uintptr_t *keys;
-    uint64_t *vals;
-    size_t cap, len;
-} ptrmap;
 
 static PyMemAllocatorEx orig_mem, orig_obj;
 static PyObjectArenaAllocator orig_arena;
@@ -35,84 +29,6 @@ static const char *mode_name = "off";
 static _Atomic int64_t live_bytes;
 static _Atomic int64_t malloc_bytes; /* the part of live_bytes that malloc serves */
 static _Atomic int64_t arena_bytes;
-
-static inline size_t slot_of(uintptr_t key, size_t cap)
-{
-    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
-}
-
-static void map_put(ptrmap *m, uintptr_t key, uint64_t val);
-
-static void map_grow(ptrmap *m)
-{
-    ptrmap old = *m;
-
-    m->cap = old.cap ? old.cap * 2 : 1024;
-    m->len = 0;
-    /* The raw libc allocator: these tables must not be counted themselves. */
-    m->keys = calloc(m->cap, sizeof(*m->keys));
-    m->vals = calloc(m->cap, sizeof(*m->vals));
-    if (m->keys == NULL || m->vals == NULL)
-        abort();
-    for (size_t i = 0; i < old.cap; i++)
-        if (old.keys[i])
-            map_put(m, old.keys[i], old.vals[i]);
-    free(old.keys);
-    free(old.vals);
-}
-
-static void map_put(ptrmap *m, uintptr_t key, uint64_t val)
-{
-    size_t i;
-
-    if ((m->len + 1) * 2 > m->cap)
-        map_grow(m);
-    i = slot_of(key, m->cap);
-    while (m->keys[i] && m->keys[i] != key)
-        i = (i + 1) & (m->cap - 1);
-    if (m->keys[i] == 0)
-        m->len++;
-    m->keys[i] = key;
-    m->vals[i] = val;
-}
-
-static int map_get(const ptrmap *m, uintptr_t key, uint64_t *val)
-{
-    if (m->cap == 0)
-        return 0;
-    for (size_t i = slot_of(key, m->cap); m->keys[i]; i = (i + 1) & (m->cap - 1)) {
-        if (m->keys[i] == key) {
-            *val = m->vals[i];
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int map_del(ptrmap *m, uintptr_t key, uint64_t *val)
-{
-    size_t i, j, mask = m->cap - 1;
-
-    if (m->cap == 0)
-        return 0;
-    for (i = slot_of(key, m->cap); m->keys[i] != key; i = (i + 1) & mask)
-        if (m->keys[i] == 0)
-            return 0;
-    if (val)
-        *val = m->vals[i];
-    /* Backward shift: pull later entries of the probe run into the hole. */
-    for (j = (i + 1) & mask; m->keys[j]; j = (j + 1) & mask) {
-        size_t home = slot_of(m->keys[j], m->cap);
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            m->keys[i] = m->keys[j];
-            m->vals[i] = m->vals[j];
-            i = j;
-        }
-    }
-    m->keys[i] = 0;
-    m->len--;
-    return 1;
-}
 
 static inline void add_to(_Atomic int64_t *c, int64_t delta)
 {
@@ -150,7 +66,7 @@ static inline uintptr_t arena_in_chunk(uintptr_t chunk)
 
     if (chunk_cache[slot].chunk_plus1 == chunk + 1)
         return chunk_cache[slot].base;
-    map_get(&arenas, chunk + 1, &base);
+    ptrmap_get(&arenas, chunk + 1, &base);
     chunk_cache[slot].chunk_plus1 = chunk + 1;
     chunk_cache[slot].base = (uintptr_t)base;
     return (uintptr_t)base;
@@ -199,19 +115,49 @@ static inline void blocks_count(void *p, size_t n)
         add_live((int64_t)malloc_usable_size(p), 1);
 }
 
+/*
+ * Allocation sampling (where.h): each allocation counts its size down from
+ * pyab_where_left, one subtraction and a rarely taken branch. A sampled
+ * block is served by malloc, not from a pymalloc arena: then only frees of
+ * malloc-served blocks can be sampled ones, and a pymalloc free never
+ * probes the sample table. pymalloc's free and realloc hand blocks outside
+ * its arenas to the raw allocator, so the service sees no difference.
+ */
+static inline int where_due(size_t n)
+{
+    pyab_where_left -= (int64_t)n;
+    return pyab_where_left < 0;
+}
+
+static void *blocks_sampled(size_t count, size_t n, int zero)
+{
+    void *p = zero ? PyMem_RawCalloc(count, n) : PyMem_RawMalloc(count * n);
+
+    if (p != NULL) {
+        add_live((int64_t)malloc_usable_size(p), 1);
+        pyab_where_take(p, count * n);
+    }
+    return p;
+}
+
 static inline void blocks_uncount(void *p)
 {
     int from_malloc;
     size_t n = block_size(p, &from_malloc);
 
     add_live(-(int64_t)n, from_malloc);
+    if (from_malloc && pyab_where_nlive)
+        pyab_where_forget(p);
 }
 
 static void *blocks_malloc(void *ctx, size_t n)
 {
     PyMemAllocatorEx *a = ctx;
-    void *p = a->malloc(a->ctx, n);
+    void *p;
 
+    if (where_due(n))
+        return blocks_sampled(1, n, 0);
+    p = a->malloc(a->ctx, n);
     blocks_count(p, n);
     return p;
 }
@@ -219,8 +165,11 @@ static void *blocks_malloc(void *ctx, size_t n)
 static void *blocks_calloc(void *ctx, size_t count, size_t n)
 {
     PyMemAllocatorEx *a = ctx;
-    void *p = a->calloc(a->ctx, count, n);
+    void *p;
 
+    if (where_due(count * n))
+        return blocks_sampled(count, n, 1);
+    p = a->calloc(a->ctx, count, n);
     blocks_count(p, count * n);
     return p;
 }
@@ -234,9 +183,16 @@ static void *blocks_realloc(void *ctx, void *old, size_t n)
 
     if (p == NULL)
         return NULL; /* the old block is still alive and still counted */
-    if (old)
+    if (old) {
         add_live(-(int64_t)old_size, old_malloc);
+        if (old_malloc && pyab_where_nlive)
+            pyab_where_forget(old);
+    }
     blocks_count(p, n);
+    /* A result inside an arena is not sampled (its free would not look);
+     * the countdown stays below zero and the next allocation is. */
+    if (where_due(n) && !in_arena((uintptr_t)p))
+        pyab_where_take(p, n);
     return p;
 }
 
@@ -254,16 +210,20 @@ static inline void requested_count(void *p, size_t n)
 {
     if (p == NULL)
         return;
-    map_put(&sizes, (uintptr_t)p, n);
+    ptrmap_put(&sizes, (uintptr_t)p, n);
     add_live((int64_t)n, !in_arena((uintptr_t)p));
+    if (where_due(n))
+        pyab_where_take(p, n);
 }
 
 static inline void requested_uncount(void *p)
 {
     uint64_t n = 0;
 
-    if (map_del(&sizes, (uintptr_t)p, &n))
+    if (ptrmap_del(&sizes, (uintptr_t)p, &n))
         add_live(-(int64_t)n, !in_arena((uintptr_t)p));
+    if (pyab_where_nlive)
+        pyab_where_forget(p);
 }
 
 static void *requested_malloc(void *ctx, size_t n)
@@ -289,15 +249,17 @@ static void *requested_realloc(void *ctx, void *old, size_t n)
     PyMemAllocatorEx *a = ctx;
     uint64_t old_size = 0;
     int old_malloc = old ? !in_arena((uintptr_t)old) : 0;
-    int known = old ? map_get(&sizes, (uintptr_t)old, &old_size) : 0;
+    int known = old ? ptrmap_get(&sizes, (uintptr_t)old, &old_size) : 0;
     void *p = a->realloc(a->ctx, old, n);
 
     if (p == NULL)
         return NULL; /* the old block is still alive and still counted */
     if (known) {
-        map_del(&sizes, (uintptr_t)old, NULL);
+        ptrmap_del(&sizes, (uintptr_t)old, NULL);
         add_live(-(int64_t)old_size, old_malloc);
     }
+    if (old && pyab_where_nlive)
+        pyab_where_forget(old);
     requested_count(p, n);
     return p;
 }
@@ -323,7 +285,7 @@ static void *hook_arena_alloc(void *ctx, size_t size)
 
     if (p != NULL && size == arena_size) {
         chunk_cache[((uintptr_t)p >> arena_bits) & (CHUNK_CACHE - 1)].chunk_plus1 = 0;
-        map_put(&arenas, ((uintptr_t)p >> arena_bits) + 1, (uintptr_t)p);
+        ptrmap_put(&arenas, ((uintptr_t)p >> arena_bits) + 1, (uintptr_t)p);
         atomic_fetch_add_explicit(&arena_bytes, (int64_t)size, memory_order_relaxed);
     }
     return p;
@@ -333,7 +295,7 @@ static void hook_arena_free(void *ctx, void *p, size_t size)
 {
     if (size == arena_size) {
         chunk_cache[((uintptr_t)p >> arena_bits) & (CHUNK_CACHE - 1)].chunk_plus1 = 0;
-        map_del(&arenas, ((uintptr_t)p >> arena_bits) + 1, NULL);
+        ptrmap_del(&arenas, ((uintptr_t)p >> arena_bits) + 1, NULL);
         atomic_fetch_sub_explicit(&arena_bytes, (int64_t)size, memory_order_relaxed);
     }
     orig_arena.free(orig_arena.ctx, p, size);

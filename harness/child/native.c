@@ -173,18 +173,48 @@ static void collect(void *data, const pyab_natsample_live *l, const pyab_natsamp
         sv->v[sv->n++] = (snap){*l, s};
 }
 
-typedef struct site {
-    json_t *desc; /* key, object, symbol, chain, python, python_stack (owned) */
-    double bytes, early, late, var;
-    long samples;
-} site;
+/* What one group (a site, a library, a Python line) accumulates. */
+typedef struct tally {
+    double bytes, early, late, var, objects;
+    long samples, early_samples;
+} tally;
 
-typedef struct sites {
-    site *v;
+typedef struct group {
+    json_t *desc; /* key and descriptive fields (owned) */
+    tally t;
+} group;
+
+typedef struct groups {
+    group *v;
     size_t n;
     json_t *index; /* key -> position in v */
+} groups;
+
+/* What a stack is attributed to: a site, its library, the service's line. */
+typedef struct where_to {
+    long site, library, own; /* -1: none */
+} where_to;
+
+typedef struct report {
+    groups sites, libraries, own;
     pyab_elfsym *es;
-} sites;
+} report;
+
+/* The group of `key`, made with `desc` (stolen) when new; desc is dropped otherwise. */
+static long group_get(groups *gs, const char *key, json_t *desc)
+{
+    json_t *pos = json_object_get(gs->index, key);
+
+    if (pos) {
+        json_decref(desc);
+        return (long)json_integer_value(pos);
+    }
+    json_object_set_new(desc, "key", json_string(key));
+    gs->v = xrealloc(gs->v, (gs->n + 1) * sizeof(*gs->v));
+    gs->v[gs->n] = (group){desc, {0}};
+    json_object_set_new(gs->index, key, json_integer((json_int_t)gs->n));
+    return (long)gs->n++;
+}
 
 enum { SIDE_PYTHON = -1 };
 
@@ -253,37 +283,10 @@ static char *frame_text(const pyab_elfsym_object *o, const char *fn)
     return xasprintf("%s (%s)", o ? o->name : "?", fn ? fn : "?");
 }
 
-/* The library's own library-ness of a Python file: the standard library, installed packages. */
-static int is_library_file(const char *file)
+static const char *base_name(const char *path)
 {
-    return file[0] == '<' || strstr(file, "-packages/") || strstr(file, "/lib/python3");
-}
-
-static void describe_python(const pyab_natsample_stack *s, json_t *desc, char **keypart)
-{
-    json_t *pystack = json_array();
-    const code_info *pick = NULL;
-    int line = 0;
-
-    for (uint32_t i = 0; i < s->npy; i++) {
-        const code_info *c = s->py[i].code < ncodes ? &codes[s->py[i].code] : NULL;
-        json_array_append_new(pystack, json_sprintf("%s:%d in %s", c ? c->file : "?",
-                                                    (int)s->py[i].line, c ? c->func : "?"));
-        if (c && (pick == NULL || (is_library_file(pick->file) && !is_library_file(c->file)))) {
-            pick = c;
-            line = s->py[i].line;
-        }
-    }
-    if (pick) {
-        const char *base = strrchr(pick->file, '/');
-        json_object_set_new(desc, "python", json_sprintf("%s:%d in %s", base ? base + 1 : pick->file,
-                                                         line, pick->func));
-        *keypart = xasprintf("%s:%d", pick->file, line);
-    } else {
-        json_object_set_new(desc, "python", json_null());
-        *keypart = xstrdup("-");
-    }
-    json_object_set_new(desc, "python_stack", pystack);
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
 }
 
 /* The whole native stack as "object (function)", innermost first: one example of the site's. */
@@ -299,32 +302,70 @@ static json_t *native_stack(pyab_elfsym *es, const pyab_natsample_stack *s)
     return a;
 }
 
+/* Whether a Python file is a library's: the standard library, installed packages. */
+static int is_library_file(const char *file)
+{
+    return file[0] == '<' || strstr(file, "-packages/") || strstr(file, "/lib/python3");
+}
+
 /*
- * The site of one stack: the first frame outside the allocator and its
- * plumbing, and past any library whose only part in the stack is an
- * allocation function called by another library (its frames go to the
- * chain). SIDE_PYTHON when that frame is libpython: the Python side's
- * answer applies there.
+ * The Python side of a stack: the whole Python stack, and the line to
+ * report: the innermost frame of the service's own code (not the standard
+ * library's, not an installed package's), else the innermost. *own gets
+ * that frame's code entry when it is the service's own, else NULL.
  */
-static long attribute(sites *ss, const pyab_natsample_stack *s)
+static void describe_python(const pyab_natsample_stack *s, json_t *desc, char **keypart,
+                            const code_info **own, int *own_line)
+{
+    json_t *pystack = json_array();
+    const code_info *pick = NULL;
+    int line = 0;
+
+    for (uint32_t i = 0; i < s->npy; i++) {
+        const code_info *c = s->py[i].code < ncodes ? &codes[s->py[i].code] : NULL;
+        json_array_append_new(pystack, json_sprintf("%s:%d in %s", c ? c->file : "?",
+                                                    (int)s->py[i].line, c ? c->func : "?"));
+        if (c && (pick == NULL || (is_library_file(pick->file) && !is_library_file(c->file)))) {
+            pick = c;
+            line = s->py[i].line;
+        }
+    }
+    *own = pick && !is_library_file(pick->file) ? pick : NULL;
+    *own_line = line;
+    if (pick) {
+        json_object_set_new(desc, "python", json_sprintf("%s:%d in %s", base_name(pick->file),
+                                                         line, pick->func));
+        *keypart = xasprintf("%s:%d", pick->file, line);
+    } else {
+        json_object_set_new(desc, "python", json_null());
+        *keypart = xstrdup("-");
+    }
+    json_object_set_new(desc, "python_stack", pystack);
+}
+
+/*
+ * The first frame outside the allocator and its plumbing, past any
+ * library that only allocates for another (see below); *lo..*hi is its
+ * run of frames. NULL object: a stack of the allocator alone.
+ * SIDE_PYTHON when that frame is libpython: the Python side's answer
+ * applies there.
+ */
+static int attributed_frame(pyab_elfsym *es, const pyab_natsample_stack *s, uint32_t *at,
+                            const pyab_elfsym_object **obj, json_t *wrappers)
 {
     const pyab_elfsym_object *o = NULL, *up;
-    json_t *desc, *chain, *wrappers = json_array(), *pos;
-    const char *fn = NULL;
-    char *key, *pykey, *first;
+    const char *fn;
     uint32_t i = 0, end;
 
-    while (i < s->npc && (o = object_at(ss->es, s->pc[i])) && is_wrapper(o->name))
+    while (i < s->npc && (o = object_at(es, s->pc[i])) && is_wrapper(o->name))
         i++;
-    if (i < s->npc && o && pyab_heap_hook(ss->es, s, i, o)) {
+    if (i < s->npc && o && pyab_heap_hook(es, s, i, o)) {
         /* pyab-child's own heap hooks, under Python's allocator. */
-        i = run_end(ss->es, s, i, o);
-        o = i < s->npc ? object_at(ss->es, s->pc[i]) : NULL;
+        i = run_end(es, s, i, o);
+        o = i < s->npc ? object_at(es, s->pc[i]) : NULL;
     }
-    if (i < s->npc && o && is_python(o->name)) {
-        json_decref(wrappers);
+    if (i < s->npc && o && is_python(o->name))
         return SIDE_PYTHON;
-    }
     /* Walk up past libraries that only allocate for the next one up: a
      * run of frames whose own innermost function allocates (cv::fastMalloc,
      * cv::Mat::create), whose caller is an allocation function of another
@@ -332,14 +373,12 @@ static long attribute(sites *ss, const pyab_natsample_stack *s)
      * native code rather than by Python (numpy's C API making the array
      * cv2's binding returns). A library called straight from Python is
      * the answer. */
-    for (;;) {
-        if (i >= s->npc || o == NULL)
-            break;
-        end = run_end(ss->es, s, i, o);
-        fn = pyab_elfsym_function(ss->es, s->pc[i]);
-        up = end < s->npc ? object_at(ss->es, s->pc[end]) : NULL;
+    while (i < s->npc && o) {
+        end = run_end(es, s, i, o);
+        fn = pyab_elfsym_function(es, s->pc[i]);
+        up = end < s->npc ? object_at(es, s->pc[end]) : NULL;
         if (up == NULL || is_python(up->name) || is_wrapper(up->name) ||
-            !(alloc_like(fn) || alloc_like(pyab_elfsym_function(ss->es, s->pc[end])) ||
+            !(alloc_like(fn) || alloc_like(pyab_elfsym_function(es, s->pc[end])) ||
               is_extension(o->name)))
             break;
         char *text = frame_text(o, fn);
@@ -348,90 +387,137 @@ static long attribute(sites *ss, const pyab_natsample_stack *s)
         i = end;
         o = up;
     }
+    *at = i;
+    *obj = i < s->npc ? o : NULL;
+    return 0;
+}
+
+/* The groups one stack goes to (made on first sight). */
+static where_to attribute(report *rp, const pyab_natsample_stack *s)
+{
+    const pyab_elfsym_object *o;
+    const code_info *own;
+    json_t *desc, *chain, *wrappers = json_array();
+    const char *fn = NULL, *oname;
+    char *key, *pykey, *first;
+    uint32_t i, end;
+    int own_line;
+    where_to to = {-1, -1, -1};
+
+    if (attributed_frame(rp->es, s, &i, &o, wrappers) == SIDE_PYTHON) {
+        json_decref(wrappers);
+        to.site = SIDE_PYTHON;
+        return to;
+    }
     /* The run's first frame that has a symbol (stripped internals have none). */
-    end = i < s->npc && o ? run_end(ss->es, s, i, o) : i;
-    for (fn = NULL; i < end && fn == NULL; i++)
-        fn = pyab_elfsym_function(ss->es, s->pc[i]);
-    desc = json_object();
-    json_object_set_new(desc, "object", json_string(o ? o->name : "?"));
-    json_object_set_new(desc, "symbol", fn ? json_string(fn) : json_null());
+    end = o ? run_end(rp->es, s, i, o) : i;
+    for (; i < end && fn == NULL; i++)
+        fn = pyab_elfsym_function(rp->es, s->pc[i]);
+    oname = o ? o->name : "(allocator only)";
+    desc = json_pack("{ss so}", "object", oname, "symbol", fn ? json_string(fn) : json_null());
     if (o && o->build_id[0])
         json_object_set_new(desc, "build_id", json_string(o->build_id));
     first = frame_text(o, fn);
-    chain = json_array();
-    json_array_append_new(chain, json_string(first));
+    chain = json_pack("[s]", first);
     json_array_extend(chain, wrappers);
     json_decref(wrappers);
     json_object_set_new(desc, "chain", chain);
-    describe_python(s, desc, &pykey);
-    json_object_set_new(desc, "native_stack", native_stack(ss->es, s));
-    key = xasprintf("%s|%s|%s", o ? o->name : "?", fn ? fn : "?", pykey);
-    free(pykey);
-    free(first);
-    if ((pos = json_object_get(ss->index, key)) != NULL) {
-        json_decref(desc);
+    describe_python(s, desc, &pykey, &own, &own_line);
+    json_object_set_new(desc, "native_stack", native_stack(rp->es, s));
+    key = xasprintf("%s|%s|%s", oname, fn ? fn : "?", pykey);
+    to.site = group_get(&rp->sites, key, desc);
+    to.library = group_get(&rp->libraries, oname,
+                           o && o->build_id[0]
+                               ? json_pack("{ss ss ss}", "object", oname, "path", o->path,
+                                           "build_id", o->build_id)
+                               : json_pack("{ss}", "object", oname));
+    if (own) {
         free(key);
-        return (long)json_integer_value(pos);
+        key = xasprintf("%s:%d", own->file, own_line);
+        desc = json_pack("{ss si ss}", "file", own->file, "line", own_line, "function",
+                         own->func);
+        json_object_set_new(desc, "site", json_sprintf("%s:%d", base_name(own->file), own_line));
+        to.own = group_get(&rp->own, key, desc);
     }
-    json_object_set_new(desc, "key", json_string(key));
-    ss->v = xrealloc(ss->v, (ss->n + 1) * sizeof(*ss->v));
-    ss->v[ss->n] = (site){desc, 0, 0, 0, 0, 0};
-    json_object_set_new(ss->index, key, json_integer((json_int_t)ss->n));
+    free(first);
     free(key);
-    return (long)ss->n++;
+    free(pykey);
+    return to;
+}
+
+static void tally_add(tally *t, double size, int early)
+{
+    double p = -expm1(-size / sample_bytes); /* 1 - e^(-s/R): the chance it was sampled */
+    double w = size / p;
+
+    t->bytes += w;
+    *(early ? &t->early : &t->late) += w;
+    t->var += w * (w - size);
+    t->objects += 1 / p;
+    t->samples++;
+    t->early_samples += early;
+}
+
+static void tally_merge(tally *into, const tally *t)
+{
+    into->bytes += t->bytes;
+    into->early += t->early;
+    into->late += t->late;
+    into->var += t->var;
+    into->objects += t->objects;
+    into->samples += t->samples;
+    into->early_samples += t->early_samples;
+}
+
+static json_t *tally_json(json_t *rec, const tally *t)
+{
+    json_object_set_new(rec, "bytes", json_real(t->bytes));
+    json_object_set_new(rec, "early", json_real(t->early));
+    json_object_set_new(rec, "late", json_real(t->late));
+    json_object_set_new(rec, "var", json_real(t->var));
+    json_object_set_new(rec, "objects", json_real(t->objects));
+    json_object_set_new(rec, "samples", json_integer(t->samples));
+    json_object_set_new(rec, "early_samples", json_integer(t->early_samples));
+    return rec;
 }
 
 static int by_bytes(const void *a, const void *b)
 {
-    const site *x = a, *y = b;
-    return x->bytes > y->bytes ? -1 : x->bytes < y->bytes;
+    const group *x = a, *y = b;
+    return x->t.bytes > y->t.bytes ? -1 : x->t.bytes < y->t.bytes;
 }
 
-static json_t *site_json(const site *st)
-{
-    json_t *j = json_deep_copy(st->desc);
-
-    json_object_set_new(j, "bytes", json_real(st->bytes));
-    json_object_set_new(j, "early", json_real(st->early));
-    json_object_set_new(j, "late", json_real(st->late));
-    json_object_set_new(j, "samples", json_integer(st->samples));
-    json_object_set_new(j, "var", json_real(st->var));
-    return j;
-}
-
-static json_t *sites_json(sites *ss)
+/* The heaviest SITES_MAX groups, the rest summed into one; frees gs. */
+static json_t *groups_json(groups *gs)
 {
     json_t *out = json_array();
-    site other = {json_pack("{ss ss s[] sn}", "key", "(other sites)", "object", "(other sites)",
-                            "chain", "python"), 0, 0, 0, 0, 0};
+    tally other = {0};
 
-    qsort(ss->v, ss->n, sizeof(*ss->v), by_bytes);
-    for (size_t i = 0; i < ss->n; i++) {
-        if (i < SITES_MAX) {
-            json_array_append_new(out, site_json(&ss->v[i]));
-        } else {
-            other.bytes += ss->v[i].bytes;
-            other.early += ss->v[i].early;
-            other.late += ss->v[i].late;
-            other.var += ss->v[i].var;
-            other.samples += ss->v[i].samples;
-        }
-        json_decref(ss->v[i].desc);
+    qsort(gs->v, gs->n, sizeof(*gs->v), by_bytes);
+    for (size_t i = 0; i < gs->n; i++) {
+        if (i < SITES_MAX)
+            json_array_append_new(out, tally_json(json_incref(gs->v[i].desc), &gs->v[i].t));
+        else
+            tally_merge(&other, &gs->v[i].t);
+        json_decref(gs->v[i].desc);
     }
     if (other.samples)
-        json_array_append_new(out, site_json(&other));
-    json_decref(other.desc);
+        json_array_append_new(out, tally_json(json_pack("{ss ss}", "key", "(other)", "object",
+                                                        "(other)"), &other));
+    json_decref(gs->index);
+    free(gs->v);
     return out;
 }
 
-json_t *pyab_native_where_json(void)
+json_t *pyab_native_where_json(const char *point)
 {
     pyab_natsample_stats st;
     snaps sv = {0};
-    sites ss = {0};
-    long *site_of;
+    report rp = {{NULL, 0, json_object()}, {NULL, 0, json_object()}, {NULL, 0, json_object()},
+                 NULL};
+    where_to *to;
     uint64_t requests, mid;
-    double py_bytes = 0;
+    tally total = {0}, python = {0};
     json_t *j;
 
     if (api == NULL)
@@ -443,41 +529,42 @@ json_t *pyab_native_where_json(void)
     sv.cap = st.live + 1;
     sv.v = xcalloc(sv.cap, sizeof(*sv.v));
     api->foreach(collect, &sv);
-    ss.index = json_object();
-    ss.es = pyab_elfsym_create();
-    site_of = xmalloc(PYAB_NATSAMPLE_MAX_STACKS * sizeof(*site_of));
+    rp.es = pyab_elfsym_create();
+    to = xmalloc(PYAB_NATSAMPLE_MAX_STACKS * sizeof(*to));
     for (size_t i = 0; i < PYAB_NATSAMPLE_MAX_STACKS; i++)
-        site_of[i] = LONG_MIN;
+        to[i].site = LONG_MIN;
     for (size_t i = 0; i < sv.n; i++) {
         const pyab_natsample_live *l = &sv.v[i].live;
-        double s = (double)l->size, w = s / -expm1(-s / sample_bytes);
-        long at;
+        tally one = {0};
+        where_to *t = &to[l->stack];
+        /* Made after warm-up: stamped with a later dispatched count. */
         if (l->dispatched <= warm_dispatched)
             continue;
-        if (site_of[l->stack] == LONG_MIN)
-            site_of[l->stack] = attribute(&ss, sv.v[i].stack);
-        if ((at = site_of[l->stack]) == SIDE_PYTHON) {
-            py_bytes += w;
+        tally_add(&one, (double)l->size, l->dispatched <= mid);
+        if (t->site == LONG_MIN)
+            *t = attribute(&rp, sv.v[i].stack);
+        if (t->site == SIDE_PYTHON) {
+            tally_merge(&python, &one);
             continue;
         }
-        ss.v[at].bytes += w;
-        ss.v[at].var += w * (w - s);
-        ss.v[at].samples++;
-        if (l->dispatched <= mid)
-            ss.v[at].early += w;
-        else
-            ss.v[at].late += w;
+        tally_merge(&total, &one);
+        tally_merge(&rp.sites.v[t->site].t, &one);
+        tally_merge(&rp.libraries.v[t->library].t, &one);
+        if (t->own >= 0)
+            tally_merge(&rp.own.v[t->own].t, &one);
     }
-    j = json_pack("{sf sI so s{sI sI sI sI sI sf sI}}", "sample_bytes", sample_bytes, "requests",
-                  (json_int_t)requests, "sites", sites_json(&ss), "sampler", "taken",
-                  (json_int_t)st.taken, "freed", (json_int_t)st.freed, "dropped",
-                  (json_int_t)st.dropped, "live", (json_int_t)st.live, "table_bytes",
-                  (json_int_t)st.table_bytes, "python_side_bytes", py_bytes, "code_objects",
-                  (json_int_t)ncodes);
-    pyab_elfsym_destroy(ss.es);
-    json_decref(ss.index);
-    free(ss.v);
-    free(site_of);
+    j = json_pack("{ss sf sI ss so so so so}", "mode", "sampled", "sample_bytes", sample_bytes,
+                  "requests", (json_int_t)requests, "point", point, "total",
+                  tally_json(json_object(), &total), "sites", groups_json(&rp.sites),
+                  "libraries", groups_json(&rp.libraries), "own", groups_json(&rp.own));
+    json_object_set_new(j, "sampler",
+                        json_pack("{sI sI sI sI sI sf sI}", "taken", (json_int_t)st.taken, "freed",
+                                  (json_int_t)st.freed, "dropped", (json_int_t)st.dropped, "live",
+                                  (json_int_t)st.live, "table_bytes", (json_int_t)st.table_bytes,
+                                  "python_side_bytes", python.bytes, "code_objects",
+                                  (json_int_t)ncodes));
+    pyab_elfsym_destroy(rp.es);
+    free(to);
     free(sv.v);
     return j;
 }

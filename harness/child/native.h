@@ -31,11 +31,12 @@ int pyab_native_start(const pyab_config *cfg, const pyab_replay *rp, pyab_error 
 void pyab_native_mark_warmup(void);
 
 /*
- * The "native" member of the rep's where.json: {"sample_bytes", "requests",
- * "sites": [...], "sampler": {...}}; NULL when native sampling is off.
- * Stops sampling. New reference; GIL held (it is not used, but the
- * workers must be done).
+ * The "native" member of the rep's where report (child/where.h's domain
+ * format): {"mode", "sample_bytes", "requests", "point", "total", "sites",
+ * "libraries", "own", "sampler"}; NULL when native sampling is off.
+ * `point` names the survival point. Stops sampling. New reference; after
+ * the workers are done.
  */
-json_t *pyab_native_where_json(void);
+json_t *pyab_native_where_json(const char *point);
 
 #endif

@@ -369,6 +369,28 @@ static int parse_limits(const pyab_where *w, pyab_config *cfg, json_t *root)
     return pyab_keys_number(w, lim, "limits", "rss_mb", 1, 1e9, &cfg->limit_rss_mb);
 }
 
+/* where: allocation sites of the memory that survives (child/where.h). */
+static int parse_where(const pyab_where *w, pyab_config *cfg, json_t *root)
+{
+    static const char *const keys[] = {"mode", "sample_bytes", "holders_seconds", "native",
+                                       "native_sample_bytes"};
+    static const char *const modes[] = {"sampled", "exact", "off"};
+    json_t *wh;
+    int rc;
+
+    if ((rc = pyab_keys_object(w, root, "", "where", &wh)) < 0 || wh == NULL)
+        return rc;
+    if ((rc = pyab_keys_check(w, wh, "where", keys, PYAB_ARRAY_LEN(keys))) < 0 ||
+        (rc = pyab_keys_choice(w, wh, "where", "mode", modes, 3, &cfg->where_mode)) < 0 ||
+        (rc = pyab_keys_number(w, wh, "where", "holders_seconds", 0, 3600,
+                               &cfg->where_holders_seconds)) < 0 ||
+        (rc = pyab_keys_bool(w, wh, "where", "native", &cfg->where_native)) < 0 ||
+        (rc = pyab_keys_long(w, wh, "where", "native_sample_bytes", 64, 1L << 30,
+                             &cfg->where_native_sample_bytes)) < 0)
+        return rc;
+    return pyab_keys_number(w, wh, "where", "sample_bytes", 256, 1 << 30, &cfg->where_sample_bytes);
+}
+
 /* sample.every_requests: a count, or "auto" (0). */
 static int parse_every_requests(const pyab_where *w, json_t *sample, long *out)
 {
@@ -380,22 +402,6 @@ static int parse_every_requests(const pyab_where *w, json_t *sample, long *out)
         return pyab_keys_fail(w, "sample", "every_requests",
                               "must be \"auto\" or a whole number of requests (e.g. 100)");
     return pyab_keys_long(w, sample, "sample", "every_requests", 1, LONG_MAX, out);
-}
-
-/* where: native allocation sampling (the child's native.h). */
-static int parse_where(const pyab_where *w, pyab_config *cfg, json_t *root)
-{
-    static const char *const keys[] = {"native", "native_sample_bytes"};
-    json_t *where;
-    int rc;
-
-    if ((rc = pyab_keys_object(w, root, "", "where", &where)) < 0 || where == NULL)
-        return rc;
-    if ((rc = pyab_keys_check(w, where, "where", keys, PYAB_ARRAY_LEN(keys))) < 0 ||
-        (rc = pyab_keys_bool(w, where, "where", "native", &cfg->where_native)) < 0)
-        return rc;
-    return pyab_keys_long(w, where, "where", "native_sample_bytes", 64, 1L << 30,
-                          &cfg->where_native_sample_bytes);
 }
 
 static void config_defaults(pyab_config *cfg)
@@ -417,6 +423,9 @@ static void config_defaults(pyab_config *cfg)
     cfg->mmap_threshold = -1;
     cfg->trim_threshold = -1;
     cfg->limit_error_share = PYAB_MAX_ERROR_SHARE;
+    cfg->where_mode = PYAB_WHERE_SAMPLED;
+    cfg->where_sample_bytes = PYAB_WHERE_SAMPLE_BYTES;
+    cfg->where_holders_seconds = PYAB_WHERE_HOLDERS_SECONDS;
     cfg->where_native_sample_bytes = PYAB_NATIVE_SAMPLE_BYTES;
 }
 
