@@ -92,11 +92,16 @@ static uint32_t code_index(PyCodeObject *code)
 }
 
 /*
- * TEMPORARY (issue 15 until child/where.c lands with pyab_where_pystack):
- * a minimal walk of the calling thread's own frame chain, without the GIL.
- * The thread is inside a C call (the allocation), so its frames cannot
- * change under us; we read them, never another thread's. No allocation:
- * PyCode_Addr2Line only reads the code's line table.
+ * The calling thread's own frame chain, read without the GIL. The thread
+ * is inside a C call (the allocation), so its frames cannot change under
+ * us. This is not where.h's pyab_where_pystack on purpose: that one reads
+ * the GIL holder's thread state (_PyThreadState_UncheckedGet), right for
+ * the Python heap's hooks, which run under the GIL, but wrong here, where
+ * native code allocates with the GIL released while another thread runs
+ * Python (cv2 decoding, the inference scenario's model): it would read a
+ * running thread's frames. And a native sample outlives its frames, so
+ * names are copied now (code_index), not resolved at the end. No
+ * allocation: PyCode_Addr2Line only reads the code's line table.
  */
 static int pystack(pyab_natsample_pyframe *out, int max)
 {
@@ -283,10 +288,19 @@ static char *frame_text(const pyab_elfsym_object *o, const char *fn)
     return xasprintf("%s (%s)", o ? o->name : "?", fn ? fn : "?");
 }
 
+/* A file as the terminal shows it: its name, with its folder for a package's __init__.py. */
 static const char *base_name(const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
+    const char *slash = strrchr(path, '/'), *up;
+
+    if (slash == NULL)
+        return path;
+    if (strcmp(slash + 1, "__init__.py") == 0) {
+        for (up = slash - 1; up > path && *up != '/'; up--)
+            ;
+        return *up == '/' ? up + 1 : up;
+    }
+    return slash + 1;
 }
 
 /* The whole native stack as "object (function)", innermost first: one example of the site's. */
