@@ -18,6 +18,7 @@ import json
 import pathlib
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -140,3 +141,64 @@ def test_bad_where_keys_are_exit_2(pyab, tmp_path):
         assert r.returncode == 2, r.stderr
         assert message in r.stderr, r.stderr
         assert not (tmp_path / "o").exists()
+
+
+INFERENCE = pathlib.Path(__file__).resolve().parents[2] / "scenarios" / "inference"
+SPEC = {"duration": 1.5, "rate": 150, "seed": 11,
+        "routes": [{"route": "/predict", "size": 300, "body": "size"}],
+        "bursts": [{"start": 0.5, "duration": 0.8, "multiplier": 5}]}
+
+
+@pytest.fixture(scope="module")
+def inference(pyab, tmp_path_factory):
+    """The inference scenario, shortened (as test_ablate.py), with where.native:
+    8 workers (predictions overlap: the model library leaks) and 1 worker
+    (they never do), side by side."""
+    tmp = tmp_path_factory.mktemp("native-inference")
+    (tmp / "spec.json").write_text(json.dumps(SPEC))
+    r = run_pyab(pyab, ["trace", "synth", "-o", str(tmp / "trace.jsonl"), "--spec",
+                        str(tmp / "spec.json")])
+    assert r.returncode == 0, r.stderr
+    procs = {}
+    for workers in (8, 1):
+        sc = json.loads((INFERENCE / "scenario.json").read_text())
+        sc.pop("ablate")
+        sc.update({"name": f"inf-{workers}", "workers": workers, "reps": 2,
+                   "trace": str(tmp / "trace.jsonl"), "warmup": {"requests": 80},
+                   "sample": {"interval_ms": 10}, "where": {"native": True},
+                   "app": {"path": str(INFERENCE / "service.py"), "handler": "handle"}})
+        (tmp / f"inf-{workers}.json").write_text(json.dumps(sc))
+        out = tmp / f"out-{workers}"
+        procs[workers] = (subprocess.Popen([pyab, "run", str(tmp / f"inf-{workers}.json"), "--out",
+                                            str(out), "--no-report", "--no-history"],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           text=True), out)
+    done = {}
+    for workers, (proc, out) in procs.items():
+        stdout, stderr = proc.communicate(timeout=170)
+        assert proc.returncode == 0, stderr[-3000:]
+        done[workers] = (stdout, json.load(open(out / "summary.json")))
+    return done
+
+
+def test_inference_names_the_model_only_under_overlapping_calls(inference, sanitized):
+    if sanitized:
+        pytest.skip("the sampler is an LD_PRELOAD interposer: ASan's runtime must come first")
+    stdout, summary = inference[8]
+    native = summary["arms"]["base"]["where"]["native"]
+    top = native["sites"][0]
+    # The stand-in model's leak is pyab.native_call's malloc, called from
+    # fakemodel's predict: that library and that line, growing.
+    assert (top["object"], top["symbol"]) == ("pyab-child", "mod_native_call"), top
+    assert top["python"].startswith("fakemodel/__init__.py:") and "predict" in top["python"]
+    assert top["state"] == "growing"
+    truth = summary["arms"]["base"]["slopes"]["native"]["bytes_per_request"]
+    assert abs(top["bytes_per_request"] - truth) <= 0.25 * truth, (top, truth)
+    assert "pyab-child  (growing)" in stdout and "called from fakemodel/__init__.py" in stdout
+    # One worker: no prediction overlaps another, nothing grows.
+    stdout, summary = inference[1]
+    native = summary["arms"]["base"]["where"]["native"]
+    assert not [s for s in native["sites"]
+                if s["state"] == "growing" and s["bytes_per_request"] > 1000], native["sites"][:3]
+    assert not [s for s in native["sites"]
+                if s.get("symbol") == "mod_native_call" and s["state"] == "growing"]
