@@ -136,7 +136,7 @@ int pyab_native_start(const pyab_config *cfg, const pyab_replay *rp, pyab_error 
         return -ENOENT;
     }
     if ((rc = a->start((double)cfg->where_native_sample_bytes, pyab_replay_dispatched(rp),
-                       pystack)) < 0) {
+                       pystack, dlsym(RTLD_DEFAULT, "PyObject_Malloc"))) < 0) {
         pyab_error_set(err, "where.native: cannot start sampling: %s", strerror(-rc));
         return rc;
     }

@@ -7,6 +7,7 @@
  */
 #include "natsample.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
 #include <link.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unwind.h>
 
 #define EXPORT __attribute__((visibility("default")))
 #define TLS __thread __attribute__((tls_model("initial-exec")))
@@ -27,6 +29,9 @@
 /* Frames of the sampler itself that backtrace() sees first, at most. */
 #define OWN_FRAMES 6
 
+_Static_assert(PYAB_NATSAMPLE_MAX_LIVE < 65536 && PYAB_NATSAMPLE_MAX_STACKS < 65536,
+               "slot tables hold 16-bit indices");
+
 _Atomic uint8_t *pyab__natsample_filter;
 _Atomic uint32_t pyab__natsample_mmaps;
 
@@ -37,15 +42,28 @@ static const _Atomic uint64_t *dispatched;
 static pyab_natsample_pystack_fn pystack;
 
 static pyab_natsample_live *recs; /* addr 0: unused */
-static uint32_t *live_slots;      /* rec index + 1, 0 empty */
+static uint16_t *live_slots;      /* rec index + 1, 0 empty (16 bits: fewer pages touched) */
 static uint32_t *free_recs, nfree, nrecs;
 static pyab_natsample_stack *stacks;
-static uint32_t *stack_slots, nstacks;
+static uint16_t *stack_slots;
+static uint32_t nstacks;
 static uint32_t mmap_recs[MAX_MMAPS];
 static size_t mapped_bytes;
 static pyab_natsample_stats st;
 /* This library's own code, whose frames lead every stack. */
 static uintptr_t own_lo, own_hi;
+/* The interpreter's code: a stack ends at its first frame there. */
+static uintptr_t py_lo, py_hi;
+/* libgcc's unwinder, called directly so that a walk can stop early
+ * (backtrace() always walks to the end: 20-odd frames through the
+ * interpreter and the worker thread, most of a sample's cost). */
+static _Unwind_Reason_Code (*unwind_backtrace)(_Unwind_Trace_Fn, void *);
+static _Unwind_Ptr (*unwind_getip)(struct _Unwind_Context *);
+
+typedef struct walk {
+    uintptr_t *pc;
+    int n, max;
+} walk;
 
 static TLS uint64_t rng;
 
@@ -81,7 +99,7 @@ static void filter_add(uintptr_t p, int delta)
     atomic_store_explicit(&pyab__natsample_filter[h], (uint8_t)(v + delta), memory_order_relaxed);
 }
 
-static uint32_t *live_find(uintptr_t p)
+static uint16_t *live_find(uintptr_t p)
 {
     uint32_t i = pyab__natsample_hash(p) & (LIVE_SLOTS - 1);
 
@@ -94,7 +112,7 @@ static uint32_t *live_find(uintptr_t p)
 }
 
 /* Backward-shift deletion keeps linear probing's chains whole without tombstones. */
-static void live_delete(uint32_t *slot)
+static void live_delete(uint16_t *slot)
 {
     uint32_t i = (uint32_t)(slot - live_slots), j = i;
 
@@ -147,7 +165,7 @@ static uint32_t stack_intern(const uintptr_t *pc, int npc, const pyab_natsample_
     s->npy = (uint32_t)npy;
     memcpy(s->pc, pc, (size_t)npc * sizeof(*pc));
     memcpy(s->py, py, (size_t)npy * sizeof(*py));
-    stack_slots[i] = ++nstacks;
+    stack_slots[i] = (uint16_t)++nstacks;
     return nstacks - 1;
 }
 
@@ -155,7 +173,8 @@ static void record(uintptr_t p, uint64_t n, int kind, const uintptr_t *pc, int n
 {
     pyab_natsample_pyframe py[PYAB_NATSAMPLE_PYFRAMES];
     int npy = 0;
-    uint32_t *slot, stack, idx;
+    uint16_t *slot;
+    uint32_t stack, idx;
 
     pthread_mutex_lock(&lock);
     if (!atomic_load(&sampling))
@@ -183,13 +202,34 @@ static void record(uintptr_t p, uint64_t n, int kind, const uintptr_t *pc, int n
     idx = nfree ? free_recs[--nfree] : nrecs++;
     recs[idx] = (pyab_natsample_live){p, n, dispatched ? atomic_load_explicit(dispatched,
                                       memory_order_relaxed) : 0, stack, (uint32_t)kind};
-    *slot = idx + 1;
+    *slot = (uint16_t)(idx + 1);
     filter_add(p, +1);
     if (kind == PYAB_NATSAMPLE_MMAP)
         mmap_recs[atomic_fetch_add(&pyab__natsample_mmaps, 1)] = idx;
     st.taken++;
 out:
     pthread_mutex_unlock(&lock);
+}
+
+static _Unwind_Reason_Code step(struct _Unwind_Context *ctx, void *data)
+{
+    walk *w = data;
+    uintptr_t ip = (uintptr_t)unwind_getip(ctx);
+
+    if (ip == 0 || w->n == w->max)
+        return _URC_END_OF_STACK;
+    w->pc[w->n++] = ip;
+    return ip >= py_lo && ip < py_hi ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+static int native_stack(uintptr_t *pc, int max)
+{
+    walk w = {pc, 0, max};
+
+    if (unwind_backtrace == NULL)
+        return backtrace((void **)pc, max);
+    unwind_backtrace(step, &w);
+    return w.n;
 }
 
 int64_t pyab__natsample_take(void *p, uint64_t n, int kind)
@@ -200,7 +240,7 @@ int64_t pyab__natsample_take(void *p, uint64_t n, int kind)
     if (!atomic_load_explicit(&sampling, memory_order_acquire))
         return IDLE_COUNTDOWN;
     if (p) {
-        npc = backtrace((void **)pc, PYAB_NATSAMPLE_FRAMES + OWN_FRAMES);
+        npc = native_stack(pc, PYAB_NATSAMPLE_FRAMES + OWN_FRAMES);
         while (skip < npc && pc[skip] >= own_lo && pc[skip] < own_hi)
             skip++;
         record((uintptr_t)p, n, kind, pc + skip, npc - skip > PYAB_NATSAMPLE_FRAMES
@@ -209,7 +249,7 @@ int64_t pyab__natsample_take(void *p, uint64_t n, int kind)
     return next_countdown();
 }
 
-static void forget_locked(uint32_t *slot)
+static void forget_locked(uint16_t *slot)
 {
     uint32_t idx = *slot - 1;
 
@@ -231,7 +271,7 @@ static void forget_locked(uint32_t *slot)
 
 void pyab__natsample_forget(const void *p)
 {
-    uint32_t *slot;
+    uint16_t *slot;
 
     pthread_mutex_lock(&lock);
     if (live_slots && *(slot = live_find((uintptr_t)p)))
@@ -254,20 +294,48 @@ void pyab__natsample_unmap(const void *addr, size_t len)
     pthread_mutex_unlock(&lock);
 }
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *data)
+typedef struct segment {
+    uintptr_t addr, lo, hi;
+} segment;
+
+/* The executable segment holding seg->addr. */
+static int find_segment(struct dl_phdr_info *info, size_t size, void *data)
 {
-    uintptr_t me = (uintptr_t)data;
+    segment *seg = data;
 
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < hi) {
-            own_lo = lo;
-            own_hi = hi;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && seg->addr >= lo && seg->addr < hi) {
+            seg->lo = lo;
+            seg->hi = hi;
             return 1;
         }
     }
     return 0;
+}
+
+static void code_range(const void *addr, uintptr_t *lo, uintptr_t *hi)
+{
+    segment seg = {(uintptr_t)addr, 0, 0};
+
+    if (addr)
+        dl_iterate_phdr(find_segment, &seg);
+    *lo = seg.lo;
+    *hi = seg.hi;
+}
+
+static void load_unwinder(void)
+{
+    void *gcc = dlopen("libgcc_s.so.1", RTLD_NOW);
+
+    if (gcc == NULL)
+        return;
+    unwind_getip = (_Unwind_Ptr(*)(struct _Unwind_Context *))dlsym(gcc, "_Unwind_GetIP");
+    unwind_backtrace = (_Unwind_Reason_Code(*)(_Unwind_Trace_Fn, void *))dlsym(
+        gcc, "_Unwind_Backtrace");
+    if (unwind_getip == NULL)
+        unwind_backtrace = NULL;
 }
 
 static void *map_table(size_t bytes)
@@ -287,7 +355,8 @@ static void after_fork_child(void)
     atomic_store(&sampling, 0);
 }
 
-static int api_start(double mean, const _Atomic uint64_t *counter, pyab_natsample_pystack_fn fn)
+static int api_start(double mean, const _Atomic uint64_t *counter, pyab_natsample_pystack_fn fn,
+                     const void *interpreter)
 {
     void *prime[4];
 
@@ -308,9 +377,14 @@ static int api_start(double mean, const _Atomic uint64_t *counter, pyab_natsampl
         }
         pthread_atfork(NULL, NULL, after_fork_child);
     }
-    /* The first backtrace() loads libgcc_s, which allocates: not inside a hook. */
+    /* The first backtrace() loads libgcc_s, which allocates: not inside a
+     * hook. So does the first walk of the unwinder's own, and its lookup. */
     backtrace(prime, 4);
-    dl_iterate_phdr(find_self, (void *)(uintptr_t)&api_start);
+    if (unwind_backtrace == NULL)
+        load_unwinder();
+    native_stack((uintptr_t *)prime, 4);
+    code_range((const void *)(uintptr_t)&api_start, &own_lo, &own_hi);
+    code_range(interpreter, &py_lo, &py_hi);
     mean_bytes = mean;
     dispatched = counter;
     pystack = fn;

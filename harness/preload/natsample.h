@@ -81,10 +81,14 @@ typedef struct pyab_natsample_api {
     /*
      * Starts sampling: a sample every `mean_bytes` on average, each
      * stamped with *dispatched (may be NULL) and the frames `pystack`
-     * gives (may be NULL). 0 or -errno (tables could not be mapped).
+     * gives (may be NULL). A native stack ends at its first frame in the
+     * object holding `interpreter` (any address in libpython; NULL: no
+     * end but PYAB_NATSAMPLE_FRAMES): what lies above is the Python
+     * interpreter, which the Python frames describe. 0 or -errno (tables
+     * could not be mapped).
      */
     int (*start)(double mean_bytes, const _Atomic uint64_t *dispatched,
-                 pyab_natsample_pystack_fn pystack);
+                 pyab_natsample_pystack_fn pystack, const void *interpreter);
     /* Stops taking samples; frees are still tracked. */
     void (*stop)(void);
     /*
