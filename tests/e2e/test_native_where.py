@@ -173,6 +173,18 @@ def inference(pyab, tmp_path_factory):
                                             str(out), "--no-report", "--no-history"],
                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                            text=True), out)
+    # pyab ablate --suspects auto on the 8-worker scenario: a screening run
+    # with native sampling, then only the suspects its native sites point at.
+    sc = json.loads((INFERENCE / "scenario.json").read_text())
+    sc.update({"name": "inf-auto", "workers": 8, "reps": 2, "trace": str(tmp / "trace.jsonl"),
+               "warmup": {"requests": 80}, "sample": {"interval_ms": 10},
+               "app": {"path": str(INFERENCE / "service.py"), "handler": "handle"}})
+    sc["ablate"]["suspects"] = {k: str(INFERENCE / v) for k, v in sc["ablate"]["suspects"].items()}
+    (tmp / "inf-auto.json").write_text(json.dumps(sc))
+    procs["auto"] = (subprocess.Popen([pyab, "ablate", str(tmp / "inf-auto.json"), "--suspects",
+                                       "auto", "--out", str(tmp / "out-auto"), "--no-report"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+                     tmp / "out-auto")
     done = {}
     for workers, (proc, out) in procs.items():
         stdout, stderr = proc.communicate(timeout=170)
@@ -202,3 +214,15 @@ def test_inference_names_the_model_only_under_overlapping_calls(inference, sanit
                 if s["state"] == "growing" and s["bytes_per_request"] > 1000], native["sites"][:3]
     assert not [s for s in native["sites"]
                 if s.get("symbol") == "mod_native_call" and s["state"] == "growing"]
+
+
+def test_ablate_takes_its_suspects_from_the_native_sites(inference, sanitized):
+    """--suspects auto: the screening run's growing native site is under
+    fakemodel's code, so only fakemodel is swapped (imgcodec is not run)."""
+    stdout, summary = inference["auto"]
+    if sanitized:
+        pytest.skip("the sampler is an LD_PRELOAD interposer: ASan's runtime must come first")
+    assert "ablate: suspects from the native sites of" in stdout and ": fakemodel\n" in stdout
+    assert sorted(summary["arms"]) == ["control", "swap-fakemodel"]
+    assert [e["suspect"] for e in summary["ablation"]["ranking"]] == ["fakemodel"]
+    assert summary["ablation"]["implicated"] == ["fakemodel"]
