@@ -28,13 +28,15 @@ static const struct help {
      "                  folder); opened and checked before the first rep\n"
      "  --no-history    record nothing\n"},
     {"ablate",
-     "usage: pyab ablate SCENARIO [--suspects a,b] [--out DIR] [--quiet] [--no-report]\n"
+     "usage: pyab ablate SCENARIO [--suspects a,b|auto] [--out DIR] [--quiet] [--no-report]\n"
      "\n"
      "The open/closed experiment: a control arm, one arm per suspect swapped for its\n"
      "stand-in (the scenario's \"ablate\" section), one with all swapped; ranks the suspects\n"
      "by the growth each swap removes.\n"
      "\n"
      "  --suspects a,b  only these suspects of the scenario's list\n"
+     "  --suspects auto first a screening run with native sampling (where.native, results in\n"
+     "                  DIR-screen); only the suspects its growing native sites point at\n"
      "  --out DIR       the results folder, new or empty\n"
      "  -q, --quiet     no progress lines and no tables\n"
      "  --no-report     do not write report.html\n"},
