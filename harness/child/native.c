@@ -221,7 +221,8 @@ static long group_get(groups *gs, const char *key, json_t *desc)
     return (long)gs->n++;
 }
 
-enum { SIDE_PYTHON = -1 };
+/* Not a native site: Python's allocator made it; a preloaded allocator mapped it for its heap. */
+enum { SIDE_PYTHON = -1, SIDE_ALLOCATOR = -2 };
 
 /* Objects that are the allocator or its plumbing: never the answer. */
 static int is_wrapper(const char *name)
@@ -240,6 +241,12 @@ static int is_wrapper(const char *name)
 static int is_extension(const char *name)
 {
     return strstr(name, ".cpython-") || strstr(name, ".abi3.so");
+}
+
+static int is_allocator(const char *name)
+{
+    return strncmp(name, "libjemalloc", 11) == 0 || strncmp(name, "libtcmalloc", 11) == 0 ||
+           strncmp(name, "libmimalloc", 11) == 0;
 }
 
 static int is_python(const char *name)
@@ -364,15 +371,20 @@ static void describe_python(const pyab_natsample_stack *s, json_t *desc, char **
  * SIDE_PYTHON when that frame is libpython: the Python side's answer
  * applies there.
  */
-static int attributed_frame(pyab_elfsym *es, const pyab_natsample_stack *s, uint32_t *at,
-                            const pyab_elfsym_object **obj, json_t *wrappers)
+static int attributed_frame(pyab_elfsym *es, const pyab_natsample_stack *s, int kind,
+                            uint32_t *at, const pyab_elfsym_object **obj, json_t *wrappers)
 {
     const pyab_elfsym_object *o = NULL, *up;
     const char *fn;
     uint32_t i = 0, end;
 
-    while (i < s->npc && (o = object_at(es, s->pc[i])) && is_wrapper(o->name))
+    while (i < s->npc && (o = object_at(es, s->pc[i])) && is_wrapper(o->name)) {
+        /* jemalloc, tcmalloc and mimalloc map their heaps through mmap:
+         * those mappings hold the blocks already sampled as malloc. */
+        if (kind == PYAB_NATSAMPLE_MMAP && is_allocator(o->name))
+            return SIDE_ALLOCATOR;
         i++;
+    }
     if (i < s->npc && o && pyab_heap_hook(es, s, i, o)) {
         /* pyab-child's own heap hooks, under Python's allocator. */
         i = run_end(es, s, i, o);
@@ -407,7 +419,7 @@ static int attributed_frame(pyab_elfsym *es, const pyab_natsample_stack *s, uint
 }
 
 /* The groups one stack goes to (made on first sight). */
-static where_to attribute(report *rp, const pyab_natsample_stack *s)
+static where_to attribute(report *rp, const pyab_natsample_stack *s, int kind)
 {
     const pyab_elfsym_object *o;
     const code_info *own;
@@ -418,9 +430,8 @@ static where_to attribute(report *rp, const pyab_natsample_stack *s)
     int own_line;
     where_to to = {-1, -1, -1};
 
-    if (attributed_frame(rp->es, s, &i, &o, wrappers) == SIDE_PYTHON) {
+    if ((to.site = attributed_frame(rp->es, s, kind, &i, &o, wrappers)) < 0) {
         json_decref(wrappers);
-        to.site = SIDE_PYTHON;
         return to;
     }
     /* The run's first frame that has a symbol (stripped internals have none). */
@@ -531,7 +542,7 @@ json_t *pyab_native_where_json(const char *point)
                  NULL};
     where_to *to;
     uint64_t requests, mid;
-    tally total = {0}, python = {0};
+    tally total = {0}, python = {0}, allocator = {0};
     json_t *j;
 
     if (api == NULL)
@@ -556,9 +567,9 @@ json_t *pyab_native_where_json(const char *point)
             continue;
         tally_add(&one, (double)l->size, l->dispatched <= mid);
         if (t->site == LONG_MIN)
-            *t = attribute(&rp, sv.v[i].stack);
-        if (t->site == SIDE_PYTHON) {
-            tally_merge(&python, &one);
+            *t = attribute(&rp, sv.v[i].stack, (int)l->kind);
+        if (t->site < 0) {
+            tally_merge(t->site == SIDE_PYTHON ? &python : &allocator, &one);
             continue;
         }
         tally_merge(&total, &one);
@@ -572,11 +583,12 @@ json_t *pyab_native_where_json(const char *point)
                   tally_json(json_object(), &total), "sites", groups_json(&rp.sites),
                   "libraries", groups_json(&rp.libraries), "own", groups_json(&rp.own));
     json_object_set_new(j, "sampler",
-                        json_pack("{sI sI sI sI sI sf sI}", "taken", (json_int_t)st.taken, "freed",
-                                  (json_int_t)st.freed, "dropped", (json_int_t)st.dropped, "live",
-                                  (json_int_t)st.live, "table_bytes", (json_int_t)st.table_bytes,
-                                  "python_side_bytes", python.bytes, "code_objects",
-                                  (json_int_t)ncodes));
+                        json_pack("{sI sI sI sI sI sf sf sI}", "taken", (json_int_t)st.taken,
+                                  "freed", (json_int_t)st.freed, "dropped",
+                                  (json_int_t)st.dropped, "live", (json_int_t)st.live,
+                                  "table_bytes", (json_int_t)st.table_bytes, "python_side_bytes",
+                                  python.bytes, "allocator_mapped_bytes", allocator.bytes,
+                                  "code_objects", (json_int_t)ncodes));
     pyab_elfsym_destroy(rp.es);
     free(to);
     free(sv.v);
