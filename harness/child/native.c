@@ -280,7 +280,7 @@ static uint32_t run_end(const pyab_elfsym *es, const pyab_natsample_stack *s, ui
 }
 
 /* A frame of pyab-child's Python-heap hooks (heap.c), which Python's allocator calls. */
-static int pyab_heap_hook(pyab_elfsym *es, const pyab_natsample_stack *s, uint32_t i,
+static int is_heap_hook(pyab_elfsym *es, const pyab_natsample_stack *s, uint32_t i,
                           const pyab_elfsym_object *o)
 {
     uint32_t end = run_end(es, s, i, o);
@@ -385,7 +385,7 @@ static int attributed_frame(pyab_elfsym *es, const pyab_natsample_stack *s, int 
             return SIDE_ALLOCATOR;
         i++;
     }
-    if (i < s->npc && o && pyab_heap_hook(es, s, i, o)) {
+    if (i < s->npc && o && is_heap_hook(es, s, i, o)) {
         /* pyab-child's own heap hooks, under Python's allocator. */
         i = run_end(es, s, i, o);
         o = i < s->npc ? object_at(es, s->pc[i]) : NULL;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build_config.h" /* PYAB_SANITIZE */
 #include "protocol.h"
 #include "rep.h"
 
@@ -118,9 +119,11 @@ char **pyab_childenv_create(const pyab_config *a)
         add_env(&env, &n, "MALLOC_MMAP_THRESHOLD_=%ld", a->mmap_threshold);
     if (a->trim_threshold >= 0)
         add_env(&env, &n, "MALLOC_TRIM_THRESHOLD_=%ld", a->trim_threshold);
-    if (a->where_native) {
+    if (a->where_native && strcmp(PYAB_SANITIZE, "none") == 0) {
         /* The sampler goes first, so the arm's allocator stays the one
-         * its calls forward to; an arm without where.native pays nothing. */
+         * its calls forward to; an arm without where.native pays nothing.
+         * Not under ASan, whose runtime must come first: the child then
+         * says that the rep has no native sampling. */
         char *lib = pyab_childenv_native_lib();
         add_env(&env, &n, "LD_PRELOAD=%s%s%s", lib, a->preload ? ":" : "",
                 a->preload ? a->preload : "");

@@ -169,6 +169,8 @@ EXPORT void free(void *p)
 {
     if (p == NULL || unlikely(is_boot(p)))
         return;
+    if (unlikely(next_free == NULL))
+        resolve();
     drop(p);
     next_free(p);
 }

@@ -119,12 +119,14 @@ def test_dropped_results_leave_no_native_site(run, lib, sanitized):
     assert native["sampler"]["taken"] > 100  # it did sample: the allocations were freed
 
 
-def test_an_arm_without_native_sampling_pays_nothing(run):
+def test_an_arm_without_native_sampling_pays_nothing(run, sanitized):
     out, summary = run
     assert "native" not in json.load(open(out / "arms" / "off" / "rep-1" / "where.json"))
     rb = json.load(open(out / "manifest.json"))["arms"]["off"]["readback"]
     assert "pyab-native" not in rb["ld_preload"]
-    assert summary["arms"]["off"]["verdict"] == "leak"  # the same numpy service, unsampled
+    assert summary["arms"]["off"]["reps"][0]["outcome"] == "ok"
+    rb = json.load(open(out / "manifest.json"))["arms"]["numpy"]["readback"]
+    assert rb["ld_preload"].split(":")[0].endswith("/pyab-native.so") or rb["ld_preload"] == 
 
 
 def test_bad_where_keys_are_exit_2(pyab, tmp_path):
