@@ -321,6 +321,12 @@ static void print_comparison(FILE *f, json_t *c)
         snprintf(cell(&t, r, 6), CELL, "%s", effect_word(fig, tested));
     }
     print_table(f, &t, "  ", 0);
+    pyab_buf sites;
+    pyab_buf_init(&sites);
+    pyab_wherearm_diff_text(&sites, json_object_get(c, "where"));
+    if (sites.len)
+        fputs(sites.data, f);
+    pyab_buf_finish(&sites);
     fprintf(f, "  (means over the ok reps; significant: the interval excludes zero, the rank test "
             "agrees and the difference reaches the minimum effect; negligible: under the "
             "minimum effect, whatever p) %s\n",

@@ -224,7 +224,8 @@ static json_t *merge_uncollectable(const rep_dom *reps, size_t nreps)
     for (size_t r = 0; r < nreps; r++) {
         u = json_object_get(reps[r].dom, "uncollectable");
         added += num(u, "garbage_added");
-        requests += reps[r].requests;
+        /* Counted from when the child could first read gc.garbage. */
+        requests += json_object_get(u, "requests") ? num(u, "requests") : reps[r].requests;
         json_object_foreach(json_object_get(u, "types"), k, v)
             json_object_set_new(types, k, json_integer((json_int_t)(num(types, k) + json_number_value(v))));
     }
@@ -404,4 +405,87 @@ void pyab_wherearm_text(pyab_buf *b, json_t *arm)
                       "object the GC sees (a missing Py_DECREF, or a borrowed reference kept)\n",
                       num(h, "objects_per_request"), json_string_value(json_object_get(h, "type")) ?: "?",
                       json_string_value(json_object_get(h, "site")) ?: "?");
+}
+
+static json_t *find_key(json_t *list, json_t *key)
+{
+    json_t *s;
+    size_t i;
+
+    json_array_foreach(list, i, s)
+        if (json_equal(json_object_get(s, "key"), key))
+            return s;
+    return NULL;
+}
+
+static int by_abs_diff(const void *a, const void *b)
+{
+    double x = fabs(num(*(json_t *const *)a, "diff")), y = fabs(num(*(json_t *const *)b, "diff"));
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+json_t *pyab_wherearm_diff(json_t *control, json_t *arm)
+{
+    json_t *cs = json_object_get(control, "sites"), *as = json_object_get(arm, "sites");
+    json_t *keys = json_array(), *out = json_array(), *s, *k;
+    json_t *items[2 * KEEP];
+    size_t i, n = 0;
+
+    if (!json_is_array(cs) || !json_is_array(as))
+        return out;
+    json_array_foreach(cs, i, s)
+        json_array_append(keys, json_object_get(s, "key"));
+    json_array_foreach(as, i, s)
+        if (find_key(cs, json_object_get(s, "key")) == NULL)
+            json_array_append(keys, json_object_get(s, "key"));
+    json_array_foreach(keys, i, k) {
+        json_t *c = find_key(cs, k), *a = find_key(as, k);
+        /* A site missing from a full list may only be below its cut: unknown, not zero. */
+        if ((c == NULL && json_array_size(cs) >= KEEP) || (a == NULL && json_array_size(as) >= KEEP))
+            continue;
+        double cv = c ? num(c, "bytes_per_request") : 0, av = a ? num(a, "bytes_per_request") : 0;
+        double clo = c ? json_number_value(json_array_get(json_object_get(c, "ci"), 0)) : 0;
+        double chi = c ? json_number_value(json_array_get(json_object_get(c, "ci"), 1)) : 0;
+        double alo = a ? json_number_value(json_array_get(json_object_get(a, "ci"), 0)) : 0;
+        double ahi = a ? json_number_value(json_array_get(json_object_get(a, "ci"), 1)) : 0;
+        const char *change;
+        if (alo <= chi && clo <= ahi)
+            continue; /* the intervals overlap: no difference shown */
+        if (av < cv)
+            change = ahi < 0.1 * cv ? "removed" : "smaller";
+        else
+            change = chi < 0.1 * av ? "added" : "larger";
+        json_t *src = c ? c : a;
+        if (n < PYAB_ARRAY_LEN(items))
+            items[n++] = json_pack("{s:O,s:O,s:O,s:f,s:f,s:f,s:s}", "key", k, "site",
+                                   json_object_get(src, "site") ?: json_null(), "function",
+                                   json_object_get(src, "function") ?: json_null(), "control",
+                                   cv, "arm", av, "diff", av - cv, "change", change);
+    }
+    qsort(items, n, sizeof(*items), by_abs_diff);
+    for (i = 0; i < n; i++) {
+        if (i < 10)
+            json_array_append(out, items[i]);
+        json_decref(items[i]);
+    }
+    json_decref(keys);
+    return out;
+}
+
+void pyab_wherearm_diff_text(pyab_buf *b, json_t *diff)
+{
+    json_t *d;
+    size_t i;
+
+    if (json_array_size(diff) == 0)
+        return;
+    pyab_buf_adds(b, "  allocation sites that differ (bytes/request surviving, control -> arm):\n");
+    json_array_foreach(diff, i, d) {
+        pyab_buf_addf(b, "    %s in %s: ", json_string_value(json_object_get(d, "site")) ?: "?",
+                      json_string_value(json_object_get(d, "function")) ?: "?");
+        add_bytes(b, num(d, "control"));
+        pyab_buf_adds(b, " -> ");
+        add_bytes(b, num(d, "arm"));
+        pyab_buf_addf(b, " (%s)\n", json_string_value(json_object_get(d, "change")) ?: "?");
+    }
 }

@@ -42,4 +42,15 @@ json_t *pyab_wherearm(const char *dir, const char *arm, json_t *reps, double con
  */
 void pyab_wherearm_text(pyab_buf *b, json_t *arm);
 
+/*
+ * The sites whose intervals do not overlap between two arms' "where"
+ * objects, largest difference first (at most 10): {"key", "site",
+ * "function", "control", "arm", "diff", "change": removed|smaller|larger|
+ * added}. A site below one arm's kept list is left out (unknown there, not
+ * zero). New reference.
+ */
+json_t *pyab_wherearm_diff(json_t *control, json_t *arm);
+/* Those differences as terminal lines under a comparison. */
+void pyab_wherearm_diff_text(pyab_buf *b, json_t *diff);
+
 #endif

@@ -48,42 +48,54 @@ static inline void add_live(int64_t delta, int from_malloc)
 
 /*
  * Is p inside a pymalloc arena? Arenas are arena_size long but not aligned,
- * so the arena holding p starts either in p's own chunk or the one before.
- * The hooks ask on every allocation and free, so a direct-mapped cache of
- * chunk -> arena base answers most questions with one load and two
- * compares; the hash map is the slow path and the source of truth.
+ * so a chunk of that size (p >> arena_bits) holds the end of at most one
+ * arena and the start of at most one other. A direct-mapped cache keeps,
+ * per chunk, where the arena reaching into it from below ends and where
+ * the one starting in it begins: one probe and two compares answer every
+ * question the hooks ask (they ask on every free). The hash map of arena
+ * bases is the slow path and the source of truth.
  */
 #define CHUNK_CACHE 4096
-static struct {
+static struct chunk_entry {
     uintptr_t chunk_plus1; /* 0: empty */
-    uintptr_t base;        /* arena starting in this chunk, 0 if none */
+    uintptr_t lo_end;      /* end of the arena covering the chunk's start, 0 if none */
+    uintptr_t hi_start;    /* start of the arena starting in the chunk, UINTPTR_MAX if none */
 } chunk_cache[CHUNK_CACHE];
 
-static inline uintptr_t arena_in_chunk(uintptr_t chunk)
-{
-    size_t slot = chunk & (CHUNK_CACHE - 1);
-    uint64_t base = 0;
+static int pymalloc_on; /* pymalloc serves the small requests (not PYTHONMALLOC=malloc) */
 
-    if (chunk_cache[slot].chunk_plus1 == chunk + 1)
-        return chunk_cache[slot].base;
-    ptrmap_get(&arenas, chunk + 1, &base);
-    chunk_cache[slot].chunk_plus1 = chunk + 1;
-    chunk_cache[slot].base = (uintptr_t)base;
-    return (uintptr_t)base;
+static __attribute__((noinline)) void chunk_fill(struct chunk_entry *e, uintptr_t chunk)
+{
+    uint64_t here = 0, below = 0;
+
+    ptrmap_get(&arenas, chunk + 1, &here);
+    ptrmap_get(&arenas, chunk, &below); /* the arena starting in chunk - 1 */
+    e->chunk_plus1 = chunk + 1;
+    e->hi_start = here ? (uintptr_t)here : UINTPTR_MAX;
+    e->lo_end = below ? (uintptr_t)below + arena_size : 0;
 }
 
-static inline int in_arena(uintptr_t p)
+static inline __attribute__((always_inline)) int in_arena(uintptr_t p)
 {
-    uintptr_t chunk = p >> arena_bits, base = arena_in_chunk(chunk);
+    uintptr_t chunk = p >> arena_bits;
+    struct chunk_entry *e = &chunk_cache[chunk & (CHUNK_CACHE - 1)];
 
-    if (base && p >= base)
-        return 1;
-    base = arena_in_chunk(chunk - 1);
-    return base && p < base + arena_size;
+    if (e->chunk_plus1 != chunk + 1)
+        chunk_fill(e, chunk);
+    return p < e->lo_end || p >= e->hi_start;
+}
+
+/* An arena came or went: the two chunks it touches must be looked up again. */
+static void chunk_forget(uintptr_t base)
+{
+    uintptr_t chunk = base >> arena_bits;
+
+    chunk_cache[chunk & (CHUNK_CACHE - 1)].chunk_plus1 = 0;
+    chunk_cache[(chunk + 1) & (CHUNK_CACHE - 1)].chunk_plus1 = 0;
 }
 
 /* The allocator's real size of block p; *from_malloc tells which allocator. */
-static inline size_t block_size(void *p, int *from_malloc)
+static inline __attribute__((always_inline)) size_t block_size(void *p, int *from_malloc)
 {
     uintptr_t a = (uintptr_t)p;
 
@@ -105,12 +117,17 @@ static inline size_t block_size(void *p, int *from_malloc)
  * skips the arena test; a smaller one found in an arena counts its size
  * class, computed from the request without reading the pool.
  */
-static inline void blocks_count(void *p, size_t n)
+/*
+ * pymalloc serves every request of 1 to 512 bytes from an arena (it falls
+ * back to malloc only when it cannot map a new arena: out of memory), so
+ * those are counted as their size class without asking where they live.
+ */
+static inline __attribute__((always_inline)) void blocks_count(void *p, size_t n)
 {
     if (p == NULL)
         return;
-    if (n <= 512 && in_arena((uintptr_t)p))
-        add_live((int64_t)(((n ? n : 1) + 15) & ~(size_t)15), 0);
+    if (n - 1 < 512 && pymalloc_on)
+        add_live((int64_t)((n + 15) & ~(size_t)15), 0);
     else
         add_live((int64_t)malloc_usable_size(p), 1);
 }
@@ -284,7 +301,7 @@ static void *hook_arena_alloc(void *ctx, size_t size)
     void *p = orig_arena.alloc(orig_arena.ctx, size);
 
     if (p != NULL && size == arena_size) {
-        chunk_cache[((uintptr_t)p >> arena_bits) & (CHUNK_CACHE - 1)].chunk_plus1 = 0;
+        chunk_forget((uintptr_t)p);
         ptrmap_put(&arenas, ((uintptr_t)p >> arena_bits) + 1, (uintptr_t)p);
         atomic_fetch_add_explicit(&arena_bytes, (int64_t)size, memory_order_relaxed);
     }
@@ -294,7 +311,7 @@ static void *hook_arena_alloc(void *ctx, size_t size)
 static void hook_arena_free(void *ctx, void *p, size_t size)
 {
     if (size == arena_size) {
-        chunk_cache[((uintptr_t)p >> arena_bits) & (CHUNK_CACHE - 1)].chunk_plus1 = 0;
+        chunk_forget((uintptr_t)p);
         ptrmap_del(&arenas, ((uintptr_t)p >> arena_bits) + 1, NULL);
         atomic_fetch_sub_explicit(&arena_bytes, (int64_t)size, memory_order_relaxed);
     }
@@ -352,6 +369,8 @@ int pyab_heap_install(int want, pyab_error *err)
     }
     if (mode == PYAB_HEAP_REQUESTED && strcmp(mode_name, "blocks") == 0)
         mode_name = "requested";
+    /* The self-test's small blocks made arenas if and only if pymalloc serves them. */
+    pymalloc_on = arenas.len != 0;
     atomic_store(&live_bytes, 0);
     if (mode == PYAB_HEAP_REQUESTED) {
         mem_hook = (PyMemAllocatorEx){&orig_mem, requested_malloc, requested_calloc,

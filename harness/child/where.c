@@ -43,9 +43,9 @@ static struct {
     uint64_t (*clock)(void *);
     void *clock_data;
     uint64_t warm; /* the request clock at the end of warm-up */
-    uint64_t warm_requests; /* warmup.requests, 0 if by time or none */
     int warm_done;
     long garbage_warm;
+    uint64_t garbage_clock; /* the request clock when garbage_warm was read */
     int busy;
     uint64_t dropped;
 
@@ -212,7 +212,6 @@ void pyab_where_forget(void *p)
     pyab_where_nlive = w.live.len;
 }
 
-static long garbage_len(void);
 static PyObject *call_py(const char *fn, const char *fmt, ...);
 
 void pyab_where_init(const pyab_config *cfg, uint64_t (*clock)(void *), void *clock_data)
@@ -231,16 +230,13 @@ void pyab_where_init(const pyab_config *cfg, uint64_t (*clock)(void *), void *cl
     w.rng = (cfg->seed + 1) * 0x9E3779B97F4A7C15ull | 1;
     w.clock = clock;
     w.clock_data = clock_data;
-    w.warm_requests = (uint64_t)cfg->warmup_requests;
-    /* Compile where.py and start tracing now, before the replay: an import
-     * during it would release the GIL mid-measurement. Sampling runs from
-     * the start; the report counts what was allocated after warm-up. */
+    /* where.py is compiled at the report, after the last sample (compiling
+     * it earlier left ~650 KB of freed parser memory in the rep's RSS),
+     * except in exact mode, whose tracemalloc starts here: importing it
+     * later would release the GIL mid-measurement. */
     if (w.mode == MODE_EXACT) {
         PyObject *r = call_py("exact_init", "(i)", 16);
         Py_XDECREF(r);
-    } else if (w.mode == MODE_SAMPLED) {
-        garbage_len();
-        pyab_where_left = next_gap();
     }
 }
 
@@ -282,12 +278,15 @@ static PyObject *call_py(const char *fn, const char *fmt, ...)
     return res;
 }
 
+/* len(gc.garbage), in C: no Python code of pyab's runs before the report. */
 static long garbage_len(void)
 {
-    PyObject *r = call_py("garbage_len", "()");
-    long n = r ? PyLong_AsLong(r) : 0;
+    PyObject *gc = PyImport_ImportModule("gc"), *g = gc ? PyObject_GetAttrString(gc, "garbage") : NULL;
+    long n = g && PyList_Check(g) ? (long)PyList_GET_SIZE(g) : 0;
 
-    Py_XDECREF(r);
+    Py_XDECREF(g);
+    Py_XDECREF(gc);
+    PyErr_Clear();
     return n;
 }
 
@@ -297,15 +296,19 @@ void pyab_where_warm(void)
         return;
     w.warm_done = 1;
     w.garbage_warm = garbage_len();
+    w.garbage_clock = w.clock(w.clock_data);
     if (w.mode == MODE_EXACT) {
         PyObject *r = call_py("exact_warm", "()");
         Py_XDECREF(r);
     }
-    /* Warm-up by requests ends at that request, however late this runs
-     * (the GIL may come minutes of requests later on a fast service). */
+    /* Sampling starts here, not at start-up: the import's allocations
+     * would keep their code objects alive in the stack table. The window
+     * starts when this runs, which on a fast service can be many requests
+     * after warmup.requests (the GIL comes late): the rate per request is
+     * the same, measured over fewer of them. */
     w.warm = w.clock(w.clock_data);
-    if (w.warm_requests && w.mode == MODE_SAMPLED && w.warm > w.warm_requests)
-        w.warm = w.warm_requests;
+    if (w.mode == MODE_SAMPLED)
+        pyab_where_left = next_gap();
 }
 
 /* ---- the report --------------------------------------------------------- */
@@ -790,7 +793,8 @@ static void add_uncollectable(json_t *dom)
     }
     Py_XDECREF(types);
     json_object_set_new(dom, "uncollectable",
-                        json_pack("{s:I,s:o}", "garbage_added", (json_int_t)(now - w.garbage_warm),
+                        json_pack("{s:I,s:I,s:o}", "garbage_added", (json_int_t)(now - w.garbage_warm),
+                                  "requests", (json_int_t)(w.clock(w.clock_data) - w.garbage_clock),
                                   "types", t));
 }
 

@@ -3,20 +3,28 @@ pyab-child. Nothing here runs while requests are replayed: where.c calls
 these functions once, at the end of a rep, after the load and the last
 sample, to name files, types and holders of the memory that survived.
 """
-import collections
 import gc
-import os
 import sys
-import sysconfig
-import threading
-import time
-import types
 
-_STDLIB = tuple(
-    os.path.realpath(p) + os.sep
-    for p in {sysconfig.get_paths().get("stdlib"), sysconfig.get_paths().get("platstdlib")}
-    if p
-)
+# Imported at the first report, not at start-up: a rep's baseline memory
+# should not carry modules only the end-of-rep report needs.
+collections = os = sysconfig = threading = time = types = None
+_STDLIB = ()
+
+
+def _imports():
+    global collections, os, sysconfig, threading, time, types, _STDLIB
+    if types is not None:
+        return
+    import collections
+    import os
+    import sysconfig
+    import threading
+    import time
+    import types
+    paths = sysconfig.get_paths()
+    _STDLIB = tuple(os.path.realpath(p) + os.sep
+                    for p in {paths.get("stdlib"), paths.get("platstdlib")} if p)
 
 
 def classify(filenames):
@@ -24,6 +32,7 @@ def classify(filenames):
     real file outside the standard library and outside installed packages.
     `package` is the top-level package of an installed file ("jinja2"), the
     stdlib module ("logging (stdlib)"), or the service module's name."""
+    _imports()
     out = []
     for name in filenames:
         if name.startswith("<"):
@@ -138,6 +147,7 @@ def holders(targets, budget_s):
     "type", "chain", "reachable", "excess_references"} in targets' order;
     complete is False when the walk ran out of its time budget (then
     excess_references is None: an unfinished walk proves nothing)."""
+    _imports()
     deadline = time.monotonic() + budget_s
     sentinel = type("_pyab_sentinel", (), {})()
     targets = list(targets) + [("", sentinel)]
@@ -238,11 +248,8 @@ def holders(targets, budget_s):
     return results, complete
 
 
-def garbage_len():
-    return len(gc.garbage)
-
-
 def garbage_types(start):
+    _imports()
     counts = collections.Counter(_tname(o) for o in gc.garbage[start:])
     return dict(counts.most_common(10))
 

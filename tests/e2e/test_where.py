@@ -146,3 +146,38 @@ def test_where_off_and_bad_values(pyab, tmp_path):
     assert r.returncode == 0, r.stderr
     where = load_json(tmp_path / "o" / "summary.json")["arms"]["base"].get("where")
     assert where == {"mode": "off", "reason": 'where.mode is "off"'}
+
+
+def test_compare_names_the_site_arm_b_removed(pyab, tmp_path):
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("".join('{"t": %g, "route": "/r", "body": {}}\n' % (i / 1000) for i in range(50)))
+    sc = {"name": "arms", "app": {"path": str(HERE / "audit_arms.py"), "handler": "handle"},
+          "trace": str(trace), "load": {"model": "closed", "users": 1, "requests": 5000},
+          "workers": 1, "warmup": {"requests": 500}, "reps": 2,
+          "arms": {"leaky": {}, "fixed": {"env": {"AUDIT_FIXED": "1"}}}}
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps(sc))
+    out = tmp_path / "o"
+    r = run_pyab(pyab, ["run", str(p), "--out", str(out), "--no-report"])
+    assert r.returncode == 0, r.stderr
+    summary = load_json(out / "summary.json")
+    (cmp,) = summary["comparisons"]
+    assert cmp["arm"] == "fixed" and cmp["control"] == "leaky"
+    top = cmp["where"][0]
+    # The fixed arm still holds its last 100 payloads (800 KB in all): "removed"
+    # when that is under a tenth of the leak per request, else "smaller".
+    assert top["site"] == "audit_arms.py:10" and top["change"] in ("removed", "smaller"), cmp["where"]
+    assert 7000 < top["control"] < 9500 and top["arm"] < top["control"] / 4, top
+    assert "audit_arms.py:10 in handle: " in r.stdout, r.stdout
+
+
+def test_resurrected_objects_and_uncollectable_garbage(pyab, tmp_path):
+    _, where = run_where(pyab, tmp_path, "resurrect", "sampled", SAMPLED_REQUESTS)
+    (res,) = where["resurrected"]
+    assert res["type"] == "resurrect.Record"
+    assert res["objects_per_request"] == pytest.approx(1, rel=0.25), res
+    _, where = run_where(pyab, tmp_path, "saveall", "sampled", SAMPLED_REQUESTS)
+    un = where["uncollectable"]
+    # Two Pair objects per request, and each one's __dict__... at least the pairs.
+    assert un["per_request"] >= 1.9, un
+    assert un["types"].get("saveall.Pair", 0) > 0, un
