@@ -126,7 +126,11 @@ def test_an_arm_without_native_sampling_pays_nothing(run, sanitized):
     assert "pyab-native" not in rb["ld_preload"]
     assert summary["arms"]["off"]["reps"][0]["outcome"] == "ok"
     rb = json.load(open(out / "manifest.json"))["arms"]["numpy"]["readback"]
-    assert rb["ld_preload"].split(":")[0].endswith("/pyab-native.so") or rb["ld_preload"] == 
+    if sanitized:  # ASan's runtime must come first: no preload, and the rep says why
+        assert rb["ld_preload"] == ""
+    else:
+        assert rb["ld_preload"].split(":")[0].endswith("/pyab-native.so"), rb["ld_preload"]
+        assert rb["preload_mapped"].endswith("/pyab-native.so"), rb["preload_mapped"]
 
 
 def test_bad_where_keys_are_exit_2(pyab, tmp_path):
