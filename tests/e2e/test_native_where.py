@@ -196,6 +196,7 @@ def inference(pyab, tmp_path_factory):
         stdout, stderr = proc.communicate(timeout=170)
         assert proc.returncode == 0, stderr[-3000:]
         done[workers] = (stdout, json.load(open(out / "summary.json")))
+    done["dir8"] = tmp / "out-8"
     return done
 
 
@@ -232,3 +233,22 @@ def test_ablate_takes_its_suspects_from_the_native_sites(inference, sanitized):
     assert sorted(summary["arms"]) == ["control", "swap-fakemodel"]
     assert [e["suspect"] for e in summary["ablation"]["ranking"]] == ["fakemodel"]
     assert summary["ablation"]["implicated"] == ["fakemodel"]
+
+
+def test_report_shows_native_libraries_and_calling_lines(pyab, inference, sanitized):
+    """The report's Where section and the leak card, as Chromium renders them."""
+    if sanitized:
+        pytest.skip("the sampler is an LD_PRELOAD interposer: ASan's runtime must come first")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium to render the report")
+    out = inference["dir8"]
+    r = run_pyab(pyab, ["report", str(out)])
+    assert r.returncode == 0, r.stderr
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                          (out / "report.html").as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert re.search(r"top native library: <code>pyab-child \(mod_native_call\)</code> called "
+                     r"from <code>fakemodel/__init__.py:\d+ in Model.predict</code>", dom), dom[-2000:]
+    assert re.search(r"<h4>native \(sampled every 64.0 KiB\)", dom)
+    assert "<code>_multiarray_umath.cpython-311-x86_64-linux-gnu.so</code>" in dom
