@@ -26,7 +26,7 @@
 #define MAX_MMAPS 1024
 /* Countdown while sampling is off: asks again after this many bytes. */
 #define IDLE_COUNTDOWN (256 << 10)
-/* Frames of the sampler itself that backtrace() sees first, at most. */
+/* Frames of the sampler itself that a walk sees first, at most (skipped). */
 #define OWN_FRAMES 6
 
 _Static_assert(PYAB_NATSAMPLE_MAX_LIVE < 65536 && PYAB_NATSAMPLE_MAX_STACKS < 65536,
