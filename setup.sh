@@ -14,6 +14,7 @@ packages=(
   libpq-dev postgresql    # the PostgreSQL history backend; its tests start a private server
   python3 python3-pytest python3-numpy python3-flask python3-django
   python3-yaml            # tests/test_examples.py reads docs/examples/
+  python3-opencv python3-lxml python3-pil   # where.native e2e cases (real native libraries)
   libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
   libjs-chart.js chromium
   gunicorn wrk            # only the WSGI benchmark uses these

@@ -20,11 +20,13 @@ ALLOWED = {
     "core": {"lib"},
     "input": {"core", "lib"},
     "analysis": {"core", "lib"},
-    "child": {"core", "lib"},
+    "child": {"core", "lib", "preload"},
     "report": {"analysis", "core", "lib"},
     "nightly": {"analysis", "input", "core", "lib"},
     "parent": {"nightly", "report", "analysis", "input", "core", "lib"},
     "cmd": {"parent", "nightly", "report", "analysis", "input", "core", "lib"},
+    # pyab-native.so, the native sampler preloaded into the child: nothing of pyab.
+    "preload": set(),
 }
 # pyab-child's main() sits with the verbs but belongs to the child's program.
 CHILD_MAIN = "cmd/child.c"
@@ -147,6 +149,14 @@ def test_pyab_does_not_link_libpython_and_the_child_does():
     assert [n for n in needed(child) if n.startswith("libpython")], needed(child)
     assert not [n for n in needed(child) if n.startswith("libsqlite")], needed(child)
     assert not [n for n in needed(child) if n.startswith("libpq")], needed(child)
+
+
+def test_the_native_sampler_links_only_libc_and_libm():
+    """pyab-native.so is preloaded into the child before libpython and the
+    arm's allocator: it must bring in nothing of its own."""
+    lib = BUILD / "harness" / "pyab-native.so"
+    assert lib.exists()
+    assert set(needed(lib)) <= {"libc.so.6", "libm.so.6"}, needed(lib)
 
 
 def test_version_asks_the_child_for_python(pyab):

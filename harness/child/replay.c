@@ -441,6 +441,11 @@ void pyab_replay_sample_every(pyab_replay *rp, uint64_t every, void (*fn)(void *
     rp->on_work_data = data;
 }
 
+const _Atomic uint64_t *pyab_replay_dispatched(const pyab_replay *rp)
+{
+    return &rp->next;
+}
+
 uint64_t pyab_replay_warmup_ns(const pyab_replay *rp)
 {
     return atomic_load(&rp->warmup_ns);

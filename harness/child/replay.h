@@ -55,6 +55,12 @@ int pyab_replay_running(const pyab_replay *rp);
 /* Waits for workers that have exited (those still running are left alone). */
 void pyab_replay_join(pyab_replay *rp);
 
+/*
+ * The counter of requests taken by workers so far (dispatched, including
+ * those dropped), for stamping what happens during a request; borrowed,
+ * lives as long as rp. No GIL.
+ */
+const _Atomic uint64_t *pyab_replay_dispatched(const pyab_replay *rp);
 /* Completed requests and errors so far (no GIL). */
 uint64_t pyab_replay_completed(const pyab_replay *rp);
 uint64_t pyab_replay_errors(const pyab_replay *rp);

@@ -31,7 +31,7 @@ static const struct help {
      "  --shard I/N     run only the I-th of N pieces of the arm x rep order into a partial\n"
      "                  folder (no analysis, no history); join them with pyab merge\n"},
     {"ablate",
-     "usage: pyab ablate SCENARIO [--suspects a,b] [--out DIR] [--quiet] [--no-report]\n"
+     "usage: pyab ablate SCENARIO [--suspects a,b|auto] [--out DIR] [--quiet] [--no-report]\n"
      "                   [--shard I/N]\n"
      "\n"
      "The open/closed experiment: a control arm, one arm per suspect swapped for its\n"
@@ -39,6 +39,8 @@ static const struct help {
      "by the growth each swap removes.\n"
      "\n"
      "  --suspects a,b  only these suspects of the scenario's list\n"
+     "  --suspects auto first a screening run with native sampling (where.native, results in\n"
+     "                  DIR-screen); only the suspects its growing native sites point at\n"
      "  --out DIR       the results folder, new or empty\n"
      "  -q, --quiet     no progress lines and no tables\n"
      "  --no-report     do not write report.html\n"

@@ -376,7 +376,8 @@ static int parse_limits(const pyab_where *w, pyab_config *cfg, json_t *root)
 /* where: allocation sites of the memory that survives (child/where.h). */
 static int parse_where(const pyab_where *w, pyab_config *cfg, json_t *root)
 {
-    static const char *const keys[] = {"mode", "sample_bytes", "holders_seconds"};
+    static const char *const keys[] = {"mode", "sample_bytes", "holders_seconds", "native",
+                                       "native_sample_bytes"};
     static const char *const modes[] = {"sampled", "exact", "off"};
     json_t *wh;
     int rc;
@@ -386,7 +387,10 @@ static int parse_where(const pyab_where *w, pyab_config *cfg, json_t *root)
     if ((rc = pyab_keys_check(w, wh, "where", keys, PYAB_ARRAY_LEN(keys))) < 0 ||
         (rc = pyab_keys_choice(w, wh, "where", "mode", modes, 3, &cfg->where_mode)) < 0 ||
         (rc = pyab_keys_number(w, wh, "where", "holders_seconds", 0, 3600,
-                               &cfg->where_holders_seconds)) < 0)
+                               &cfg->where_holders_seconds)) < 0 ||
+        (rc = pyab_keys_bool(w, wh, "where", "native", &cfg->where_native)) < 0 ||
+        (rc = pyab_keys_long(w, wh, "where", "native_sample_bytes", 64, 1L << 30,
+                             &cfg->where_native_sample_bytes)) < 0)
         return rc;
     return pyab_keys_number(w, wh, "where", "sample_bytes", 256, 1 << 30, &cfg->where_sample_bytes);
 }
@@ -462,6 +466,7 @@ static void config_defaults(pyab_config *cfg)
     cfg->where_holders_seconds = PYAB_WHERE_HOLDERS_SECONDS;
     cfg->asgi_chunk_bytes = 65536;
     cfg->asgi_root_path = xstrdup("");
+    cfg->where_native_sample_bytes = PYAB_NATIVE_SAMPLE_BYTES;
 }
 
 int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_t *json,

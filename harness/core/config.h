@@ -34,6 +34,8 @@ enum { PYAB_WHERE_SAMPLED, PYAB_WHERE_EXACT, PYAB_WHERE_OFF };
 #define PYAB_SETTLE_MAX_FACTOR 16
 /* load.until "settled": default cap in seconds of replay per rep. */
 #define PYAB_SETTLE_MAX_SECONDS 600
+/* where.native_sample_bytes: the default mean interval between native samples. */
+#define PYAB_NATIVE_SAMPLE_BYTES 65536
 /* limits.max_error_share: the default share of failed requests above which a rep is failed. */
 #define PYAB_MAX_ERROR_SHARE 0.5
 
@@ -101,6 +103,8 @@ typedef struct pyab_config {
     int where_mode;              /* where.mode: PYAB_WHERE_SAMPLED (default), _EXACT, _OFF */
     double where_sample_bytes;   /* where.sample_bytes: mean bytes between samples */
     double where_holders_seconds; /* where.holders_seconds: 0 = no holder search */
+    int where_native;               /* where.native: sample native allocations (pyab-native.so) */
+    long where_native_sample_bytes; /* where.native_sample_bytes: mean bytes between samples */
 
     /* asgi: event-loop apps (app.asgi and `async def` handlers) */
     int asgi_loop;          /* PYAB_LOOP_ASYNCIO (default) or PYAB_LOOP_UVLOOP */

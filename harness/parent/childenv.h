@@ -12,6 +12,11 @@
 
 /* A new NULL-terminated array of new "NAME=value" strings. */
 char **pyab_childenv_create(const pyab_config *a);
+/*
+ * The native sampler library preloaded for arms with where.native:
+ * $PYAB_NATIVE_LIB, else pyab-native.so beside pyab-child. New string.
+ */
+char *pyab_childenv_native_lib(void);
 /* Frees what pyab_childenv_create returned; NULL does nothing. */
 void pyab_childenv_destroy(char **env);
 
