@@ -151,11 +151,32 @@ def run_pyab(pyab, tmp, sc):
     return rep
 
 
-def pyab_rps(pyab, tmp, loop="asyncio", route=None):
+# A framework-free ASGI app: what is left is the serving path itself (pyab's
+# hand-off, or uvicorn's HTTP parsing and sockets), not FastAPI's.
+RAW_APP = r'''
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            m = await receive()
+            if m["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif m["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+'''
+
+
+def pyab_rps(pyab, tmp, loop="asyncio", route=None, appdir=APP):
     load = {"model": "closed", "users": USERS, "requests": REQUESTS}
     if route:
         load["routes"] = [route]
-    sc = {"name": "asgi-bench", "app": {"asgi": "app:app"}, "python": {"path": [str(APP)]},
+    sc = {"name": "asgi-bench", "app": {"asgi": "app:app"}, "python": {"path": [str(appdir)]},
           "trace": str(TRACE), "env": ENV, "asgi": {"loop": loop}, "load": load,
           "sample": {"interval_ms": 100}}
     rep = run_pyab(pyab, tmp, sc)
@@ -219,13 +240,13 @@ def proc_cpu(pid):
     return total + sum(proc_cpu(int(k)) for k in kids)
 
 
-def uvicorn_rps(tmp, seconds, route=None):
+def uvicorn_rps(tmp, seconds, route=None, appdir=APP):
     port = free_port()
     env = dict(os.environ, **ENV)
     u = subprocess.Popen(["/usr/bin/python3", "-m", "uvicorn", "--port", str(port),
                           "--host", "127.0.0.1", "--loop", "asyncio", "--http", "h11",
                           "--log-level", "warning", "--no-access-log", "app:app"],
-                         cwd=str(APP), env=env, stdout=subprocess.DEVNULL,
+                         cwd=str(appdir), env=env, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
     try:
         for _ in range(100):  # up to 10 s to listen
@@ -265,12 +286,17 @@ def bench_uvicorn(pyab, tmp):
     print("asgi uvicorn: same app and requests; uvicorn 1 worker (asyncio, h11) under wrk "
           "(1 thread, %d connections, 5 s, loopback) against pyab with %d users" % (USERS, USERS))
     # The whole mix, then the lightest route alone (/model: an async endpoint
-    # answering a small dict), where the server's own cost weighs most.
-    for label, route in (("request mix", None), ("/model only", "/model")):
+    # answering a small dict), where the server's own cost weighs most; then a
+    # framework-free app, where only the serving path is left to compare.
+    raw = tmp / "rawapp"
+    raw.mkdir(exist_ok=True)
+    (raw / "app.py").write_text(RAW_APP)
+    for label, route, appdir in (("request mix", None, APP), ("/model only", "/model", APP),
+                                 ("raw ASGI app", None, raw)):
         ours, theirs = [], []
         for _ in range(REPS):
-            ours.append(pyab_rps(pyab, tmp, route=route))
-            theirs.append(uvicorn_rps(tmp, 5, route))
+            ours.append(pyab_rps(pyab, tmp, route=route, appdir=appdir))
+            theirs.append(uvicorn_rps(tmp, 5, route, appdir=appdir))
             time.sleep(0.5)
         o, t = (statistics.median(x[0] for x in v) for v in (ours, theirs))
         oc, tc = (statistics.median(x[1] for x in v) for v in (ours, theirs))
