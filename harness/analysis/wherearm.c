@@ -321,7 +321,7 @@ json_t *pyab_wherearm(const char *dir, const char *arm, json_t *reps, double con
     return out;
 }
 
-static void add_bytes(pyab_buf *b, double v)
+void pyab_wherearm_add_bytes(pyab_buf *b, double v)
 {
     double a = fabs(v);
 
@@ -358,10 +358,10 @@ void pyab_wherearm_text(pyab_buf *b, json_t *arm)
     if (json_is_number(json_object_get(where, "sample_bytes")) &&
         strcmp(json_string_value(json_object_get(where, "mode")) ?: "", "sampled") == 0) {
         pyab_buf_adds(b, " every ");
-        add_bytes(b, num(where, "sample_bytes"));
+        pyab_wherearm_add_bytes(b, num(where, "sample_bytes"));
     }
     pyab_buf_adds(b, "): ");
-    add_bytes(b, num(where, "bytes_per_request"));
+    pyab_wherearm_add_bytes(b, num(where, "bytes_per_request"));
     pyab_buf_adds(b, "/request made after warm-up survive\n");
     json_array_foreach(json_object_get(where, "sites"), i, s) {
         json_t *ci = json_object_get(s, "ci");
@@ -370,12 +370,12 @@ void pyab_wherearm_text(pyab_buf *b, json_t *arm)
         if (top == NULL)
             top = s;
         pyab_buf_adds(b, "      ");
-        add_bytes(b, num(s, "bytes_per_request"));
+        pyab_wherearm_add_bytes(b, num(s, "bytes_per_request"));
         if (json_is_array(ci)) {
             pyab_buf_adds(b, " [");
-            add_bytes(b, json_number_value(json_array_get(ci, 0)));
+            pyab_wherearm_add_bytes(b, json_number_value(json_array_get(ci, 0)));
             pyab_buf_adds(b, ", ");
-            add_bytes(b, json_number_value(json_array_get(ci, 1)));
+            pyab_wherearm_add_bytes(b, json_number_value(json_array_get(ci, 1)));
             pyab_buf_adds(b, "]");
         }
         pyab_buf_addf(b, " %3.0f%%  %s", 100 * num(s, "share"),
@@ -489,9 +489,9 @@ void pyab_wherearm_diff_text(pyab_buf *b, json_t *diff)
     json_array_foreach(diff, i, d) {
         pyab_buf_addf(b, "    %s in %s: ", json_string_value(json_object_get(d, "site")) ?: "?",
                       json_string_value(json_object_get(d, "function")) ?: "?");
-        add_bytes(b, num(d, "control"));
+        pyab_wherearm_add_bytes(b, num(d, "control"));
         pyab_buf_adds(b, " -> ");
-        add_bytes(b, num(d, "arm"));
+        pyab_wherearm_add_bytes(b, num(d, "arm"));
         pyab_buf_addf(b, " (%s)\n", json_string_value(json_object_get(d, "change")) ?: "?");
     }
 }

@@ -50,6 +50,8 @@ void pyab_wherearm_text(pyab_buf *b, json_t *arm);
  * zero). New reference.
  */
 json_t *pyab_wherearm_diff(json_t *control, json_t *arm);
+/* Bytes as "12 B", "3.4 KiB" or "1.25 MiB" (the where lines' unit). */
+void pyab_wherearm_add_bytes(pyab_buf *b, double v);
 /* Those differences as terminal lines under a comparison. */
 void pyab_wherearm_diff_text(pyab_buf *b, json_t *diff);
 

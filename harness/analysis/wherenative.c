@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "wherearm.h"
+
 /* Libraries shown under a verdict. */
 #define SHOWN 3
 
@@ -16,18 +18,6 @@ static double num(json_t *o, const char *key)
 static const char *str(json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
-}
-
-static void add_bytes(pyab_buf *b, double v)
-{
-    double a = fabs(v);
-
-    if (a >= 1024.0 * 1024)
-        pyab_buf_addf(b, "%.2f MiB", v / (1024.0 * 1024));
-    else if (a >= 1024)
-        pyab_buf_addf(b, "%.1f KiB", v / 1024);
-    else
-        pyab_buf_addf(b, "%.0f B", v);
 }
 
 /* The heaviest site of library `object`. Borrowed. */
@@ -69,20 +59,20 @@ void pyab_wherenative_text(pyab_buf *b, json_t *arm)
         strstr(attr, "native-heap") == NULL)
         return;
     pyab_buf_adds(b, "    native where (sampled every ");
-    add_bytes(b, num(native, "sample_bytes"));
+    pyab_wherearm_add_bytes(b, num(native, "sample_bytes"));
     pyab_buf_adds(b, "): ");
-    add_bytes(b, num(native, "bytes_per_request"));
+    pyab_wherearm_add_bytes(b, num(native, "bytes_per_request"));
     pyab_buf_adds(b, "/request of malloc made after warm-up survive\n");
     json_array_foreach(json_object_get(native, "libraries"), i, l) {
         json_t *ci = json_object_get(l, "ci"), *s;
         if (shown == SHOWN || num(l, "share") < 0.01)
             break;
         pyab_buf_adds(b, "      ");
-        add_bytes(b, num(l, "bytes_per_request"));
+        pyab_wherearm_add_bytes(b, num(l, "bytes_per_request"));
         pyab_buf_adds(b, " [");
-        add_bytes(b, json_number_value(json_array_get(ci, 0)));
+        pyab_wherearm_add_bytes(b, json_number_value(json_array_get(ci, 0)));
         pyab_buf_adds(b, ", ");
-        add_bytes(b, json_number_value(json_array_get(ci, 1)));
+        pyab_wherearm_add_bytes(b, json_number_value(json_array_get(ci, 1)));
         pyab_buf_addf(b, "] %3.0f%%  %s", 100 * num(l, "share"), str(l, "object") ?: "?");
         if (str(l, "state"))
             pyab_buf_addf(b, "  (%s)", str(l, "state"));

@@ -13,6 +13,7 @@
 
 #include "elfsym.h"
 #include "natsample.h"
+#include "wheretally.h"
 
 /* Distinct Python code objects the frame walk can name. */
 #define CODE_MAX 4096
@@ -179,14 +180,10 @@ static void collect(void *data, const pyab_natsample_live *l, const pyab_natsamp
 }
 
 /* What one group (a site, a library, a Python line) accumulates. */
-typedef struct tally {
-    double bytes, early, late, var, objects;
-    long samples, early_samples;
-} tally;
 
 typedef struct group {
     json_t *desc; /* key and descriptive fields (owned) */
-    tally t;
+    pyab_tally t;
 } group;
 
 typedef struct groups {
@@ -470,42 +467,6 @@ static where_to attribute(report *rp, const pyab_natsample_stack *s, int kind)
     return to;
 }
 
-static void tally_add(tally *t, double size, int early)
-{
-    double p = -expm1(-size / sample_bytes); /* 1 - e^(-s/R): the chance it was sampled */
-    double w = size / p;
-
-    t->bytes += w;
-    *(early ? &t->early : &t->late) += w;
-    t->var += w * (w - size);
-    t->objects += 1 / p;
-    t->samples++;
-    t->early_samples += early;
-}
-
-static void tally_merge(tally *into, const tally *t)
-{
-    into->bytes += t->bytes;
-    into->early += t->early;
-    into->late += t->late;
-    into->var += t->var;
-    into->objects += t->objects;
-    into->samples += t->samples;
-    into->early_samples += t->early_samples;
-}
-
-static json_t *tally_json(json_t *rec, const tally *t)
-{
-    json_object_set_new(rec, "bytes", json_real(t->bytes));
-    json_object_set_new(rec, "early", json_real(t->early));
-    json_object_set_new(rec, "late", json_real(t->late));
-    json_object_set_new(rec, "var", json_real(t->var));
-    json_object_set_new(rec, "objects", json_real(t->objects));
-    json_object_set_new(rec, "samples", json_integer(t->samples));
-    json_object_set_new(rec, "early_samples", json_integer(t->early_samples));
-    return rec;
-}
-
 static int by_bytes(const void *a, const void *b)
 {
     const group *x = a, *y = b;
@@ -516,18 +477,18 @@ static int by_bytes(const void *a, const void *b)
 static json_t *groups_json(groups *gs)
 {
     json_t *out = json_array();
-    tally other = {0};
+    pyab_tally other = {0};
 
     qsort(gs->v, gs->n, sizeof(*gs->v), by_bytes);
     for (size_t i = 0; i < gs->n; i++) {
         if (i < SITES_MAX)
-            json_array_append_new(out, tally_json(json_incref(gs->v[i].desc), &gs->v[i].t));
+            json_array_append_new(out, pyab_tally_json(json_incref(gs->v[i].desc), &gs->v[i].t));
         else
-            tally_merge(&other, &gs->v[i].t);
+            pyab_tally_merge(&other, &gs->v[i].t);
         json_decref(gs->v[i].desc);
     }
     if (other.samples)
-        json_array_append_new(out, tally_json(json_pack("{ss ss}", "key", "(other)", "object",
+        json_array_append_new(out, pyab_tally_json(json_pack("{ss ss}", "key", "(other)", "object",
                                                         "(other)"), &other));
     json_decref(gs->index);
     free(gs->v);
@@ -542,7 +503,7 @@ json_t *pyab_native_where_json(const char *point)
                  NULL};
     where_to *to;
     uint64_t requests, mid;
-    tally total = {0}, python = {0}, allocator = {0};
+    pyab_tally total = {0}, python = {0}, allocator = {0};
     json_t *j;
 
     if (api == NULL)
@@ -560,27 +521,27 @@ json_t *pyab_native_where_json(const char *point)
         to[i].site = LONG_MIN;
     for (size_t i = 0; i < sv.n; i++) {
         const pyab_natsample_live *l = &sv.v[i].live;
-        tally one = {0};
+        pyab_tally one = {0};
         where_to *t = &to[l->stack];
         /* Made after warm-up: stamped with a later dispatched count. */
         if (l->dispatched <= warm_dispatched)
             continue;
-        tally_add(&one, (double)l->size, l->dispatched <= mid);
+        pyab_tally_add(&one, (double)l->size, sample_bytes, l->dispatched <= mid);
         if (t->site == LONG_MIN)
             *t = attribute(&rp, sv.v[i].stack, (int)l->kind);
         if (t->site < 0) {
-            tally_merge(t->site == SIDE_PYTHON ? &python : &allocator, &one);
+            pyab_tally_merge(t->site == SIDE_PYTHON ? &python : &allocator, &one);
             continue;
         }
-        tally_merge(&total, &one);
-        tally_merge(&rp.sites.v[t->site].t, &one);
-        tally_merge(&rp.libraries.v[t->library].t, &one);
+        pyab_tally_merge(&total, &one);
+        pyab_tally_merge(&rp.sites.v[t->site].t, &one);
+        pyab_tally_merge(&rp.libraries.v[t->library].t, &one);
         if (t->own >= 0)
-            tally_merge(&rp.own.v[t->own].t, &one);
+            pyab_tally_merge(&rp.own.v[t->own].t, &one);
     }
     j = json_pack("{ss sf sI ss so so so so}", "mode", "sampled", "sample_bytes", sample_bytes,
                   "requests", (json_int_t)requests, "point", point, "total",
-                  tally_json(json_object(), &total), "sites", groups_json(&rp.sites),
+                  pyab_tally_json(json_object(), &total), "sites", groups_json(&rp.sites),
                   "libraries", groups_json(&rp.libraries), "own", groups_json(&rp.own));
     json_object_set_new(j, "sampler",
                         json_pack("{sI sI sI sI sI sf sf sI}", "taken", (json_int_t)st.taken,

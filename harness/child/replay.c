@@ -11,6 +11,7 @@
 #include "gcwatch.h"
 #include "request.h"
 #include "routestats.h"
+#include "where.h"
 #include "transform.h"
 
 /* A request that starts this long after it was due counts as late. */
@@ -218,6 +219,11 @@ static uint64_t count_result(pyab_replay *rp, const pyab_trace_rec *rec, PyObjec
     done = atomic_fetch_add(&rp->completed, 1) + 1;
     if (cfg->gc_collect_every_requests && done % (uint64_t)cfg->gc_collect_every_requests == 0)
         pyab_gcwatch_collect(cfg->gc_collect_generation);
+    /* Allocation sampling starts with the request after warm-up, here, with
+     * the GIL: the main loop's mark needs the GIL too, and on a fast service
+     * got it only after many more requests (or none, before the end). */
+    if (cfg->warmup_requests && done == (uint64_t)cfg->warmup_requests)
+        pyab_where_warm();
     return done;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ptrmap.h"
+#include "wheretally.h"
 #include "where_py.h" /* where_py: generated from where.py by tools/embed.c */
 
 int64_t pyab_where_left = INT64_MAX;
@@ -356,10 +357,10 @@ void pyab_where_warm(void)
         Py_XDECREF(r);
     }
     /* Sampling starts here, not at start-up: the import's allocations
-     * would keep their code objects alive in the stack table. The window
-     * starts when this runs, which on a fast service can be many requests
-     * after warmup.requests (the GIL comes late): the rate per request is
-     * the same, measured over fewer of them. */
+     * would keep their code objects alive in the stack table. With
+     * warmup.requests this runs in the worker that completed the last
+     * warm-up request (replay.c), so the window starts right there; with
+     * warmup.seconds, when the main loop's timer gets the GIL. */
     w.warm = w.clock(w.clock_data);
     if (w.mode == MODE_SAMPLED)
         pyab_where_left = next_gap();
@@ -367,53 +368,10 @@ void pyab_where_warm(void)
 
 /* ---- the report --------------------------------------------------------- */
 
-/* What one group (a site, a type, a package) accumulates over its samples. */
-typedef struct tally {
-    double bytes, early, late, var, objects;
-    long samples, early_samples;
-} tally;
-
-static void tally_add(tally *t, const sample *s, double mean, int early)
-{
-    double sz = (double)s->size, p = -expm1(-sz / mean); /* 1 - e^(-s/R) */
-
-    if (!(p > 0))
-        p = 1e-300;
-    t->bytes += sz / p;
-    *(early ? &t->early : &t->late) += sz / p;
-    t->var += sz * sz * (1 - p) / (p * p);
-    t->objects += 1 / p;
-    t->samples++;
-    t->early_samples += early;
-}
-
-static void tally_merge(tally *into, const tally *t)
-{
-    into->bytes += t->bytes;
-    into->early += t->early;
-    into->late += t->late;
-    into->var += t->var;
-    into->objects += t->objects;
-    into->samples += t->samples;
-    into->early_samples += t->early_samples;
-}
-
-static json_t *tally_json(json_t *rec, const tally *t)
-{
-    json_object_set_new(rec, "bytes", json_real(t->bytes));
-    json_object_set_new(rec, "early", json_real(t->early));
-    json_object_set_new(rec, "late", json_real(t->late));
-    json_object_set_new(rec, "var", json_real(t->var));
-    json_object_set_new(rec, "objects", json_real(t->objects));
-    json_object_set_new(rec, "samples", json_integer(t->samples));
-    json_object_set_new(rec, "early_samples", json_integer(t->early_samples));
-    return rec;
-}
-
 /* A keyed group: its JSON record (descriptive fields) and its tally. */
 typedef struct group {
     json_t *rec;
-    tally t;
+    pyab_tally t;
     double heaviest; /* the weight of the stack shown for it */
 } group;
 
@@ -457,7 +415,7 @@ static json_t *groups_json(groups *gs, size_t max)
     qsort(gs->g, gs->n, sizeof(*gs->g), by_bytes);
     for (size_t i = 0; i < gs->n; i++) {
         if (i < max)
-            json_array_append_new(out, tally_json(gs->g[i].rec, &gs->g[i].t));
+            json_array_append_new(out, pyab_tally_json(gs->g[i].rec, &gs->g[i].t));
         else
             json_decref(gs->g[i].rec);
     }
@@ -547,7 +505,7 @@ static int own_frame(const stack *st, const names *nm)
     return -1;
 }
 
-static PyObject *file_names(const tally *per_stack)
+static PyObject *file_names(const pyab_tally *per_stack)
 {
     PyObject *set = PySet_New(NULL), *list;
 
@@ -560,7 +518,7 @@ static PyObject *file_names(const tally *per_stack)
     return list;
 }
 
-static int load_names(names *nm, const tally *per_stack)
+static int load_names(names *nm, const pyab_tally *per_stack)
 {
     PyObject *files = file_names(per_stack), *info;
 
@@ -855,7 +813,7 @@ static void add_uncollectable(json_t *dom)
 static void sampled_report(json_t *dom, uint64_t end)
 {
     uint64_t mid = w.warm + (end - w.warm) / 2;
-    tally *per_stack = calloc(w.nstacks ? w.nstacks : 1, sizeof(*per_stack));
+    pyab_tally *per_stack = calloc(w.nstacks ? w.nstacks : 1, sizeof(*per_stack));
     survivor *sv = calloc(w.nsamples ? w.nsamples : 1, sizeof(*sv));
     uint32_t *site_of;
     groups sites = {json_object()}, own = {json_object()}, packages = {json_object()},
@@ -863,22 +821,22 @@ static void sampled_report(json_t *dom, uint64_t end)
     size_t nsv = 0, nonobj = 0;
     names nm;
     typeinfo ti;
-    tally total = {0};
+    pyab_tally total = {0};
 
     for (size_t i = 0; i < w.nsamples; i++) {
         const sample *s = &w.samples[i];
         if (s->ptr == 0 || s->born < w.warm)
             continue;
         sv[nsv++] = (survivor){s, NULL, NULL, s->born < mid};
-        tally_add(&per_stack[s->stack], s, w.mean, s->born < mid);
-        tally_add(&total, s, w.mean, s->born < mid);
+        pyab_tally_add(&per_stack[s->stack], (double)s->size, w.mean, s->born < mid);
+        pyab_tally_add(&total, (double)s->size, w.mean, s->born < mid);
     }
     load_names(&nm, per_stack);
     /* Sites: by the innermost frame; also by the innermost own-code frame,
      * and by the package of the innermost frame. */
     for (size_t si = 0; si < w.nstacks; si++) {
         const stack *st = si ? &w.stacks[si] : NULL;
-        const tally *t = &per_stack[si];
+        const pyab_tally *t = &per_stack[si];
         group *g;
         int created, of;
         char *key;
@@ -889,7 +847,7 @@ static void sampled_report(json_t *dom, uint64_t end)
             g = group_get(&sites, "(no Python frame)", &created);
             if (created)
                 json_object_set_new(g->rec, "site", json_string("(no Python frame)"));
-            tally_merge(&g->t, t);
+            pyab_tally_merge(&g->t, t);
             continue;
         }
         const pyab_pyframe *f = &st->frames[0];
@@ -901,7 +859,7 @@ static void sampled_report(json_t *dom, uint64_t end)
             g->heaviest = t->bytes;
             json_object_set_new(g->rec, "stack", stack_json(st));
         }
-        tally_merge(&g->t, t);
+        pyab_tally_merge(&g->t, t);
         free(key);
         if ((of = own_frame(st, &nm)) >= 0) {
             const pyab_pyframe *o = &st->frames[of];
@@ -909,13 +867,13 @@ static void sampled_report(json_t *dom, uint64_t end)
             g = group_get(&own, key, &created);
             if (created)
                 describe_frame(g->rec, o, &nm);
-            tally_merge(&g->t, t);
+            pyab_tally_merge(&g->t, t);
             free(key);
         }
         g = group_get(&packages, file_info(&nm, f->code->co_filename).package, &created);
         if (created)
             json_object_set(g->rec, "package", json_object_get(g->rec, "key"));
-        tally_merge(&g->t, t);
+        pyab_tally_merge(&g->t, t);
     }
     /* Which site each survivor belongs to, for picking holder targets. */
     site_of = calloc(nsv ? nsv : 1, sizeof(*site_of));
@@ -941,16 +899,16 @@ static void sampled_report(json_t *dom, uint64_t end)
         char *label;
         group *g;
         int created;
-        tally one = {0};
+        pyab_tally one = {0};
 
-        tally_add(&one, sv[k].s, w.mean, sv[k].early);
+        pyab_tally_add(&one, (double)sv[k].s->size, w.mean, sv[k].early);
         if (sv[k].obj) {
             label = type_label(Py_TYPE(sv[k].obj), "");
             if (PyObject_IS_GC(sv[k].obj) && PyObject_GC_IsFinalized(sv[k].obj)) {
                 g = group_get(&resurrected, label, &created);
                 if (created)
                     json_object_set(g->rec, "type", json_object_get(g->rec, "key"));
-                tally_merge(&g->t, &one);
+                pyab_tally_merge(&g->t, &one);
             }
         } else if ((sv[k].owner = owner_of(&ti, sv[k].s)) != NULL) {
             label = type_label(Py_TYPE(sv[k].owner), " (storage)");
@@ -960,14 +918,14 @@ static void sampled_report(json_t *dom, uint64_t end)
         g = group_get(&types, label, &created);
         if (created)
             json_object_set(g->rec, "type", json_object_get(g->rec, "key"));
-        tally_merge(&g->t, &one);
+        pyab_tally_merge(&g->t, &one);
         free(label);
     }
     add_holders(dom, &sites, sv, nsv, site_of, (double)(end - w.warm));
     free_types(&ti);
     json_object_set_new(dom, "samples_live", json_integer((json_int_t)nsv));
     json_object_set_new(dom, "samples_dropped", json_integer((json_int_t)w.dropped));
-    json_object_set_new(dom, "total", tally_json(json_object(), &total));
+    json_object_set_new(dom, "total", pyab_tally_json(json_object(), &total));
     json_object_set_new(dom, "sites", groups_json(&sites, SITES_MAX));
     json_object_set_new(dom, "own", groups_json(&own, SITES_MAX));
     json_object_set_new(dom, "packages", groups_json(&packages, SITES_MAX));
@@ -985,7 +943,7 @@ static void exact_report(json_t *dom)
 {
     PyObject *r = call_py("exact_sites", "()");
     groups sites = {json_object()};
-    tally total = {0};
+    pyab_tally total = {0};
 
     for (Py_ssize_t i = 0; r && PyList_Check(r) && i < PyList_GET_SIZE(r); i++) {
         PyObject *e = PyList_GET_ITEM(r, i), *frames = PyTuple_GET_ITEM(e, 0);
@@ -1025,7 +983,7 @@ static void exact_report(json_t *dom)
     }
     PyErr_Clear();
     Py_XDECREF(r);
-    json_object_set_new(dom, "total", tally_json(json_object(), &total));
+    json_object_set_new(dom, "total", pyab_tally_json(json_object(), &total));
     json_object_set_new(dom, "sites", groups_json(&sites, SITES_MAX));
 }
 
