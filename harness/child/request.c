@@ -1,5 +1,7 @@
 #include "request.h"
 
+#include "where.h"
+
 #include <string.h>
 
 #include "wsgi.h"
@@ -90,8 +92,8 @@ static PyObject *decode_for_wsgi(const uint8_t **p)
     return o;
 }
 
-PyObject *pyab_request_build(const pyab_trace *trace, const pyab_trace_rec *rec, int wsgi,
-                             PyObject *key_t, PyObject *key_route)
+static PyObject *build(const pyab_trace *trace, const pyab_trace_rec *rec, int wsgi,
+                       PyObject *key_t, PyObject *key_route)
 {
     const uint8_t *p = trace->arena + rec->off;
     const char *route = trace->routes[rec->route];
@@ -112,4 +114,17 @@ fail:
     Py_XDECREF(v);
     Py_DECREF(req);
     return NULL;
+}
+
+PyObject *pyab_request_build(const pyab_trace *trace, const pyab_trace_rec *rec, int wsgi,
+                             PyObject *key_t, PyObject *key_route)
+{
+    PyObject *req;
+
+    /* What a service keeps of its request was allocated here, by pyab, not
+     * by a line of the service: where.c names it so. GIL held. */
+    pyab_where_building_request = 1;
+    req = build(trace, rec, wsgi, key_t, key_route);
+    pyab_where_building_request = 0;
+    return req;
 }

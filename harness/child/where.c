@@ -10,6 +10,12 @@
 
 int64_t pyab_where_left = INT64_MAX;
 size_t pyab_where_nlive;
+int pyab_where_building_request;
+
+/* Stack index 0: no Python frame; 1: the request pyab built from the trace. */
+#define STACK_NONE 0
+#define STACK_REQUEST 1
+#define REQUEST_SITE "(the request pyab built from the trace)"
 
 enum { MODE_OFF, MODE_SAMPLED, MODE_EXACT };
 
@@ -186,7 +192,7 @@ static void release_stack(uint32_t i)
 {
     stack *st = &w.stacks[i];
 
-    if (i == 0 || --st->refs > 0)
+    if (i <= STACK_REQUEST || --st->refs > 0)
         return;
     ptrmap_del(&w.stack_ix, st->key, NULL);
     free(st->frames);
@@ -225,7 +231,7 @@ void pyab_where_take(void *p, size_t n)
     if (w.busy || p == NULL)
         return;
     w.busy = 1;
-    depth = pyab_where_pystack(fr, PYAB_WHERE_DEPTH);
+    depth = pyab_where_building_request ? 0 : pyab_where_pystack(fr, PYAB_WHERE_DEPTH);
     if (ptrmap_get(&w.live, (uintptr_t)p, &v)) {
         i = (uint32_t)(v - 1); /* the same block sampled again (realloc in place) */
         release_stack(w.samples[i].stack);
@@ -234,7 +240,8 @@ void pyab_where_take(void *p, size_t n)
         w.busy = 0;
         return;
     }
-    w.samples[i] = (sample){(uintptr_t)p, n, w.clock(w.clock_data), intern_stack(fr, depth), 0};
+    w.samples[i] = (sample){(uintptr_t)p, n, w.clock(w.clock_data),
+                            pyab_where_building_request ? STACK_REQUEST : intern_stack(fr, depth), 0};
     ptrmap_put(&w.live, (uintptr_t)p, i + 1);
     pyab_where_nlive = w.live.len;
     w.busy = 0;
@@ -279,8 +286,8 @@ void pyab_where_init(const pyab_config *cfg, uint64_t (*clock)(void *), void *cl
         w.stacks = grow(NULL, &w.capstacks, 1024, sizeof(*w.stacks), STACKS_MAX + 1);
         if (w.samples == NULL || w.stacks == NULL)
             abort();
-        memset(&w.stacks[0], 0, sizeof(w.stacks[0]));
-        w.nstacks = 1;
+        memset(&w.stacks[0], 0, 2 * sizeof(w.stacks[0]));
+        w.nstacks = 2;
         ptrmap_grow(&w.live);
         ptrmap_grow(&w.stack_ix);
         ptrmap_grow(&w.codes);
@@ -844,9 +851,10 @@ static void sampled_report(json_t *dom, uint64_t end)
         if (t->samples == 0)
             continue;
         if (st == NULL || st->depth == 0 || st->frames == NULL) {
-            g = group_get(&sites, "(no Python frame)", &created);
+            const char *what = si == STACK_REQUEST ? REQUEST_SITE : "(no Python frame)";
+            g = group_get(&sites, what, &created);
             if (created)
-                json_object_set_new(g->rec, "site", json_string("(no Python frame)"));
+                json_object_set_new(g->rec, "site", json_string(what));
             pyab_tally_merge(&g->t, t);
             continue;
         }
@@ -887,7 +895,8 @@ static void sampled_report(json_t *dom, uint64_t end)
             ix = json_object_get(sites.index, key);
             free(key);
         } else {
-            ix = json_object_get(sites.index, "(no Python frame)");
+            ix = json_object_get(sites.index, sv[k].s->stack == STACK_REQUEST ? REQUEST_SITE
+                                                                             : "(no Python frame)");
         }
         site_of[k] = ix ? (uint32_t)json_integer_value(ix) : UINT32_MAX;
         if ((sv[k].obj = as_object(&ti, sv[k].s)) == NULL)

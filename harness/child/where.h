@@ -38,6 +38,10 @@ extern int64_t pyab_where_left;
 /* Sampled blocks now live: frees probe the sample table only when nonzero. */
 extern size_t pyab_where_nlive;
 
+/* Nonzero while pyab builds a request from the trace (request.c): what is
+ * sampled then is the request's memory, named as such, whatever frame runs. */
+extern int pyab_where_building_request;
+
 /* The hooks' side: block p of n bytes was sampled; p is being freed. */
 void pyab_where_take(void *p, size_t n);
 void pyab_where_forget(void *p);

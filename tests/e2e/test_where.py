@@ -121,6 +121,19 @@ def test_strings_shrunk_by_realloc_are_sampled(pyab, tmp_path):
     assert types["str"]["objects_per_request"] == pytest.approx(10, rel=0.35), types["str"]
 
 
+def test_kept_requests_are_named_as_the_request(pyab, tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text("".join(json.dumps({"t": i * 0.001, "route": "/r",
+                                         "body": {"user": "u%d" % i, "note": "n" * 600}}) + "\n"
+                             for i in range(50)))
+    _, where = run_where(pyab, tmp_path, "keeps_request", "sampled", SAMPLED_REQUESTS)
+    top = where["sites"][0]
+    assert top["site"] == "(the request pyab built from the trace)", where["sites"][:3]
+    assert top["state"] == "growing" and top["share"] > 0.5
+    chain = next(h["chain"] for h in where["holders"] if h["key"] == top["key"])
+    assert chain[:2] == ["module keeps_request", "attribute kept (list)"], chain
+
+
 def test_types_name_the_objects(pyab, tmp_path):
     _, where = run_where(pyab, tmp_path, "sessions", "sampled", SAMPLED_REQUESTS)
     types = {t["type"]: t for t in where["types"]}
