@@ -75,6 +75,8 @@ int pyab_interp_init(const pyab_config *cfg, pyab_error *err)
     PyConfig_Clear(&config);
     if (PyStatus_Exception(st))
         return status_error(st, "Py_InitializeFromConfig", err);
+    if (cfg->pyheap_mode != 2)
+        pyab_heap_selftest();
     return 0;
 }
 

@@ -32,12 +32,17 @@ json_t *pyab_version_json(void)
 
     json_object_set_new(v, "pyab", json_string(PYAB_VERSION));
     if (py != NULL) {
+        /* The child's glibc (one built in another Debian's root has its own). */
+        json_object_set(py, "child_glibc", json_object_get(py, "glibc"));
+        json_object_del(py, "glibc");
         json_object_update(v, py);
         json_decref(py);
     } else {
         json_object_set_new(v, "python", json_string("unknown (pyab-child --versions failed)"));
     }
-    json_object_set_new(v, "python_embed", json_string(PYAB_PYTHON_EMBED));
+    /* The child says which libpython it was built against; an older one does not. */
+    if (json_object_get(v, "python_embed") == NULL)
+        json_object_set_new(v, "python_embed", json_string(PYAB_PYTHON_EMBED));
     json_object_set_new(v, "libuv", json_string(uv_version_string()));
     json_object_set_new(v, "jansson", json_string(JANSSON_VERSION));
     json_object_set_new(v, "glibc", json_string(gnu_get_libc_version()));
