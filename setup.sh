@@ -5,6 +5,9 @@
 #   ./setup.sh run [SCENARIO]   build, then `pyab run` (default: scenarios/default/scenario.json)
 #   ./setup.sh test             build, then every test; ends with "N passed, N failed"
 #   ./setup.sh build            build only
+#   ./setup.sh runtime SUITE [DIR] [PACKAGE...]
+#                               build, then make another Debian release's Python for
+#                               arms (tools/runtime.sh; default DIR runtimes/SUITE)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -53,8 +56,12 @@ case "${1:-build}" in
   build)
     echo "setup: built ./build/harness/pyab"
     ;;
+  runtime)
+    [[ -n ${2:-} ]] || { echo "usage: ./setup.sh runtime SUITE [DIR] [PACKAGE...]" >&2; exit 2; }
+    exec tools/runtime.sh "$2" "${3:-runtimes/$2}" "${@:4}"
+    ;;
   *)
-    echo "usage: ./setup.sh run [SCENARIO] | test | build" >&2
+    echo "usage: ./setup.sh run [SCENARIO] | test | build | runtime SUITE [DIR] [PACKAGE...]" >&2
     exit 2
     ;;
 esac

@@ -11,6 +11,7 @@
 
 #include "build_config.h" /* PYAB_VERSION, PYAB_PYTHON_EMBED */
 #include "child.h"
+#include "core_id.h" /* PYAB_CORE_ID */
 #include "protocol.h"
 #include "util.h"
 
@@ -21,6 +22,7 @@ int main(int argc, char **argv)
 
         json_object_set_new(v, "pyab", json_string(PYAB_VERSION));
         json_object_set_new(v, "protocol", json_integer(PYAB_PROTOCOL_VERSION));
+        json_object_set_new(v, "core_id", json_string(PYAB_CORE_ID));
         json_object_set_new(v, "python_embed", json_string(PYAB_PYTHON_EMBED));
 
         json_dumpf(v, stdout, JSON_COMPACT);

@@ -89,6 +89,7 @@ char **pyab_childenv_create(const pyab_config *a)
         for (size_t i = 0; i < PYAB_ARRAY_LEN(drop); i++)
             skip |= strncmp(*e, drop[i], strlen(drop[i])) == 0;
         skip |= names(*e, cache_var);
+        skip |= a->py_home && names(*e, "PYTHONHOME");
         if (a->env)
             json_object_foreach(a->env, key, v)
                 skip |= strncmp(*e, key, strlen(key)) == 0 && (*e)[strlen(key)] == '=';
@@ -96,6 +97,9 @@ char **pyab_childenv_create(const pyab_config *a)
             add_env(&env, &n, "%s", *e);
     }
     add_env(&env, &n, "%s=%d", PYAB_PROTOCOL_FD_ENV, PYAB_PROTOCOL_FD_DEFAULT);
+    /* Another interpreter's stdlib, for its child only: pyab itself runs no Python. */
+    if (a->py_home)
+        add_env(&env, &n, "PYTHONHOME=%s", a->py_home);
     if (a->malloc_arena_max)
         add_env(&env, &n, "MALLOC_ARENA_MAX=%ld", a->malloc_arena_max);
     if (a->mmap_threshold >= 0)

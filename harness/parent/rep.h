@@ -57,5 +57,10 @@ void pyab_rep_kill(pyab_rep *r, int signum);
  * (the build tree), else PREFIX/libexec/pyab as installed. New string.
  */
 char *pyab_rep_child_path(void);
+/*
+ * The pyab-child an arm runs: its python.child (or runtime's), else the
+ * one above, with "-debug" appended for python.build "debug". New string.
+ */
+char *pyab_rep_arm_child(const pyab_config *a);
 
 #endif
