@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "compare.h"
+#include "refcount.h"
 #include "series.h"
 #include "stats.h"
 #include "trend.h"
@@ -240,7 +241,7 @@ static int rep_gc(const char *repdir, const pyab_series *s, json_t *rep, pyab_er
 }
 
 static int analyze_rep(const char *dir, const char *arm, const options *o, json_t *rep,
-                       pyab_verdict_rep *vr, pyab_error *err)
+                       pyab_verdict_rep *vr, pyab_refcount_rep *rr, pyab_error *err)
 {
     json_t *num = json_object_get(rep, "rep");
     char *repdir, *path;
@@ -271,6 +272,10 @@ static int analyze_rep(const char *dir, const char *arm, const options *o, json_
         vr->available[m] = pyab_trend_measure(s, col, o->period, o->v.conf, &vr->tr[m]) == 0;
     }
     json_object_set_new(rep, "slopes", pyab_verdict_rep_json(vr, &o->v));
+    pyab_refcount_measure(s, o->period, o->v.conf, rr);
+    if (rr->available)
+        json_object_set_new(json_object_get(rep, "slopes"), "refcount",
+                            pyab_refcount_rep_json(rr, &o->v));
     rc = rep_gc(repdir, s, rep, err);
     pyab_series_destroy(s);
 out:
@@ -303,6 +308,7 @@ static int analyze_arm(const char *dir, const char *name, json_t *arm, const opt
     json_t *reps = json_object_get(arm, "reps"), *rep, *skipped;
     options arm_opts = *arm_o, *o = &arm_opts;
     pyab_verdict_rep *vr;
+    pyab_refcount_rep *rr;
     size_t i, n = 0;
 
     if (!json_is_array(reps))
@@ -310,6 +316,7 @@ static int analyze_arm(const char *dir, const char *name, json_t *arm, const opt
     o->v.conf = arm_confidence(reps, o->v.conf);
     skipped = json_array();
     vr = xcalloc(json_array_size(reps) + 1, sizeof(*vr));
+    rr = xcalloc(json_array_size(reps) + 1, sizeof(*rr));
     json_array_foreach(reps, i, rep) {
         json_t *outcome = json_object_get(rep, "outcome");
         pyab_error rep_err = {0};
@@ -325,11 +332,12 @@ static int analyze_arm(const char *dir, const char *name, json_t *arm, const opt
         if (!json_is_integer(json_object_get(rep, "rep"))) {
             json_decref(skipped);
             free(vr);
+            free(rr);
             return pyab_error_set(err, "%s/summary.json: arms.%s.reps[%zu]: no integer 'rep'",
                                   dir, name, i);
         }
         memset(&vr[n], 0, sizeof(vr[n]));
-        if (analyze_rep(dir, name, o, rep, &vr[n], &rep_err) < 0) {
+        if (analyze_rep(dir, name, o, rep, &vr[n], &rr[n], &rep_err) < 0) {
             /*
              * One ok rep whose folder, samples.csv or events.jsonl is missing
              * or unreadable: the others still make a verdict. It is listed
@@ -345,7 +353,9 @@ static int analyze_arm(const char *dir, const char *name, json_t *arm, const opt
         n++;
     }
     pyab_verdict_arm(arm, vr, n, skipped, &o->v);
+    pyab_refcount_arm(arm, rr, n, &o->v);
     free(vr);
+    free(rr);
     return 0;
 }
 

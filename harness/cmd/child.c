@@ -23,7 +23,11 @@ int main(int argc, char **argv)
         json_object_set_new(v, "pyab", json_string(PYAB_VERSION));
         json_object_set_new(v, "protocol", json_integer(PYAB_PROTOCOL_VERSION));
         json_object_set_new(v, "core_id", json_string(PYAB_CORE_ID));
+#ifdef PYAB_CHILD_EMBED /* pyab-child-debug: the debug build of -Dpython's Python */
+        json_object_set_new(v, "python_embed", json_string(PYAB_CHILD_EMBED));
+#else
         json_object_set_new(v, "python_embed", json_string(PYAB_PYTHON_EMBED));
+#endif
 
         json_dumpf(v, stdout, JSON_COMPACT);
         putchar('\n');
