@@ -88,10 +88,12 @@ char *pyab_rep_child_path(void)
 {
     char buf[PATH_MAX], *dir, *path;
     ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-    const char *env = getenv("PYAB_CHILD");
+    const char *env = getenv("PYAB_CHILD"), *runtime = getenv("PYAB_RUNTIME");
 
     if (env && *env)
         return xstrdup(env);
+    if (runtime && *runtime)
+        return pyab_path_join(runtime, "pyab/pyab-child");
     if (n <= 0)
         return xstrdup(PYAB_LIBEXECDIR "/pyab-child");
     buf[n] = '\0';

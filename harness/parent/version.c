@@ -12,7 +12,12 @@
 /* pyab-child --versions, parsed; NULL when it cannot run or says nothing readable. */
 static json_t *child_versions(void)
 {
-    char *exe = pyab_rep_child_path(), *cmd = xasprintf("'%s' --versions 2>/dev/null", exe);
+    const char *runtime = getenv("PYAB_CHILD") ? NULL : getenv("PYAB_RUNTIME");
+    char *exe = pyab_rep_child_path();
+    /* A runtime's child needs its PYTHONHOME, as in a rep (childenv.c). */
+    char *cmd = runtime && *runtime
+                    ? xasprintf("PYTHONHOME='%s/usr' '%s' --versions 2>/dev/null", runtime, exe)
+                    : xasprintf("'%s' --versions 2>/dev/null", exe);
     FILE *p = popen(cmd, "r");
     json_t *v = NULL;
 
