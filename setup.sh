@@ -14,6 +14,7 @@ cd "$(dirname "$0")"
 packages=(
   gcc meson ninja-build pkg-config binutils strace
   libpython3.11-dev libuv1-dev libjansson-dev libsqlite3-dev
+  python3.11-dbg          # pyab-child-debug: arms with "python": {"build": "debug"}
   python3 python3-pytest python3-numpy python3-flask python3-django
   libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
   libjs-chart.js chromium
