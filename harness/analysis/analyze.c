@@ -378,6 +378,37 @@ static char *choose_control(const char *dir, json_t *arms, json_t *summary, cons
     return xstrdup(json_object_iter_key(json_object_iter(arms)));
 }
 
+/*
+ * A comparison between arms that run different interpreters says so: when
+ * Python and glibc both differ, RSS and speed differ for both reasons
+ * (summary.interpreters, written by the runner).
+ */
+static void note_interpreters(json_t *summary)
+{
+    json_t *all = json_object_get(summary, "interpreters"), *c;
+    size_t i;
+
+    json_array_foreach(json_object_get(summary, "comparisons"), i, c) {
+        const char *an = json_string_value(json_object_get(c, "arm"));
+        const char *cn = json_string_value(json_object_get(c, "control"));
+        json_t *a = json_object_get(all, an ? an : ""), *b = json_object_get(all, cn ? cn : "");
+        const char *apy = json_string_value(json_object_get(a, "python_short"));
+        const char *bpy = json_string_value(json_object_get(b, "python_short"));
+        const char *alc = json_string_value(json_object_get(a, "glibc"));
+        const char *blc = json_string_value(json_object_get(b, "glibc"));
+        int py = apy && bpy && strcmp(apy, bpy) != 0, libc = alc && blc && strcmp(alc, blc) != 0;
+
+        if (py && libc)
+            json_object_set_new(c, "interpreter_note",
+                                json_sprintf("%s runs Python %s on glibc %s, %s Python %s on glibc "
+                                             "%s: differences in RSS, the native heap and speed "
+                                             "have both causes", an, apy, alc, cn, bpy, blc));
+        else if (py)
+            json_object_set_new(c, "interpreter_note",
+                                json_sprintf("%s runs Python %s, %s Python %s", an, apy, cn, bpy));
+    }
+}
+
 static json_t *analysis_json(const options *o)
 {
     return json_pack("{sf sf sf so ss}", "confidence", o->v.conf, "min_growth_pct",
@@ -418,6 +449,7 @@ json_t *pyab_analyze_summary(const char *dir, pyab_error *err)
     json_object_set_new(summary, "control", json_string(control));
     json_object_set_new(summary, "analysis", analysis_json(&o));
     json_object_set_new(summary, "comparisons", pyab_compare_arms(summary, control, o.v.conf));
+    note_interpreters(summary);
     free(control);
     json_decref(manifest);
     free(path);

@@ -273,6 +273,8 @@ static void print_comparison(FILE *f, json_t *c)
 
     fprintf(f, "\n%s vs %s (control)\n", json_string_value(json_object_get(c, "arm")),
             json_string_value(json_object_get(c, "control")));
+    if (json_is_string(json_object_get(c, "interpreter_note")))
+        fprintf(f, "  note: %s\n", json_string_value(json_object_get(c, "interpreter_note")));
     r = add_row(&t);
     for (size_t k = 0; k < PYAB_ARRAY_LEN(heads); k++)
         snprintf(cell(&t, r, k), CELL, "%s", heads[k]);

@@ -173,6 +173,7 @@ function comparisonTable(c) {
   });
   return el('div', null,
     el('h3', null, `${c.arm} vs ${c.control}${reps}`),
+    typeof c.interpreter_note === 'string' ? el('p', { class: 'warnline' }, c.interpreter_note) : null,
     rows.length ? table(['figure', 'control', 'arm', 'difference', 'CI', 'p', 'min effect', 'significant'], rows)
       : el('p', { class: 'muted' }, 'no figures to compare'),
     own,

@@ -104,6 +104,10 @@ def test_python_upgrade_scenario(pyab, tmp_path, runtime):
     assert it["py311"]["glibc"] != it["py313"]["glibc"]
     assert "different Pythons" in s["interpreter_note"] and "glibc" in s["interpreter_note"]
     assert "note: the arms run different Pythons" in r.stdout
+    cmp = s["comparisons"][0]
+    assert cmp["arm"] == "py313" and cmp["interpreter_note"].startswith(
+        "py313 runs Python 3.13"), cmp.get("interpreter_note")
+    assert "note: py313 runs Python 3.13" in r.stdout
     c311 = s["arms"]["py311"]["gc"]["collections_per_1000_requests"]
     c313 = s["arms"]["py313"]["gc"]["collections_per_1000_requests"]
     # threshold0 2000 against 700: far fewer young collections per request.
