@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -13,16 +15,40 @@
 #include "protocol.h"
 #include "rep.h"
 
+/* How long a child may take to print its versions (it initialises an interpreter). */
+#define ASK_TIMEOUT_MS 60000
+
+/* Reads fd to its end into out, for at most ASK_TIMEOUT_MS; 0, or -ETIMEDOUT. */
+static int read_all(int fd, pyab_buf *out)
+{
+    double deadline = pyab_now_s() + ASK_TIMEOUT_MS / 1000.0;
+    char chunk[4096];
+
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int left = (int)((deadline - pyab_now_s()) * 1000), n;
+        if (left <= 0 || (n = poll(&p, 1, left)) == 0)
+            return -ETIMEDOUT;
+        if (n < 0 && errno == EINTR)
+            continue;
+        ssize_t got = read(fd, chunk, sizeof(chunk));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return 0;
+        pyab_buf_add(out, chunk, (size_t)got);
+    }
+}
+
 /* Runs `exe --versions` with env; its stdout parsed, or NULL with why in `why`. */
 static json_t *ask(const char *exe, char **env, char *why, size_t size)
 {
     char *argv[] = {(char *)exe, (char *)"--versions", NULL};
     posix_spawn_file_actions_t fa;
-    json_error_t jerr;
     json_t *v = NULL;
     int fds[2], status = 0, rc;
+    pyab_buf out;
     pid_t pid;
-    FILE *f;
 
     if (pipe2(fds, O_CLOEXEC) < 0) {
         snprintf(why, size, "pipe: %s", strerror(errno));
@@ -39,16 +65,20 @@ static json_t *ask(const char *exe, char **env, char *why, size_t size)
         snprintf(why, size, "cannot start it: %s", strerror(rc));
         return NULL;
     }
-    f = fdopen(fds[0], "r");
-    v = f ? json_loadf(f, JSON_DISABLE_EOF_CHECK, &jerr) : NULL;
-    if (f)
-        fclose(f);
-    else
-        close(fds[0]);
+    pyab_buf_init(&out);
+    rc = read_all(fds[0], &out);
+    close(fds[0]);
+    if (rc < 0)
+        kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    if (v == NULL || !json_is_object(v)) {
+    if (rc == 0)
+        v = json_loadb(out.data ? out.data : "", out.len, JSON_DISABLE_EOF_CHECK, NULL);
+    pyab_buf_finish(&out);
+    if (rc < 0) {
+        snprintf(why, size, "it did not print its versions within %d s", ASK_TIMEOUT_MS / 1000);
+    } else if (v == NULL || !json_is_object(v)) {
         if (WIFSIGNALED(status))
-            snprintf(why, size, "it was killed by signal %d (%s) (cannot it load its libraries?)",
+            snprintf(why, size, "it was killed by signal %d (%s) (can it load its libraries?)",
                      WTERMSIG(status), strsignal(WTERMSIG(status)));
         else
             snprintf(why, size, "it exited %d without printing its versions (is it a pyab-child?)",
@@ -56,7 +86,7 @@ static json_t *ask(const char *exe, char **env, char *why, size_t size)
         json_decref(v);
         return NULL;
     }
-    return v;
+    return rc < 0 ? NULL : v;
 }
 
 /* The message for a child that will not do for arm a, or NULL when it does. New string. */

@@ -175,3 +175,21 @@ def test_bad_interpreter_keys(pyab, tmp_path, python, words):
         assert w in r.stderr, (w, r.stderr)
     assert "scenario.json" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("script, words", [
+    ("exit 3", ["exited 3 without printing its versions"]),
+    ("kill -SEGV $$", ["killed by signal 11"]),
+    ("echo not json", ["exited 0 without printing its versions"]),
+])
+def test_refuses_a_child_that_does_not_answer(pyab, tmp_path, script, words):
+    exe = tmp_path / "broken-child"
+    exe.write_text("#!/bin/sh\n%s\n" % script)
+    exe.chmod(0o755)
+    scenario_with(tmp_path, {"child": str(exe)})
+    r = run_pyab(pyab, ["run", "scenario.json", "--out", str(tmp_path / "out")], cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "arm other (python.child)" in r.stderr and str(exe) in r.stderr, r.stderr
+    for w in words:
+        assert w in r.stderr, (w, r.stderr)
+    assert not (tmp_path / "out").exists()
