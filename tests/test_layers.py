@@ -31,7 +31,7 @@ CHILD_MAIN = "cmd/child.c"
 CHILD_MAIN_ALLOWED = {"child", "core", "lib"}
 # Headers meson generates, and the folder they belong to.
 GENERATED = {"build_config.h": None, "report_assets.h": "report", "bootstrap_py.h": "child",
-             "core_id.h": "core"}
+             "where_py.h": "child", "core_id.h": "core"}
 # A second library of a folder's own sources, compiled against another
 # dependency: the child's against the debug build of the same Python.
 VARIANTS = {"pyab_child_debug": "child"}

@@ -12,6 +12,7 @@
 #include "stats.h"
 #include "trend.h"
 #include "verdict.h"
+#include "wherearm.h"
 
 /* The scenario's "analysis" options; the rule thresholds are in verdict.c. */
 typedef struct options {
@@ -356,6 +357,10 @@ static int analyze_arm(const char *dir, const char *name, json_t *arm, const opt
     pyab_refcount_arm(arm, rr, n, &o->v);
     free(vr);
     free(rr);
+    json_object_del(arm, "where");
+    json_t *where = pyab_wherearm(dir, name, reps, o->v.conf);
+    if (where)
+        json_object_set_new(arm, "where", where);
     return 0;
 }
 

@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "compare.h"
+
+#include "wherearm.h"
 #include "stats.h"
 #include "util.h"
 
@@ -188,11 +190,13 @@ json_t *pyab_compare_arms(json_t *summary, const char *control, double conf)
         for (size_t i = 0; i < pyab_compare_nfigures; i++)
             if ((c = compare_figure(ctl, arm, &pyab_compare_figures[i], conf)) != NULL)
                 json_object_set_new(figs, pyab_compare_figures[i].name, c);
-        json_array_append_new(out, json_pack("{ss ss s[II] so so}", "arm", name, "control",
+        json_array_append_new(out, json_pack("{ss ss s[II] so so so}", "arm", name, "control",
                                              control, "reps", (json_int_t)ok_reps(ctl),
                                              (json_int_t)ok_reps(arm), "statement",
                                              statement(ok_reps(ctl), ok_reps(arm), conf),
-                                             "figures", figs));
+                                             "figures", figs, "where",
+                                             pyab_wherearm_diff(json_object_get(ctl, "where"),
+                                                                json_object_get(arm, "where"))));
     }
     return out;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "compare.h"
+#include "wherearm.h"
 #include "table.h"
 #include "util.h"
 #include "verdict.h" /* PYAB_MIB */
@@ -222,6 +223,7 @@ static void print_verdicts(FILE *f, json_t *summary)
                 pyab_buf_addf(&b, "    %s\n", json_string_value(why));
             if (json_is_string(next))
                 pyab_buf_addf(&b, "    needs: %s\n", json_string_value(next));
+            pyab_wherearm_text(&b, arm);
             add_rep_lines(&b, json_object_get(arm, "reps"));
             lines[r] = b.len ? b.data : NULL;
             if (!b.len)
@@ -319,6 +321,12 @@ static void print_comparison(FILE *f, json_t *c)
         snprintf(cell(&t, r, 6), CELL, "%s", effect_word(fig, tested));
     }
     print_table(f, &t, "  ", 0);
+    pyab_buf sites;
+    pyab_buf_init(&sites);
+    pyab_wherearm_diff_text(&sites, json_object_get(c, "where"));
+    if (sites.len)
+        fputs(sites.data, f);
+    pyab_buf_finish(&sites);
     fprintf(f, "  (means over the ok reps; significant: the interval excludes zero, the rank test "
             "agrees and the difference reaches the minimum effect; negligible: under the "
             "minimum effect, whatever p) %s\n",

@@ -23,6 +23,7 @@
 #include "protocol.h"
 #include "trace.h"
 #include "util.h"
+#include "where.h"
 
 /* How often a sample also takes the GIL (see take_sample). */
 #define GIL_PART_EVERY_NS 100000000ull
@@ -257,6 +258,9 @@ static void mark_warmup(child *c)
     if (c->warmup_marked || c->finished)
         return;
     c->warmup_marked = 1;
+    PyEval_RestoreThread(c->main_ts);
+    pyab_where_warm();
+    PyEval_SaveThread();
     if (c->cfg.gc_freeze_after_warmup) {
         PyEval_RestoreThread(c->main_ts);
         long n = pyab_gcwatch_freeze();
@@ -401,7 +405,8 @@ static double cpu_seconds(void)
 
 static void finish(child *c)
 {
-    json_t *result;
+    json_t *result, *where = NULL;
+    double cpu_end, where_cpu = 0, t0;
 
     if (c->finished)
         return;
@@ -416,12 +421,26 @@ static void finish(child *c)
     /* Quiesce: what remains after a full collection and giving free memory
      * back tells live growth from memory the allocator merely keeps. */
     PyEval_RestoreThread(c->main_ts);
+    /* With the GC off, what survives is what the run left, cycles and all;
+     * with it on, what pyab's full collection leaves (where.h). */
+    if (!c->interrupted && !PyGC_IsEnabled()) {
+        t0 = cpu_seconds();
+        where = pyab_where_report("end");
+        where_cpu = cpu_seconds() - t0;
+    }
     pyab_gcwatch_collect(2);
     drain_events(c, "quiesce");
     PyEval_SaveThread();
     malloc_trim(0);
     take_sample(c, "quiesce");
     PyEval_RestoreThread(c->main_ts);
+    /* The rep's CPU ends here: the where report is an end-of-rep cost,
+     * given apart (where_report_cpu_s), not a cost per request. */
+    cpu_end = cpu_seconds() - where_cpu;
+    t0 = cpu_seconds();
+    if (!c->interrupted && where == NULL)
+        where = pyab_where_report("quiesce");
+    where_cpu += cpu_seconds() - t0;
     result = pyab_replay_result(c->rp);
     json_object_set_new(result, "interrupted", json_boolean(c->interrupted));
     if (c->stop_reason == NULL)
@@ -436,7 +455,8 @@ static void finish(child *c)
                         (json_int_t)c->samples_skipped, "cost_share",
                         (double)c->sample_ns / (double)run_ns(c)));
     json_object_set_new(result, "peak_rss_bytes", json_integer(c->peak_rss));
-    json_object_set_new(result, "cpu_s", json_real(cpu_seconds() - c->cpu_start));
+    json_object_set_new(result, "cpu_s", json_real(cpu_end - c->cpu_start));
+    json_object_set_new(result, "where_report_cpu_s", json_real(where_cpu));
     json_object_set_new(result, "gc_settings_changed", json_integer((json_int_t)c->gc_changes));
     json_object_set_new(result, "gc_events_dropped",
                         json_integer((json_int_t)pyab_gcwatch_dropped()));
@@ -447,6 +467,8 @@ static void finish(child *c)
                             json_real(since_start(c, pyab_replay_warmup_ns(c->rp))));
     drain_events(c, NULL);
     PyEval_SaveThread();
+    if (where)
+        send_json(c, PYAB_MSG_WHERE, where);
     send_json(c, PYAB_MSG_FINAL, result);
     uv_walk(&c->loop, close_all, NULL);
 }
@@ -611,6 +633,12 @@ static json_t *hello(child *c)
     return j;
 }
 
+/* The request clock of where.h: requests completed so far. */
+static uint64_t where_clock(void *data)
+{
+    return pyab_replay_completed(((child *)data)->rp);
+}
+
 /* Everything up to a running replay; GIL held on success. */
 static int setup(child *c, const char *config_path, pyab_error *err)
 {
@@ -646,6 +674,10 @@ static int setup(child *c, const char *config_path, pyab_error *err)
         return rc;
     }
     c->rp = pyab_replay_create(&c->cfg, c->trace, handler, &c->notify);
+    pyab_where_init(&c->cfg, where_clock, c);
+    /* No warm-up: every allocation of the run counts. */
+    if (c->cfg.warmup_requests == 0 && c->cfg.warmup_seconds == 0)
+        pyab_where_warm();
     return 0;
 }
 

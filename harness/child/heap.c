@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ptrmap.h"
+#include "where.h"
+
 /* Offset of `szidx` in CPython's struct pool_header (3.8 to 3.13): four
  * pointers, then `uint arenaindex`, then `uint szidx`. Checked at start. */
 #define POOL_SZIDX_OFFSET (4 * sizeof(void *) + sizeof(unsigned int))
@@ -23,14 +26,8 @@
 #define PYAB_HEAP_SELFTEST_AFTER_INIT 0
 #endif
 
-/* An open-addressing map from pointer-sized keys to values, with linear
- * probing and backward-shift deletion (no tombstones, so probes stay short
- * under churn). Key 0 marks an empty slot. */
-typedef struct ptrmap {
-    uintptr_t *keys;
-    uint64_t *vals;
-    size_t cap, len;
-} ptrmap;
+/* Exported by libpython 3.8+ but private: "pymalloc", "malloc", "pymalloc_debug", ... */
+extern const char *_PyMem_GetCurrentAllocatorName(void);
 
 static PyMemAllocatorEx orig_mem, orig_obj;
 static PyObjectArenaAllocator orig_arena;
@@ -47,84 +44,6 @@ static const char *mode_name = "off";
 static _Atomic int64_t live_bytes;
 static _Atomic int64_t malloc_bytes; /* the part of live_bytes that malloc serves */
 static _Atomic int64_t arena_bytes;
-
-static inline size_t slot_of(uintptr_t key, size_t cap)
-{
-    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
-}
-
-static void map_put(ptrmap *m, uintptr_t key, uint64_t val);
-
-static void map_grow(ptrmap *m)
-{
-    ptrmap old = *m;
-
-    m->cap = old.cap ? old.cap * 2 : 1024;
-    m->len = 0;
-    /* The raw libc allocator: these tables must not be counted themselves. */
-    m->keys = calloc(m->cap, sizeof(*m->keys));
-    m->vals = calloc(m->cap, sizeof(*m->vals));
-    if (m->keys == NULL || m->vals == NULL)
-        abort();
-    for (size_t i = 0; i < old.cap; i++)
-        if (old.keys[i])
-            map_put(m, old.keys[i], old.vals[i]);
-    free(old.keys);
-    free(old.vals);
-}
-
-static void map_put(ptrmap *m, uintptr_t key, uint64_t val)
-{
-    size_t i;
-
-    if ((m->len + 1) * 2 > m->cap)
-        map_grow(m);
-    i = slot_of(key, m->cap);
-    while (m->keys[i] && m->keys[i] != key)
-        i = (i + 1) & (m->cap - 1);
-    if (m->keys[i] == 0)
-        m->len++;
-    m->keys[i] = key;
-    m->vals[i] = val;
-}
-
-static int map_get(const ptrmap *m, uintptr_t key, uint64_t *val)
-{
-    if (m->cap == 0)
-        return 0;
-    for (size_t i = slot_of(key, m->cap); m->keys[i]; i = (i + 1) & (m->cap - 1)) {
-        if (m->keys[i] == key) {
-            *val = m->vals[i];
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int map_del(ptrmap *m, uintptr_t key, uint64_t *val)
-{
-    size_t i, j, mask = m->cap - 1;
-
-    if (m->cap == 0)
-        return 0;
-    for (i = slot_of(key, m->cap); m->keys[i] != key; i = (i + 1) & mask)
-        if (m->keys[i] == 0)
-            return 0;
-    if (val)
-        *val = m->vals[i];
-    /* Backward shift: pull later entries of the probe run into the hole. */
-    for (j = (i + 1) & mask; m->keys[j]; j = (j + 1) & mask) {
-        size_t home = slot_of(m->keys[j], m->cap);
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            m->keys[i] = m->keys[j];
-            m->vals[i] = m->vals[j];
-            i = j;
-        }
-    }
-    m->keys[i] = 0;
-    m->len--;
-    return 1;
-}
 
 static inline void add_to(_Atomic int64_t *c, int64_t delta)
 {
@@ -144,42 +63,54 @@ static inline void add_live(int64_t delta, int from_malloc)
 
 /*
  * Is p inside a pymalloc arena? Arenas are arena_size long but not aligned,
- * so the arena holding p starts either in p's own chunk or the one before.
- * The hooks ask on every allocation and free, so a direct-mapped cache of
- * chunk -> arena base answers most questions with one load and two
- * compares; the hash map is the slow path and the source of truth.
+ * so a chunk of that size (p >> arena_bits) holds the end of at most one
+ * arena and the start of at most one other. A direct-mapped cache keeps,
+ * per chunk, where the arena reaching into it from below ends and where
+ * the one starting in it begins: one probe and two compares answer every
+ * question the hooks ask (they ask on every free). The hash map of arena
+ * bases is the slow path and the source of truth.
  */
 #define CHUNK_CACHE 4096
-static struct {
+static struct chunk_entry {
     uintptr_t chunk_plus1; /* 0: empty */
-    uintptr_t base;        /* arena starting in this chunk, 0 if none */
+    uintptr_t lo_end;      /* end of the arena covering the chunk's start, 0 if none */
+    uintptr_t hi_start;    /* start of the arena starting in the chunk, UINTPTR_MAX if none */
 } chunk_cache[CHUNK_CACHE];
 
-static inline uintptr_t arena_in_chunk(uintptr_t chunk)
-{
-    size_t slot = chunk & (CHUNK_CACHE - 1);
-    uint64_t base = 0;
+static int pymalloc_on; /* pymalloc serves the small requests (not PYTHONMALLOC=malloc) */
 
-    if (chunk_cache[slot].chunk_plus1 == chunk + 1)
-        return chunk_cache[slot].base;
-    map_get(&arenas, chunk + 1, &base);
-    chunk_cache[slot].chunk_plus1 = chunk + 1;
-    chunk_cache[slot].base = (uintptr_t)base;
-    return (uintptr_t)base;
+static __attribute__((noinline)) void chunk_fill(struct chunk_entry *e, uintptr_t chunk)
+{
+    uint64_t here = 0, below = 0;
+
+    ptrmap_get(&arenas, chunk + 1, &here);
+    ptrmap_get(&arenas, chunk, &below); /* the arena starting in chunk - 1 */
+    e->chunk_plus1 = chunk + 1;
+    e->hi_start = here ? (uintptr_t)here : UINTPTR_MAX;
+    e->lo_end = below ? (uintptr_t)below + arena_size : 0;
 }
 
-static inline int in_arena(uintptr_t p)
+static inline __attribute__((always_inline)) int in_arena(uintptr_t p)
 {
-    uintptr_t chunk = p >> arena_bits, base = arena_in_chunk(chunk);
+    uintptr_t chunk = p >> arena_bits;
+    struct chunk_entry *e = &chunk_cache[chunk & (CHUNK_CACHE - 1)];
 
-    if (base && p >= base)
-        return 1;
-    base = arena_in_chunk(chunk - 1);
-    return base && p < base + arena_size;
+    if (e->chunk_plus1 != chunk + 1)
+        chunk_fill(e, chunk);
+    return p < e->lo_end || p >= e->hi_start;
+}
+
+/* An arena came or went: the two chunks it touches must be looked up again. */
+static void chunk_forget(uintptr_t base)
+{
+    uintptr_t chunk = base >> arena_bits;
+
+    chunk_cache[chunk & (CHUNK_CACHE - 1)].chunk_plus1 = 0;
+    chunk_cache[(chunk + 1) & (CHUNK_CACHE - 1)].chunk_plus1 = 0;
 }
 
 /* The allocator's real size of block p; *from_malloc tells which allocator. */
-static inline size_t block_size(void *p, int *from_malloc)
+static inline __attribute__((always_inline)) size_t block_size(void *p, int *from_malloc)
 {
     uintptr_t a = (uintptr_t)p;
 
@@ -201,14 +132,44 @@ static inline size_t block_size(void *p, int *from_malloc)
  * skips the arena test; a smaller one found in an arena counts its size
  * class, computed from the request without reading the pool.
  */
-static inline void blocks_count(void *p, size_t n)
+/*
+ * pymalloc serves every request of 1 to 512 bytes from an arena (it falls
+ * back to malloc only when it cannot map a new arena: out of memory), so
+ * those are counted as their size class without asking where they live.
+ */
+static inline __attribute__((always_inline)) void blocks_count(void *p, size_t n)
 {
     if (p == NULL)
         return;
-    if (n <= 512 && in_arena((uintptr_t)p))
-        add_live((int64_t)(((n ? n : 1) + 15) & ~(size_t)15), 0);
+    if (n - 1 < 512 && pymalloc_on)
+        add_live((int64_t)((n + 15) & ~(size_t)15), 0);
     else
         add_live((int64_t)malloc_usable_size(p), 1);
+}
+
+/*
+ * Allocation sampling (where.h): each allocation counts its size down from
+ * pyab_where_left, one subtraction and a rarely taken branch. A sampled
+ * block is served by malloc, not from a pymalloc arena: then only frees of
+ * malloc-served blocks can be sampled ones, and a pymalloc free never
+ * probes the sample table. pymalloc's free and realloc hand blocks outside
+ * its arenas to the raw allocator, so the service sees no difference.
+ */
+static inline int where_due(size_t n)
+{
+    pyab_where_left -= (int64_t)n;
+    return pyab_where_left < 0;
+}
+
+static void *blocks_sampled(size_t count, size_t n, int zero)
+{
+    void *p = zero ? PyMem_RawCalloc(count, n) : PyMem_RawMalloc(count * n);
+
+    if (p != NULL) {
+        add_live((int64_t)malloc_usable_size(p), 1);
+        pyab_where_take(p, count * n);
+    }
+    return p;
 }
 
 static inline void blocks_uncount(void *p)
@@ -217,13 +178,18 @@ static inline void blocks_uncount(void *p)
     size_t n = block_size(p, &from_malloc);
 
     add_live(-(int64_t)n, from_malloc);
+    if (from_malloc && pyab_where_nlive)
+        pyab_where_forget(p);
 }
 
 static void *blocks_malloc(void *ctx, size_t n)
 {
     PyMemAllocatorEx *a = ctx;
-    void *p = a->malloc(a->ctx, n);
+    void *p;
 
+    if (where_due(n))
+        return blocks_sampled(1, n, 0);
+    p = a->malloc(a->ctx, n);
     blocks_count(p, n);
     return p;
 }
@@ -231,8 +197,11 @@ static void *blocks_malloc(void *ctx, size_t n)
 static void *blocks_calloc(void *ctx, size_t count, size_t n)
 {
     PyMemAllocatorEx *a = ctx;
-    void *p = a->calloc(a->ctx, count, n);
+    void *p;
 
+    if (where_due(count * n))
+        return blocks_sampled(count, n, 1);
+    p = a->calloc(a->ctx, count, n);
     blocks_count(p, count * n);
     return p;
 }
@@ -246,9 +215,16 @@ static void *blocks_realloc(void *ctx, void *old, size_t n)
 
     if (p == NULL)
         return NULL; /* the old block is still alive and still counted */
-    if (old)
+    if (old) {
         add_live(-(int64_t)old_size, old_malloc);
+        if (old_malloc && pyab_where_nlive)
+            pyab_where_forget(old);
+    }
     blocks_count(p, n);
+    /* A result inside an arena is not sampled (its free would not look);
+     * the countdown stays below zero and the next allocation is. */
+    if (where_due(n) && !in_arena((uintptr_t)p))
+        pyab_where_take(p, n);
     return p;
 }
 
@@ -266,16 +242,20 @@ static inline void requested_count(void *p, size_t n)
 {
     if (p == NULL)
         return;
-    map_put(&sizes, (uintptr_t)p, n);
+    ptrmap_put(&sizes, (uintptr_t)p, n);
     add_live((int64_t)n, !in_arena((uintptr_t)p));
+    if (where_due(n))
+        pyab_where_take(p, n);
 }
 
 static inline void requested_uncount(void *p)
 {
     uint64_t n = 0;
 
-    if (map_del(&sizes, (uintptr_t)p, &n))
+    if (ptrmap_del(&sizes, (uintptr_t)p, &n))
         add_live(-(int64_t)n, !in_arena((uintptr_t)p));
+    if (pyab_where_nlive)
+        pyab_where_forget(p);
 }
 
 static void *requested_malloc(void *ctx, size_t n)
@@ -301,15 +281,17 @@ static void *requested_realloc(void *ctx, void *old, size_t n)
     PyMemAllocatorEx *a = ctx;
     uint64_t old_size = 0;
     int old_malloc = old ? !in_arena((uintptr_t)old) : 0;
-    int known = old ? map_get(&sizes, (uintptr_t)old, &old_size) : 0;
+    int known = old ? ptrmap_get(&sizes, (uintptr_t)old, &old_size) : 0;
     void *p = a->realloc(a->ctx, old, n);
 
     if (p == NULL)
         return NULL; /* the old block is still alive and still counted */
     if (known) {
-        map_del(&sizes, (uintptr_t)old, NULL);
+        ptrmap_del(&sizes, (uintptr_t)old, NULL);
         add_live(-(int64_t)old_size, old_malloc);
     }
+    if (old && pyab_where_nlive)
+        pyab_where_forget(old);
     requested_count(p, n);
     return p;
 }
@@ -334,8 +316,8 @@ static void *hook_arena_alloc(void *ctx, size_t size)
     void *p = orig_arena.alloc(orig_arena.ctx, size);
 
     if (p != NULL && size == arena_size) {
-        chunk_cache[((uintptr_t)p >> arena_bits) & (CHUNK_CACHE - 1)].chunk_plus1 = 0;
-        map_put(&arenas, ((uintptr_t)p >> arena_bits) + 1, (uintptr_t)p);
+        chunk_forget((uintptr_t)p);
+        ptrmap_put(&arenas, ((uintptr_t)p >> arena_bits) + 1, (uintptr_t)p);
         atomic_fetch_add_explicit(&arena_bytes, (int64_t)size, memory_order_relaxed);
     }
     return p;
@@ -344,8 +326,8 @@ static void *hook_arena_alloc(void *ctx, size_t size)
 static void hook_arena_free(void *ctx, void *p, size_t size)
 {
     if (size == arena_size) {
-        chunk_cache[((uintptr_t)p >> arena_bits) & (CHUNK_CACHE - 1)].chunk_plus1 = 0;
-        map_del(&arenas, ((uintptr_t)p >> arena_bits) + 1, NULL);
+        chunk_forget((uintptr_t)p);
+        ptrmap_del(&arenas, ((uintptr_t)p >> arena_bits) + 1, NULL);
         atomic_fetch_sub_explicit(&arena_bytes, (int64_t)size, memory_order_relaxed);
     }
     orig_arena.free(orig_arena.ctx, p, size);
@@ -385,14 +367,19 @@ static int layout_ok(uintptr_t mask)
  */
 static int check_layout(int want)
 {
-    if (want != PYAB_HEAP_BLOCKS || layout_ok(~(uintptr_t)(16384 - 1)) ||
-        layout_ok(~(uintptr_t)(4096 - 1)))
-        return want;
-    if (arenas.len == 0) {
-        pool_mask = 0;
-        return want;
+    int got = want;
+
+    if (want == PYAB_HEAP_BLOCKS && !layout_ok(~(uintptr_t)(16384 - 1)) &&
+        !layout_ok(~(uintptr_t)(4096 - 1))) {
+        if (arenas.len != 0)
+            got = PYAB_HEAP_REQUESTED;
+        else
+            pool_mask = 0;
     }
-    return PYAB_HEAP_REQUESTED;
+    /* The self-test's small blocks made arenas if and only if pymalloc serves them. */
+    if (want == PYAB_HEAP_BLOCKS)
+        pymalloc_on = arenas.len != 0;
+    return got;
 }
 
 static void set_hooks(int want)
@@ -418,15 +405,18 @@ static void set_hooks(int want)
 int pyab_heap_install(int want, pyab_error *err)
 {
     PyObjectArenaAllocator arena_hook = {NULL, hook_arena_alloc, hook_arena_free};
+    const char *alloc = _PyMem_GetCurrentAllocatorName();
     int got = want;
 
     PyObject_GetArenaAllocator(&orig_arena);
     PyObject_SetArenaAllocator(&arena_hook);
     PyMem_GetAllocator(PYMEM_DOMAIN_MEM, &orig_mem);
     PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &orig_obj);
-    /* Until pyab_heap_selftest() has run, frees read the pool header with
-     * the layout every supported 64-bit build has (16 KiB pools). */
+    /* Until pyab_heap_selftest() has run (3.12+), the pre-configured
+     * allocator says whether pymalloc serves small blocks, and frees read
+     * the pool header with the layout of every 64-bit 3.10+ build. */
     pool_mask = ~(uintptr_t)(16384 - 1);
+    pymalloc_on = alloc && strncmp(alloc, "pymalloc", 8) == 0;
     if (!PYAB_HEAP_SELFTEST_AFTER_INIT)
         got = check_layout(want);
     mode_name = got == PYAB_HEAP_BLOCKS ? "blocks"

@@ -371,6 +371,24 @@ static int parse_limits(const pyab_where *w, pyab_config *cfg, json_t *root)
     return pyab_keys_number(w, lim, "limits", "rss_mb", 1, 1e9, &cfg->limit_rss_mb);
 }
 
+/* where: allocation sites of the memory that survives (child/where.h). */
+static int parse_where(const pyab_where *w, pyab_config *cfg, json_t *root)
+{
+    static const char *const keys[] = {"mode", "sample_bytes", "holders_seconds"};
+    static const char *const modes[] = {"sampled", "exact", "off"};
+    json_t *wh;
+    int rc;
+
+    if ((rc = pyab_keys_object(w, root, "", "where", &wh)) < 0 || wh == NULL)
+        return rc;
+    if ((rc = pyab_keys_check(w, wh, "where", keys, PYAB_ARRAY_LEN(keys))) < 0 ||
+        (rc = pyab_keys_choice(w, wh, "where", "mode", modes, 3, &cfg->where_mode)) < 0 ||
+        (rc = pyab_keys_number(w, wh, "where", "holders_seconds", 0, 3600,
+                               &cfg->where_holders_seconds)) < 0)
+        return rc;
+    return pyab_keys_number(w, wh, "where", "sample_bytes", 256, 1 << 30, &cfg->where_sample_bytes);
+}
+
 /* sample.every_requests: a count, or "auto" (0). */
 static int parse_every_requests(const pyab_where *w, json_t *sample, long *out)
 {
@@ -403,6 +421,9 @@ static void config_defaults(pyab_config *cfg)
     cfg->mmap_threshold = -1;
     cfg->trim_threshold = -1;
     cfg->limit_error_share = PYAB_MAX_ERROR_SHARE;
+    cfg->where_mode = PYAB_WHERE_SAMPLED;
+    cfg->where_sample_bytes = PYAB_WHERE_SAMPLE_BYTES;
+    cfg->where_holders_seconds = PYAB_WHERE_HOLDERS_SECONDS;
 }
 
 int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_t *json,
@@ -459,7 +480,7 @@ int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_
         (rc = parse_gc(&w, cfg, json)) < 0 || (rc = parse_allocator(&w, cfg, json, base)) < 0 ||
         (rc = parse_string_map(&w, json, "env", NULL, &cfg->env)) < 0 ||
         (rc = parse_string_map(&w, json, "mocks", base, &cfg->mocks)) < 0 ||
-        (rc = parse_limits(&w, cfg, json)) < 0)
+        (rc = parse_limits(&w, cfg, json)) < 0 || (rc = parse_where(&w, cfg, json)) < 0)
         goto out;
     cfg->seed = (uint64_t)seed;
     /* A child that says nothing for this long is stuck (native code holding

@@ -19,6 +19,12 @@
 
 enum { PYAB_LOAD_OPEN, PYAB_LOAD_CLOSED };
 enum { PYAB_APP_PATH, PYAB_APP_MODULE, PYAB_APP_WSGI };
+enum { PYAB_WHERE_SAMPLED, PYAB_WHERE_EXACT, PYAB_WHERE_OFF };
+
+/* where.sample_bytes: the default mean gap between sampled allocation bytes. */
+#define PYAB_WHERE_SAMPLE_BYTES 65536
+/* where.holders_seconds: the default time budget of the holder search per rep. */
+#define PYAB_WHERE_HOLDERS_SECONDS 2.0
 
 /* sample.every_requests "auto": about this many samples after warm-up per rep. */
 #define PYAB_SAMPLES_TARGET 1000
@@ -95,6 +101,10 @@ typedef struct pyab_config {
     double limit_rss_mb;      /* 0 = none */
     double limit_stall_seconds; /* silence from a running child that ends its rep */
     double limit_error_share;   /* limits.max_error_share: a rep with more failed requests is failed */
+
+    int where_mode;              /* where.mode: PYAB_WHERE_SAMPLED (default), _EXACT, _OFF */
+    double where_sample_bytes;   /* where.sample_bytes: mean bytes between samples */
+    double where_holders_seconds; /* where.holders_seconds: 0 = no holder search */
 } pyab_config;
 
 /*

@@ -132,6 +132,11 @@ json_t *pyab_config_effective(const pyab_config *c)
                                   "rss_mb", num_or_null(c->limit_rss_mb, c->limit_rss_mb > 0),
                                   "stall_seconds", c->limit_stall_seconds, "max_error_share",
                                   c->limit_error_share));
+    json_object_set_new(eff, "where",
+                        json_pack("{ss sf sf}", "mode",
+                                  (const char *const[]){"sampled", "exact", "off"}[c->where_mode],
+                                  "sample_bytes", c->where_sample_bytes, "holders_seconds",
+                                  c->where_holders_seconds));
     collect_defaulted(eff, c->json, "", defaulted);
     json_object_set_new(eff, "defaulted", defaulted);
     return eff;

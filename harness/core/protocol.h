@@ -29,6 +29,7 @@ typedef enum pyab_msg {
     PYAB_MSG_SAMPLE = 'S',  /* csv: one samples.csv row */
     PYAB_MSG_GC = 'E',      /* json: one GC collection (an events.jsonl line) */
     PYAB_MSG_WARNING = 'W', /* text: GC settings changed by the service, timeouts */
+    PYAB_MSG_WHERE = 'P',   /* json: the "where" report (where.json), just before F */
     PYAB_MSG_FINAL = 'F',   /* json: the rep's final figures */
     PYAB_MSG_FATAL = 'X',   /* json: {"exit_code", "message"}; the child then exits */
 } pyab_msg;

@@ -9,6 +9,7 @@
 static const char *const arm_keys[] = {
     "description", "app", "python", "trace", "load", "workers", "max_in_flight", "warmup",
     "sample", "seed", "timeout_ms", "gc", "allocator", "env", "mocks", "limits", "budgets",
+    "where",
 };
 static const char *const top_only_keys[] = {
     "name", "arms", "reps", "order", "analysis", "ablate",

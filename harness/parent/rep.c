@@ -26,6 +26,7 @@ struct pyab_rep {
     pyab_buf inbuf;
     pyab_results_series series;
     json_t *hello, *final, *fatal, *warnings;
+    json_t *where; /* the child's where report (where.json), or NULL */
     const char *outcome;
     char reason[4096]; /* room for the first traceback of a rep that failed by its errors */
     int killed_for; /* 0, or 't' timeout / 'r' over-limit / 'i' interrupted */
@@ -199,6 +200,10 @@ static void on_line(pyab_rep *r, char *line)
         j = json_object_get(h->readback, r->arm->arm);
         if (r->final && j && json_object_get(j, "gc_at_end") == NULL)
             json_object_set(j, "gc_at_end", json_object_get(r->final, "gc_readback"));
+        break;
+    case PYAB_MSG_WHERE:
+        json_decref(r->where);
+        r->where = json_loads(line + 2, 0, NULL);
         break;
     case PYAB_MSG_FATAL:
         json_decref(r->fatal);
@@ -637,6 +642,13 @@ int pyab_rep_run(pyab_rep_host *h, const pyab_config *arm, int rep, json_t **rec
     pyab_replog_cap(r.dir, r.logs, &h->progress, "stderr.log");
     if ((rc = finish_files(&r, err)) < 0)
         goto out;
+    if (r.where) {
+        path = pyab_path_join(r.dir, "where.json");
+        rc = pyab_json_write_atomic(path, r.where, JSON_INDENT(1) | JSON_REAL_PRECISION(10), err);
+        free(path);
+        if (rc < 0)
+            goto out;
+    }
     rec = rep_record(&r);
     path = pyab_path_join(r.dir, "rep.json");
     rc = pyab_json_write_atomic(path, rec, JSON_INDENT(2) | JSON_REAL_PRECISION(10), err);
@@ -660,6 +672,7 @@ out:
     json_decref(r.hello);
     json_decref(r.final);
     json_decref(r.fatal);
+    json_decref(r.where);
     json_decref(r.warnings);
     json_decref(r.logs);
     free(r.dir);

@@ -67,6 +67,15 @@ function cardReps(a, s) {
   return items.length ? el('div', { class: 'card-reps' }, el('h4', null, 'reps not ok or not drawn'), el('ul', { class: 'plain' }, items)) : null;
 }
 
+/* A leak arm's card names the line that allocated most of what survives. */
+function cardWhere(s) {
+  const w = s.where;
+  const top = w && Array.isArray(w.sites) ? w.sites[0] : null;
+  if (s.verdict !== 'leak' || !top || !isNum(top.bytes_per_request)) return null;
+  return el('p', null, 'top site: ', el('code', null, `${top.site} in ${top.function || '?'}`),
+    ` ${fmtBytesSig(top.bytes_per_request)}/request`, top.state ? el('span', { class: 'muted' }, ` (${top.state})`) : null);
+}
+
 function verdicts() {
   const cards = ARMS.map((a) => {
     const s = summaryArm(a.name);
@@ -76,6 +85,7 @@ function verdicts() {
         : el('p', { class: 'muted' }, 'no verdict in summary.json'),
       cardReps(a, s),
       cardSlopes(s),
+      cardWhere(s),
       s.attribution !== undefined ? el('div', null, el('h4', null, 'attribution'), renderValue(s.attribution),
         s.attribution_shares ? el('p', { class: 'note' }, 'share of the growth: ' + Object.entries(s.attribution_shares)
           .map(([k, v]) => `${k} ${isNum(v) ? Math.round(100 * v) : '?'}%`).join(', ')) : null) : null,
@@ -124,6 +134,37 @@ function interpreters() {
   return section('interpreters', 'Interpreters',
     table(['', 'arm', 'Python', 'build', 'GC thresholds (default)', 'glibc', 'child'], rows, 'interpreters'),
     el('p', { class: 'note' }, SUMMARY.interpreter_note));
+}
+
+/* Where: per arm, the lines, types and holders of what survives (where.h). */
+function whereArm(a, w) {
+  const sites = w.sites.slice(0, 10);
+  const max = Math.max(1, ...sites.map((x) => (isNum(x.bytes_per_request) ? x.bytes_per_request : 0)));
+  const bar = (v) => el('span', { class: 'bar', style: `display:inline-block;height:0.8em;width:${Math.round(120 * (isNum(v) ? v : 0) / max)}px;background:${a.color}` });
+  const pct = (v) => (isNum(v) ? Math.round(100 * v) + ' %' : '—');
+  const siteRows = sites.map((x) => [el('code', null, `${x.site} in ${x.function || '?'}`), x.package || '—', bar(x.bytes_per_request),
+    fmtBytesSig(x.bytes_per_request), fmtCI(x.ci, fmtBytesSig), pct(x.share), x.state || '—']);
+  const typeRows = (w.types || []).slice(0, 6).map((x) => [x.type, fmtBytesSig(x.bytes_per_request), fmtNum(x.objects_per_request, 3), pct(x.share)]);
+  const siteOf = (key) => (w.sites.find((x) => x.key === key) || {}).site || key;
+  const holders = (w.holders || []).filter((h) => Array.isArray(h.chain) && h.chain.length).slice(0, 5)
+    .map((h) => el('li', null, el('code', null, siteOf(h.key)), ': ', h.chain.join(' → ')));
+  const leaks = (w.refcount_leaks || []).map((l) => el('li', null, `${l.site}: ${fmtNum(l.objects_per_request, 3)} ${l.type} objects/request `
+    + 'held by no object the GC sees (a missing Py_DECREF, or a borrowed reference kept as owned)'));
+  const how = w.mode === 'sampled' ? `sampled every ${fmtBytes(w.sample_bytes)}` : w.mode;
+  return el('div', null,
+    el('h3', null, swatch(a), ' ', a.name, el('span', { class: 'muted' }, ` — ${how}; ${fmtBytesSig(w.bytes_per_request)}/request made after warm-up survive (${w.point || '?'})`)),
+    siteRows.length ? table(['site', 'package', '', 'bytes / request', 'CI', 'share', 'state'], siteRows) : el('p', { class: 'muted' }, 'nothing allocated after warm-up survives'),
+    typeRows.length ? el('div', null, el('h4', null, 'types'), table(['type', 'bytes / request', 'objects / request', 'share'], typeRows)) : null,
+    holders.length ? el('div', null, el('h4', null, 'held by'), el('ul', { class: 'plain' }, holders)) : null,
+    leaks.length ? el('div', null, el('h4', null, 'reference-count leaks'), el('ul', { class: 'plain' }, leaks)) : null);
+}
+
+function whereSection() {
+  const arms = ARMS.map((a) => [a, summaryArm(a.name).where]).filter(([, w]) => w && Array.isArray(w.sites));
+  if (!arms.length) return null;
+  return section('where', 'Where: allocation sites of what survives', ...arms.map(([a, w]) => whereArm(a, w)),
+    el('p', { class: 'note' }, 'Bytes allocated after warm-up and still live at the end, per request after warm-up; '
+      + 'growing: what survives of the first half is at least half of what survives of the second; bounded: less, and the sample counts say so.'));
 }
 
 function genericTable(list) {
@@ -349,7 +390,7 @@ function main() {
   if (typeof Chart === 'undefined') throw new Error('Chart.js did not load');
   const { sec, grid } = chartsSection();
   const nopng = (node) => { if (node) node.classList.add('nopng'); return node; };
-  const parts = [header(), nopng(verdicts()), nopng(armTable()), nopng(interpreters()), sec, nopng(comparisons()), nopng(ablation()),
+  const parts = [header(), nopng(verdicts()), nopng(armTable()), nopng(interpreters()), sec, nopng(whereSection()), nopng(comparisons()), nopng(ablation()),
     nopng(checkAndHistory()), nopng(repsTable()), nopng(errorsSection()), nopng(provenance())];
   app.append(...parts.filter(Boolean));
   if (!ARMS.length) grid.append(el('p', { class: 'muted' }, 'No arms with samples in this folder.'));

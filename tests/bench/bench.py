@@ -183,6 +183,41 @@ def bench_heap(pyab, tmp):
                  "  (target <= 10%)" if name == "blocks" else ""))
 
 
+def bench_where(pyab, tmp):
+    """Allocation-site sampling (where.mode "sampled", the default) against
+    the heap hooks alone (where.mode "off"), on the allocation-heavy handler
+    and on the default scenario's service; tracemalloc's exact mode beside."""
+    trace = make_trace(tmp / "trace1k.jsonl", 1000)
+    heavy = write(tmp / "alloc.py", HEAP_SERVICE)
+    default = ROOT / "scenarios" / "default"
+    arms = [("hooks-only", {"where": {"mode": "off"}}),
+            ("sampled", {}),
+            ("sampled-16k", {"where": {"sample_bytes": 16384}}),
+            ("exact", {"where": {"mode": "exact"}})]
+    for label, service, strace, n in (
+            ("allocation-heavy handler", heavy, trace, 30_000),
+            ("default scenario's service", default / "service.py", default / "trace.jsonl", 20_000)):
+        for name, extra in arms:
+            extra = dict(extra, warmup={"requests": 1000}, sample={"interval_ms": 100})
+            scenario(tmp, "where-" + name, service, strace, 1, n, extra)
+        cpu = {name: [] for name, _ in arms}
+        rss = {name: [] for name, _ in arms}
+        for _ in range(max(REPS, 5)):
+            for name, _ in arms:
+                rep = pyab_run(pyab, tmp / ("where-%s.json" % name), tmp)
+                cpu[name].append(rep["cpu_s"] / rep["requests"] * 1e6)
+                rss[name].append(rep["peak_rss_bytes"])
+        base_cpu = statistics.median(cpu["hooks-only"])
+        base_rss = statistics.median(rss["hooks-only"])
+        print("where: %s, %d requests, 1 worker (median CPU us/request, median peak RSS)"
+              % (label, n))
+        for name, _ in arms:
+            c, m = statistics.median(cpu[name]), statistics.median(rss[name])
+            print("  %-11s %7.2f us/request  CPU vs hooks only: %+.1f%%  peak RSS: %+.1f%%%s"
+                  % (name, c, (c / base_cpu - 1) * 100, (m / base_rss - 1) * 100,
+                     "  (target <= 3% CPU, <= 2% RSS)" if name == "sampled" else ""))
+
+
 GC_SERVICE = r'''
 import gc, os, time
 class Node:
@@ -295,7 +330,8 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         tmp = pathlib.Path(d)
         for name, fn in (("dispatch", bench_dispatch), ("sample", bench_sample),
-                         ("heap", bench_heap), ("gctimer", bench_gctimer),
+                         ("heap", bench_heap), ("where", bench_where),
+                         ("gctimer", bench_gctimer),
                          ("stream", bench_stream), ("verdict", bench_verdict)):
             if args.which in (name, "all"):
                 fn(args.pyab, tmp)
