@@ -25,6 +25,20 @@
 #define REFTOTAL_NAME "none (release build)"
 #endif
 
+/* The names of where_stack.c's and where.c's build-time choices (issue 14). */
+#if PY_VERSION_HEX >= 0x030D0000
+#define FRAMES_NAME "tstate->current_frame, _PyFrame_GetCode (3.13+)"
+#elif PY_VERSION_HEX >= 0x030C0000
+#define FRAMES_NAME "tstate->cframe->current_frame, f_code, C-stack frames skipped (3.12)"
+#else
+#define FRAMES_NAME "tstate->cframe->current_frame, f_code (3.11)"
+#endif
+#if PY_VERSION_HEX >= 0x030C0000
+#define PREHEADER_NAME "GC head + managed dict and weakref slots (3.12+)"
+#else
+#define PREHEADER_NAME "GC head + managed dict slots (3.11)"
+#endif
+
 int64_t pyab_pyfacts_refcount_total(void)
 {
     return (int64_t)REFTOTAL();
@@ -37,9 +51,10 @@ json_t *pyab_pyfacts_static(void)
 
     snprintf(short_version, sizeof(short_version), "%d.%d.%d", PY_MAJOR_VERSION, PY_MINOR_VERSION,
              PY_MICRO_VERSION);
-    pieces = json_pack("{s:s,s:s,s:s}", "heap_selftest", pyab_heap_selftest_when(),
+    pieces = json_pack("{s:s,s:s,s:s,s:s,s:s}", "heap_selftest", pyab_heap_selftest_when(),
                        "refcount_total", REFTOTAL_NAME, "gc_pause_timer",
-                       "gc.callbacks (a C function; 3.12+ collects only at the eval breaker)");
+                       "gc.callbacks (a C function; 3.12+ collects only at the eval breaker)",
+                       "where_frames", FRAMES_NAME, "where_object_preheader", PREHEADER_NAME);
     /* Py_GetVersion() reads a string compiled into libpython; nothing is initialised. */
     return json_pack("{s:s,s:s,s:I,s:s,s:s,s:o}", "python", Py_GetVersion(), "python_short",
                      short_version, "python_hexversion", (json_int_t)PY_VERSION_HEX,

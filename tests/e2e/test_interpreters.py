@@ -193,3 +193,23 @@ def test_refuses_a_child_that_does_not_answer(pyab, tmp_path, script, words):
     for w in words:
         assert w in r.stderr, (w, r.stderr)
     assert not (tmp_path / "out").exists()
+
+
+def test_version_names_the_version_dependent_pieces(pyab):
+    r = run_pyab(pyab, ["version", "--json"])
+    assert r.returncode == 0, r.stderr
+    v = json.loads(r.stdout)
+    assert v["python_short"] == VER + "." + v["python_short"].split(".")[2]
+    assert v["python_build"] == "release" and v["gc_threshold_default"] == [700, 10, 10]
+    want_selftest = "before Py_Initialize" if VER == "3.11" else "after Py_Initialize"
+    assert v["pieces"]["heap_selftest"].startswith(want_selftest), v["pieces"]
+    assert v["pieces"]["refcount_total"] == "none (release build)"
+    assert v["pieces"]["where_frames"].endswith("(%s)" % VER) or VER != "3.11"
+    text = run_pyab(pyab, ["version"]).stdout
+    assert "heap_selftest: " + v["pieces"]["heap_selftest"] in text
+    assert "(embedded: %s; release build)" % v["python_embed"] in text
+    exe = debug_child()
+    d = json.loads(subprocess.run([str(exe), "--versions"], capture_output=True, text=True,
+                                  check=True).stdout)
+    assert d["python_build"] == "debug" and d["python_embed"] == f"python-{VER}d-embed"
+    assert d["pieces"]["refcount_total"].startswith("_Py_GetRefTotal (3.11") or VER != "3.11"

@@ -84,6 +84,16 @@ def test_313_child_counts_blocks_after_initialising(pyab, tmp_path, runtime):
     assert abs(slope - requested) / requested < 0.05, (slope, requested)
 
 
+def test_version_of_a_runtime(pyab, runtime):
+    r = run_pyab(pyab, ["version", "--json"], env={"PYAB_RUNTIME": str(runtime)})
+    assert r.returncode == 0, r.stderr
+    v = json.loads(r.stdout)
+    assert v["python_short"].startswith("3.13.") and "error" not in v, v
+    assert v["gc_threshold_default"] == [2000, 10, 10]
+    assert v["pieces"]["heap_selftest"].startswith("after Py_Initialize")
+    assert v["child_glibc"] != v["glibc"], v
+
+
 def test_python_upgrade_scenario(pyab, tmp_path, runtime):
     src = ROOT / "scenarios" / "python-upgrade"
     sc = json.loads((src / "scenario.json").read_text())
