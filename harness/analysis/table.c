@@ -157,6 +157,29 @@ static void add_first_line(pyab_buf *b, const char *text, size_t max)
  * ...". An arm whose reps all failed reads "inconclusive"; this says why.
  * A rep killed at limits.rss_mb is a finding about memory and says so.
  */
+/* Open-loop requests dropped (later than max_in_flight allows): the load
+ * the verdict saw was lighter than the trace's. */
+static void add_dropped_line(pyab_buf *b, json_t *reps)
+{
+    json_t *rep;
+    size_t i, with = 0;
+    double dropped = 0, total = 0;
+
+    json_array_foreach(reps, i, rep) {
+        json_t *d = json_object_get(rep, "dropped");
+        if (!json_is_integer(d))
+            continue;
+        dropped += (double)json_integer_value(d);
+        total += (double)json_integer_value(d) +
+                 (double)json_integer_value(json_object_get(rep, "requests"));
+        with += json_integer_value(d) > 0;
+    }
+    if (dropped > 0)
+        pyab_buf_addf(b, "    %.0f of %.0f requests dropped in %zu rep%s: the service could not keep "
+                      "up with the trace's rate (lower load.speed or raise workers)\n",
+                      dropped, total, with, with == 1 ? "" : "s");
+}
+
 static void add_rep_lines(pyab_buf *b, json_t *reps)
 {
     json_t *rep;
@@ -224,6 +247,7 @@ static void print_verdicts(FILE *f, json_t *summary)
             if (json_is_string(next))
                 pyab_buf_addf(&b, "    needs: %s\n", json_string_value(next));
             pyab_wherearm_text(&b, arm);
+            add_dropped_line(&b, json_object_get(arm, "reps"));
             add_rep_lines(&b, json_object_get(arm, "reps"));
             lines[r] = b.len ? b.data : NULL;
             if (!b.len)

@@ -133,7 +133,9 @@ static json_t *merge_list(const rep_dom *reps, size_t nreps, const char *name, d
             half = sampling;
         rec = a->desc;
         json_object_set_new(rec, "bytes_per_request", json_real(mean));
-        json_object_set_new(rec, "ci", json_pack("[f,f]", fmax(mean - half, 0), mean + half));
+        /* Exact mode measures, it does not estimate: no interval. */
+        json_object_set_new(rec, "ci", exact ? json_null()
+                                             : json_pack("[f,f]", fmax(mean - half, 0), mean + half));
         json_object_set_new(rec, "share", json_real(total > 0 ? a->bytes / total : 0));
         json_object_set_new(rec, "objects_per_request", json_real(a->objects / (double)nreps));
         json_object_set_new(rec, "samples", json_integer(a->samples));
@@ -368,13 +370,17 @@ void pyab_wherearm_text(pyab_buf *b, json_t *arm)
             top = s;
         pyab_buf_adds(b, "      ");
         add_bytes(b, num(s, "bytes_per_request"));
-        pyab_buf_adds(b, " [");
-        add_bytes(b, json_number_value(json_array_get(ci, 0)));
-        pyab_buf_adds(b, ", ");
-        add_bytes(b, json_number_value(json_array_get(ci, 1)));
-        pyab_buf_addf(b, "] %3.0f%%  %s in %s", 100 * num(s, "share"),
-                      json_string_value(json_object_get(s, "site")) ?: "?",
-                      json_string_value(json_object_get(s, "function")) ?: "?");
+        if (json_is_array(ci)) {
+            pyab_buf_adds(b, " [");
+            add_bytes(b, json_number_value(json_array_get(ci, 0)));
+            pyab_buf_adds(b, ", ");
+            add_bytes(b, json_number_value(json_array_get(ci, 1)));
+            pyab_buf_adds(b, "]");
+        }
+        pyab_buf_addf(b, " %3.0f%%  %s", 100 * num(s, "share"),
+                      json_string_value(json_object_get(s, "site")) ?: "?");
+        if (json_is_string(json_object_get(s, "function")))
+            pyab_buf_addf(b, " in %s", json_string_value(json_object_get(s, "function")));
         if (json_is_string(json_object_get(s, "state")))
             pyab_buf_addf(b, "  (%s)", json_string_value(json_object_get(s, "state")));
         pyab_buf_adds(b, "\n");

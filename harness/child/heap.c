@@ -206,14 +206,34 @@ static void *blocks_calloc(void *ctx, size_t count, size_t n)
     return p;
 }
 
+static void blocks_free(void *ctx, void *p);
+
 static void *blocks_realloc(void *ctx, void *old, size_t n)
 {
     PyMemAllocatorEx *a = ctx;
     int old_malloc = 0;
     size_t old_size = old ? block_size(old, &old_malloc) : 0;
-    void *p = a->realloc(a->ctx, old, n);
+    void *p;
 
-    if (p == NULL)
+    /*
+     * A sampled realloc is a fresh allocation of n bytes, served by malloc
+     * like every sampled block: a result left inside an arena could never
+     * be found again on its free. (Deferring the sample to the next
+     * allocation instead missed every small string a _PyUnicodeWriter
+     * shrinks into place.)
+     */
+    if (where_due(n) && (n - 1 < 512 || old == NULL)) {
+        if ((p = PyMem_RawMalloc(n ? n : 1)) == NULL)
+            return NULL;
+        if (old) {
+            memcpy(p, old, old_size < n ? old_size : n);
+            blocks_free(ctx, old);
+        }
+        add_live((int64_t)malloc_usable_size(p), 1);
+        pyab_where_take(p, n);
+        return p;
+    }
+    if ((p = a->realloc(a->ctx, old, n)) == NULL)
         return NULL; /* the old block is still alive and still counted */
     if (old) {
         add_live(-(int64_t)old_size, old_malloc);
@@ -221,9 +241,8 @@ static void *blocks_realloc(void *ctx, void *old, size_t n)
             pyab_where_forget(old);
     }
     blocks_count(p, n);
-    /* A result inside an arena is not sampled (its free would not look);
-     * the countdown stays below zero and the next allocation is. */
-    if (where_due(n) && !in_arena((uintptr_t)p))
+    /* Over 512 bytes pymalloc hands the block to malloc: never an arena. */
+    if (pyab_where_left < 0)
         pyab_where_take(p, n);
     return p;
 }

@@ -983,6 +983,9 @@ json_t *pyab_where_report(const char *point)
     if (w.mode == MODE_OFF)
         return json_pack("{s:{s:s,s:s}}", "python", "mode", "off", "reason", w.off_reason);
     pyab_where_left = INT64_MAX; /* nothing the report allocates is sampled */
+    /* Nor collected: a collection the report's walk set off would land in
+     * the rep's GC events as if the service had caused it. */
+    int gc_was_on = PyGC_Disable();
     if (!w.warm_done)
         pyab_where_warm();
     end = w.clock(w.clock_data);
@@ -994,5 +997,7 @@ json_t *pyab_where_report(const char *point)
     else
         exact_report(dom);
     PyErr_Clear();
+    if (gc_was_on)
+        PyGC_Enable();
     return json_pack("{s:o}", "python", dom);
 }

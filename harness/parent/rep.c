@@ -548,8 +548,9 @@ static int spawn_rep(pyab_rep_host *h, pyab_rep *r, pyab_error *err)
     r->open_handles = 4; /* pipe, process, deadline and watchdog timers */
     rc = exe && fd_out >= 0 && fd_err >= 0 ? uv_spawn(&h->loop, &r->proc, &po) : -EIO;
     if (rc < 0) {
-        pyab_error_internal(err, "cannot start the child for arm %s rep %d: %s", r->arm->arm,
-                            r->rep, uv_strerror(rc));
+        pyab_error_internal(err, "cannot start the child for arm %s rep %d (%s): %s",
+                            r->arm->arm, r->rep, exe ? exe : "pyab-child not found",
+                            uv_strerror(rc));
         /* The handles live in the caller's frame: finish closing them here.
          * libuv initialises the process handle even when the spawn fails. */
         r->open_handles = exe && fd_out >= 0 && fd_err >= 0 ? 2 : 1;

@@ -158,11 +158,13 @@ def handle(req):
 def bench_heap(pyab, tmp):
     trace = make_trace(tmp / "trace1k.jsonl", 1000)
     service = write(tmp / "alloc.py", HEAP_SERVICE)
-    arms = [("off", {"sample": {"interval_ms": 100, "pyheap": "off"}}),
-            ("blocks", {"sample": {"interval_ms": 100, "pyheap": "blocks"}}),
-            ("requested", {"sample": {"interval_ms": 100, "pyheap": "requested"}}),
-            ("tracemalloc", {"sample": {"interval_ms": 100, "pyheap": "off"},
-                             "env": {"BENCH_TRACEMALLOC": "1"}})]
+    # The hooks alone: allocation-site sampling (bench where) is off here.
+    off = {"where": {"mode": "off"}}
+    arms = [("off", dict(off, sample={"interval_ms": 100, "pyheap": "off"})),
+            ("blocks", dict(off, sample={"interval_ms": 100, "pyheap": "blocks"})),
+            ("requested", dict(off, sample={"interval_ms": 100, "pyheap": "requested"})),
+            ("tracemalloc", dict(off, sample={"interval_ms": 100, "pyheap": "off"},
+                                 env={"BENCH_TRACEMALLOC": "1"}))]
     cpu = {}
     n = 30_000
     for name, extra in arms:

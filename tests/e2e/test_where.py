@@ -53,6 +53,7 @@ CASES = [
     ("cycles", {"enabled": False}, True, ["no module reaches it: cycles.Node"]),
     ("extra_ref", None, True, None),
     ("two_leaks", None, True, ["attribute big (list)"]),
+    ("formatted", None, True, ["attribute _keep (list)"]),
 ]
 
 
@@ -109,6 +110,14 @@ def test_no_leak_has_no_growing_site(pyab, tmp_path):
     arm, where = run_where(pyab, tmp_path, "no_leak", "sampled", SAMPLED_REQUESTS)
     assert arm["verdict"] == "no-leak"
     assert where["bytes_per_request"] < 64, where["sites"][:3]
+
+
+def test_strings_shrunk_by_realloc_are_sampled(pyab, tmp_path):
+    # The formatted string is ~130 bytes: what survives of str must be seen.
+    _, where = run_where(pyab, tmp_path, "formatted", "sampled", SAMPLED_REQUESTS)
+    types = {t["type"]: t for t in where["types"]}
+    assert "str" in types, where["types"]
+    assert types["str"]["objects_per_request"] == pytest.approx(1, rel=0.5), types["str"]
 
 
 def test_types_name_the_objects(pyab, tmp_path):
