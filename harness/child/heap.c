@@ -256,7 +256,13 @@ static void *blocks_realloc(void *ctx, void *old, size_t n)
         if (old_malloc && pyab_where_nlive)
             pyab_where_forget(old);
     }
-    blocks_count(p, n);
+    /* Unlike a malloc, a small realloc of a block malloc serves stays with
+     * malloc (pymalloc hands blocks it does not own to the raw allocator):
+     * where it lives is asked, not assumed. */
+    if (n - 1 < 512 && in_arena((uintptr_t)p))
+        add_live((int64_t)((n + 15) & ~(size_t)15), 0);
+    else
+        add_live((int64_t)malloc_usable_size(p), 1);
     /* Over 512 bytes pymalloc hands the block to malloc: never an arena. */
     if (pyab_where_left < 0)
         pyab_where_take(p, n);

@@ -30,8 +30,16 @@ typedef struct sample {
     uint32_t next_free;
 } sample;
 
+/*
+ * A distinct stack, shared by the samples taken with it and freed with the
+ * last of them: what the tables hold follows the live samples, so a service
+ * that keeps nothing sees no memory of pyab's grow in its curves.
+ */
 typedef struct stack {
-    uint32_t first, depth; /* frames[first .. first + depth), innermost first */
+    pyab_pyframe *frames; /* innermost first (libc memory); NULL: a free slot */
+    uint32_t depth, refs;
+    uint64_t key;         /* its key in stack_ix */
+    uint32_t next_free;
 } stack;
 
 static struct {
@@ -56,9 +64,10 @@ static struct {
 
     stack *stacks;
     size_t nstacks, capstacks;
-    pyab_pyframe *frames;
-    size_t nframes, capframes;
+    uint32_t free_stack; /* index + 1 of a free stack slot, 0 if none */
+    size_t live_stacks;
     ptrmap stack_ix; /* stack hash (probed) -> stack index + 1 */
+    ptrmap codes;    /* code objects with a reference held for the report */
 
     PyObject *ns; /* where.py's namespace */
 } w;
@@ -112,49 +121,78 @@ static int same_stack(const stack *s, const pyab_pyframe *f, int n)
     if (s->depth != (uint32_t)n)
         return 0;
     for (int i = 0; i < n; i++)
-        if (w.frames[s->first + i].code != f[i].code || w.frames[s->first + i].lasti != f[i].lasti)
+        if (s->frames[i].code != f[i].code || s->frames[i].lasti != f[i].lasti)
             return 0;
     return 1;
 }
 
-/* The index of stack f[0..n), added if new; 0 (empty) when the table is full. */
+/* The index of stack f[0..n), added if new, with one more reference; 0
+ * (the empty stack) when the table is full or memory short. */
 static uint32_t intern_stack(const pyab_pyframe *f, int n)
 {
     uint64_t key, v;
-    void *p;
+    uint32_t i;
+    stack *st;
 
     if (n == 0)
         return 0;
     for (key = stack_hash(f, n);; key = (key * 0x9E3779B97F4A7C15ull) | 1) {
         if (!ptrmap_get(&w.stack_ix, key, &v))
             break;
-        if (same_stack(&w.stacks[v - 1], f, n))
+        if (same_stack(&w.stacks[v - 1], f, n)) {
+            w.stacks[v - 1].refs++;
             return (uint32_t)(v - 1);
+        }
     }
-    if (w.nstacks == 0)
-        w.nstacks = 1; /* index 0: the empty stack */
-    if (w.nstacks >= STACKS_MAX)
+    if (w.live_stacks >= STACKS_MAX)
         return n > 1 ? intern_stack(f, 1) : 0;
-    if (w.nstacks + 1 > w.capstacks) {
-        if ((p = grow(w.stacks, &w.capstacks, w.nstacks + 1, sizeof(*w.stacks), STACKS_MAX)) == NULL)
-            return 0;
-        w.stacks = p;
+    if (w.free_stack) {
+        i = w.free_stack - 1;
+        w.free_stack = w.stacks[i].next_free;
+    } else {
+        void *p;
+        if (w.nstacks + 1 > w.capstacks) {
+            p = grow(w.stacks, &w.capstacks, w.nstacks + 1, sizeof(*w.stacks), STACKS_MAX + 1);
+            if (p == NULL)
+                return 0;
+            w.stacks = p;
+        }
+        i = (uint32_t)w.nstacks++;
     }
-    if (w.nframes + (size_t)n > w.capframes) {
-        p = grow(w.frames, &w.capframes, w.nframes + (size_t)n, sizeof(*w.frames),
-                 (size_t)STACKS_MAX * PYAB_WHERE_DEPTH);
-        if (p == NULL)
-            return 0;
-        w.frames = p;
+    st = &w.stacks[i];
+    if ((st->frames = malloc((size_t)n * sizeof(*f))) == NULL) {
+        st->next_free = w.free_stack;
+        w.free_stack = i + 1;
+        return 0;
     }
-    memcpy(&w.frames[w.nframes], f, (size_t)n * sizeof(*f));
-    /* Keep the code objects alive until the report resolves their lines. */
-    for (int i = 0; i < n; i++)
-        Py_INCREF(f[i].code);
-    w.stacks[w.nstacks] = (stack){(uint32_t)w.nframes, (uint32_t)n};
-    w.nframes += (size_t)n;
-    ptrmap_put(&w.stack_ix, key, w.nstacks + 1);
-    return (uint32_t)w.nstacks++;
+    memcpy(st->frames, f, (size_t)n * sizeof(*f));
+    st->depth = (uint32_t)n;
+    st->refs = 1;
+    st->key = key;
+    /* One reference per distinct code object, kept to the report: a
+     * function's code can be freed while what it allocated lives on. */
+    for (int k = 0; k < n; k++)
+        if (!ptrmap_get(&w.codes, (uintptr_t)f[k].code, &v)) {
+            Py_INCREF(f[k].code);
+            ptrmap_put(&w.codes, (uintptr_t)f[k].code, 1);
+        }
+    ptrmap_put(&w.stack_ix, key, i + 1);
+    w.live_stacks++;
+    return i;
+}
+
+static void release_stack(uint32_t i)
+{
+    stack *st = &w.stacks[i];
+
+    if (i == 0 || --st->refs > 0)
+        return;
+    ptrmap_del(&w.stack_ix, st->key, NULL);
+    free(st->frames);
+    st->frames = NULL;
+    st->next_free = w.free_stack;
+    w.free_stack = i + 1;
+    w.live_stacks--;
 }
 
 static int slot_new(uint32_t *out)
@@ -189,6 +227,7 @@ void pyab_where_take(void *p, size_t n)
     depth = pyab_where_pystack(fr, PYAB_WHERE_DEPTH);
     if (ptrmap_get(&w.live, (uintptr_t)p, &v)) {
         i = (uint32_t)(v - 1); /* the same block sampled again (realloc in place) */
+        release_stack(w.samples[i].stack);
     } else if (slot_new(&i) < 0) {
         w.dropped++;
         w.busy = 0;
@@ -206,6 +245,7 @@ void pyab_where_forget(void *p)
 
     if (!ptrmap_del(&w.live, (uintptr_t)p, &v))
         return;
+    release_stack(w.samples[v - 1].stack);
     w.samples[v - 1].ptr = 0;
     w.samples[v - 1].next_free = w.free_head;
     w.free_head = (uint32_t)v;
@@ -230,6 +270,20 @@ void pyab_where_init(const pyab_config *cfg, uint64_t (*clock)(void *), void *cl
     w.rng = (cfg->seed + 1) * 0x9E3779B97F4A7C15ull | 1;
     w.clock = clock;
     w.clock_data = clock_data;
+    /* The tables' first sizes now, before any sample: allocated during the
+     * run they would be a step in the native-heap curve. Index 0 of stacks
+     * is the empty stack. */
+    if (w.mode == MODE_SAMPLED) {
+        w.samples = grow(NULL, &w.cap, 1024, sizeof(*w.samples), SAMPLES_MAX);
+        w.stacks = grow(NULL, &w.capstacks, 1024, sizeof(*w.stacks), STACKS_MAX + 1);
+        if (w.samples == NULL || w.stacks == NULL)
+            abort();
+        memset(&w.stacks[0], 0, sizeof(w.stacks[0]));
+        w.nstacks = 1;
+        ptrmap_grow(&w.live);
+        ptrmap_grow(&w.stack_ix);
+        ptrmap_grow(&w.codes);
+    }
     /* where.py is compiled at the report, after the last sample (compiling
      * it earlier left ~650 KB of freed parser memory in the rep's RSS),
      * except in exact mode, whose tracemalloc starts here: importing it
@@ -480,7 +534,7 @@ static json_t *stack_json(const stack *st)
     json_t *a = json_array();
 
     for (uint32_t i = 0; i < st->depth && i < STACK_SHOWN; i++)
-        json_array_append_new(a, frame_json(&w.frames[st->first + i]));
+        json_array_append_new(a, frame_json(&st->frames[i]));
     return a;
 }
 
@@ -488,7 +542,7 @@ static json_t *stack_json(const stack *st)
 static int own_frame(const stack *st, const names *nm)
 {
     for (uint32_t i = 0; i < st->depth; i++)
-        if (file_info(nm, w.frames[st->first + i].code->co_filename).own)
+        if (file_info(nm, st->frames[i].code->co_filename).own)
             return (int)i;
     return -1;
 }
@@ -498,9 +552,9 @@ static PyObject *file_names(const tally *per_stack)
     PyObject *set = PySet_New(NULL), *list;
 
     for (size_t s = 1; s < w.nstacks; s++)
-        if (per_stack[s].samples)
+        if (per_stack[s].samples && w.stacks[s].frames)
             for (uint32_t i = 0; i < w.stacks[s].depth; i++)
-                PySet_Add(set, w.frames[w.stacks[s].first + i].code->co_filename);
+                PySet_Add(set, w.stacks[s].frames[i].code->co_filename);
     list = PySequence_List(set);
     Py_DECREF(set);
     return list;
@@ -836,14 +890,14 @@ static void sampled_report(json_t *dom, uint64_t end)
 
         if (t->samples == 0)
             continue;
-        if (st == NULL || st->depth == 0) {
+        if (st == NULL || st->depth == 0 || st->frames == NULL) {
             g = group_get(&sites, "(no Python frame)", &created);
             if (created)
                 json_object_set_new(g->rec, "site", json_string("(no Python frame)"));
             tally_merge(&g->t, t);
             continue;
         }
-        const pyab_pyframe *f = &w.frames[st->first];
+        const pyab_pyframe *f = &st->frames[0];
         key = xasprintf("%s:%d", utf8(f->code->co_filename), pyab_where_frame_line(f));
         g = group_get(&sites, key, &created);
         if (created)
@@ -855,7 +909,7 @@ static void sampled_report(json_t *dom, uint64_t end)
         tally_merge(&g->t, t);
         free(key);
         if ((of = own_frame(st, &nm)) >= 0) {
-            const pyab_pyframe *o = &w.frames[st->first + (uint32_t)of];
+            const pyab_pyframe *o = &st->frames[of];
             key = xasprintf("%s:%d", utf8(o->code->co_filename), pyab_where_frame_line(o));
             g = group_get(&own, key, &created);
             if (created)
@@ -874,8 +928,8 @@ static void sampled_report(json_t *dom, uint64_t end)
     for (size_t k = 0; k < nsv; k++) {
         const stack *st = sv[k].s->stack ? &w.stacks[sv[k].s->stack] : NULL;
         json_t *ix;
-        if (st && st->depth) {
-            const pyab_pyframe *f = &w.frames[st->first];
+        if (st && st->depth && st->frames) {
+            const pyab_pyframe *f = &st->frames[0];
             char *key = xasprintf("%s:%d", utf8(f->code->co_filename), pyab_where_frame_line(f));
             ix = json_object_get(sites.index, key);
             free(key);
