@@ -15,10 +15,14 @@ packages=(
   gcc meson ninja-build pkg-config binutils strace
   libpython3.11-dev libuv1-dev libjansson-dev libsqlite3-dev
   python3.11-dbg          # pyab-child-debug: arms with "python": {"build": "debug"}
+  libpq-dev postgresql    # the PostgreSQL history backend; its tests start a private server
   python3 python3-pytest python3-numpy python3-flask python3-django
+  python3-yaml            # tests/test_examples.py reads docs/examples/
+  python3-opencv python3-lxml python3-pil   # where.native e2e cases (real native libraries)
   libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
   libjs-chart.js chromium
   gunicorn wrk            # only the WSGI benchmark uses these
+  python3-fastapi python3-uvloop python3-uvicorn   # ASGI: scenarios, tests, benchmark
 )
 
 missing=()

@@ -22,6 +22,20 @@ def pyab():
     return str(exe)
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A private PostgreSQL server (tests/pgserver.py) for the session;
+    the tests asking for it are skipped, with the reason, without one."""
+    import pgserver
+    server, why = pgserver.start()
+    if server is None and os.environ.get("PYAB_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PYAB_REQUIRE_POSTGRES=1 and no PostgreSQL server: {why}", pytrace=False)
+    if server is None:
+        pytest.skip(why)
+    yield server
+    server.stop()
+
+
 def build_sanitize(pyab):
     """The "sanitize" of `pyab version --json` ("none" for a plain build) and
     None, or None and why it could not be read."""

@@ -20,18 +20,20 @@ ALLOWED = {
     "core": {"lib"},
     "input": {"core", "lib"},
     "analysis": {"core", "lib"},
-    "child": {"core", "lib"},
+    "child": {"core", "lib", "preload"},
     "report": {"analysis", "core", "lib"},
     "nightly": {"analysis", "input", "core", "lib"},
     "parent": {"nightly", "report", "analysis", "input", "core", "lib"},
     "cmd": {"parent", "nightly", "report", "analysis", "input", "core", "lib"},
+    # pyab-native.so, the native sampler preloaded into the child: nothing of pyab.
+    "preload": set(),
 }
 # pyab-child's main() sits with the verbs but belongs to the child's program.
 CHILD_MAIN = "cmd/child.c"
 CHILD_MAIN_ALLOWED = {"child", "core", "lib"}
 # Headers meson generates, and the folder they belong to.
 GENERATED = {"build_config.h": None, "report_assets.h": "report", "bootstrap_py.h": "child",
-             "where_py.h": "child", "core_id.h": "core"}
+             "where_py.h": "child", "asgi_py.h": "child", "core_id.h": "core"}
 # A second library of a folder's own sources, compiled against another
 # dependency: the child's against the debug build of the same Python.
 VARIANTS = {"pyab_child_debug": "child"}
@@ -39,7 +41,9 @@ VARIANTS = {"pyab_child_debug": "child"}
 SYSTEM = {
     "Python.h": {"child"},  # cmd/child.c reaches Python only through child.h
     "uv.h": {"child", "parent"},
-    "sqlite3.h": {"nightly/history.c"},
+    # Each history backend's client library only in its own file (history_store.h).
+    "sqlite3.h": {"nightly/history_sqlite.c"},
+    "libpq-fe.h": {"nightly/history_pg.c"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]', re.M)
 
@@ -151,6 +155,15 @@ def test_pyab_does_not_link_libpython_and_the_child_does():
     assert not [n for n in needed(parent) if n.startswith("libpython")], needed(parent)
     assert [n for n in needed(child) if n.startswith("libpython")], needed(child)
     assert not [n for n in needed(child) if n.startswith("libsqlite")], needed(child)
+    assert not [n for n in needed(child) if n.startswith("libpq")], needed(child)
+
+
+def test_the_native_sampler_links_only_libc_and_libm():
+    """pyab-native.so is preloaded into the child before libpython and the
+    arm's allocator: it must bring in nothing of its own."""
+    lib = BUILD / "harness" / "pyab-native.so"
+    assert lib.exists()
+    assert set(needed(lib)) <= {"libc.so.6", "libm.so.6"}, needed(lib)
 
 
 def test_version_asks_the_child_for_python(pyab):

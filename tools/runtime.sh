@@ -75,8 +75,10 @@ echo "runtime: $((SECONDS - started)) s: root ready" >&2
 mkdir -p "$dir$(dirname "$dir")"
 [[ -L $dir$dir ]] || ln -s / "$dir$dir"
 
+# What meson.build asks for (libpq: the project's history backend, though
+# only pyab-child is built here).
 packages=(gcc libc6-dev meson ninja-build pkg-config libpython3-dev libuv1-dev libjansson-dev
-          libsqlite3-dev "${extra[@]}")
+          libsqlite3-dev libpq-dev "${extra[@]}")
 [[ ${PYAB_RUNTIME_DEBUG:-0} == 1 ]] && packages+=(python3-dbg)
 echo "runtime: apt-get install ${packages[*]}" >&2
 chroot "$dir" /usr/bin/env DEBIAN_FRONTEND=noninteractive /bin/sh -c \

@@ -9,6 +9,7 @@
 
 #include "compare.h"
 #include "wherearm.h"
+#include "wherenative.h"
 #include "table.h"
 #include "util.h"
 #include "verdict.h" /* PYAB_MIB */
@@ -247,6 +248,7 @@ static void print_verdicts(FILE *f, json_t *summary)
             if (json_is_string(next))
                 pyab_buf_addf(&b, "    needs: %s\n", json_string_value(next));
             pyab_wherearm_text(&b, arm);
+            pyab_wherenative_text(&b, arm);
             add_dropped_line(&b, json_object_get(arm, "reps"));
             add_rep_lines(&b, json_object_get(arm, "reps"));
             lines[r] = b.len ? b.data : NULL;

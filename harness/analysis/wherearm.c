@@ -276,7 +276,8 @@ static json_t *merge_domain(json_t **docs, size_t ndocs, const char *domain, dou
     for (size_t i = 0; i < n; i++)
         tpr += num(json_object_get(reps[i].dom, "total"), "bytes") / reps[i].requests / (double)n;
     json_object_set_new(out, "bytes_per_request", json_real(tpr));
-    static const char *const lists[] = {"sites", "own", "packages", "types", "resurrected"};
+    static const char *const lists[] = {"sites", "own", "packages", "types", "resurrected",
+                                        "libraries"};
     for (size_t l = 0; l < PYAB_ARRAY_LEN(lists); l++)
         if (json_object_get(first, lists[l]))
             json_object_set_new(out, lists[l], merge_list(reps, n, lists[l], total, conf, exact));

@@ -284,6 +284,10 @@ def load_app(kind, target, handler):
         app = module
         for part in attr.split("."):
             app = getattr(app, part)
+        if kind == "asgi":
+            if not callable(app):
+                raise TypeError("app.asgi %r is not callable (got %s)" % (target, type(app).__name__))
+            return app  # asgi.py's driver calls it on the event loop
         return wsgi_adapter(app)
     fn = getattr(module, handler, None)
     if fn is None or not callable(fn):

@@ -16,6 +16,7 @@
 
 #include "gcwatch.h"
 #include "interp.h"
+#include "native.h"
 #include "pyfacts.h"
 #include "pymod.h"
 #include "replay.h"
@@ -271,6 +272,7 @@ static void mark_warmup(child *c)
         send_line(c, PYAB_MSG_WARNING, msg, strlen(msg));
     }
     take_sample(c, "warmup_end");
+    pyab_native_mark_warmup();
 }
 
 static const char *phase_now(child *c)
@@ -403,6 +405,22 @@ static double cpu_seconds(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/*
+ * The rep's where report (steals `where`, may be NULL) with the native
+ * domain beside the Python one, taken at the same survival point.
+ */
+static json_t *with_native(json_t *where, const char *point)
+{
+    json_t *native = pyab_native_where_json(point);
+
+    if (native == NULL)
+        return where;
+    if (where == NULL)
+        where = json_object();
+    json_object_set_new(where, "native", native);
+    return where;
+}
+
 static void finish(child *c)
 {
     json_t *result, *where = NULL;
@@ -425,7 +443,7 @@ static void finish(child *c)
      * with it on, what pyab's full collection leaves (where.h). */
     if (!c->interrupted && !PyGC_IsEnabled()) {
         t0 = cpu_seconds();
-        where = pyab_where_report("end");
+        where = with_native(pyab_where_report("end"), "end");
         where_cpu = cpu_seconds() - t0;
     }
     pyab_gcwatch_collect(2);
@@ -433,13 +451,16 @@ static void finish(child *c)
     PyEval_SaveThread();
     malloc_trim(0);
     take_sample(c, "quiesce");
+    /* An event-loop app's lifespan shutdown: after the last sample, so
+     * what it frees does not hide what the replay kept. */
+    pyab_replay_shutdown_app(c->rp);
     PyEval_RestoreThread(c->main_ts);
     /* The rep's CPU ends here: the where report is an end-of-rep cost,
      * given apart (where_report_cpu_s), not a cost per request. */
     cpu_end = cpu_seconds() - where_cpu;
     t0 = cpu_seconds();
     if (!c->interrupted && where == NULL)
-        where = pyab_where_report("quiesce");
+        where = with_native(pyab_where_report("quiesce"), "quiesce");
     where_cpu += cpu_seconds() - t0;
     result = pyab_replay_result(c->rp);
     json_object_set_new(result, "interrupted", json_boolean(c->interrupted));
@@ -674,6 +695,8 @@ static int setup(child *c, const char *config_path, pyab_error *err)
         return rc;
     }
     c->rp = pyab_replay_create(&c->cfg, c->trace, handler, &c->notify);
+    if ((rc = pyab_replay_prepare(c->rp, err)) < 0)
+        return rc;
     pyab_where_init(&c->cfg, where_clock, c);
     /* No warm-up: every allocation of the run counts. */
     if (c->cfg.warmup_requests == 0 && c->cfg.warmup_seconds == 0)
@@ -728,6 +751,8 @@ int pyab_child_main(const char *config_path)
      * would be pyab's own allocation on the native-heap curve. */
     pyab_buf_init(&c.pending);
     pyab_buf_reserve(&c.pending, 4 * PENDING_MAX);
+    if (pyab_native_start(&c.cfg, c.rp, &err) < 0)
+        send_line(&c, PYAB_MSG_WARNING, err.text, strlen(err.text));
     if ((rc = pyab_replay_start(c.rp)) < 0) {
         pyab_error_internal(&err, "cannot start worker threads: %s", uv_strerror(rc));
         send_fatal(&c, &err);

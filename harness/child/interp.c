@@ -191,7 +191,7 @@ static int run_bootstrap(pyab_error *err)
 
 PyObject *pyab_interp_load(const pyab_config *cfg, pyab_error *err)
 {
-    static const char *const kinds[] = {"path", "module", "wsgi"};
+    static const char *const kinds[] = {"path", "module", "wsgi", "asgi"};
     PyObject *paths, *mocks, *r;
 
     if (run_bootstrap(err) < 0)

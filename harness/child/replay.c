@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "asgi.h"
 #include "gcwatch.h"
 #include "request.h"
 #include "routestats.h"
@@ -61,6 +62,7 @@ struct pyab_replay {
     pyab_routestats *routes; /* touched with the GIL held */
     pyab_hist prev; /* main thread: sum of worker histograms at the last window */
     _Atomic uint64_t last_done_ns;
+    pyab_asgi *loop; /* event-loop apps: the driver that replaces the workers */
 };
 
 static void nap_until(pyab_replay *rp, uint64_t when)
@@ -201,44 +203,60 @@ static void give_token_back(pyab_replay *rp, worker *w)
     uv_mutex_unlock(&rp->lock);
 }
 
-static void run_one(pyab_replay *rp, worker *w, PyThreadState *ts, uint64_t idx, uint64_t due)
+/* Counts a finished call: res (borrowed), or NULL with its exception pending. GIL held. */
+static uint64_t count_result(pyab_replay *rp, const pyab_trace_rec *rec, PyObject *res)
 {
-    const pyab_trace_rec *rec = rec_at(rp, idx);
     const pyab_config *cfg = rp->cfg;
-    PyObject *req, *res = NULL;
-    uint64_t done, end;
+    uint64_t done;
 
-    PyEval_RestoreThread(ts);
-    atomic_store_explicit(&w->busy_idx, idx, memory_order_relaxed);
-    atomic_store_explicit(&w->busy_since, pyab_now_ns(), memory_order_release);
-    req = pyab_request_build(rp->trace, rec, cfg->app_kind == PYAB_APP_WSGI, rp->keys[KEY_T],
-                             rp->keys[KEY_ROUTE]);
-    if (req != NULL)
-        res = PyObject_CallOneArg(rp->handler, req);
-    atomic_store_explicit(&w->busy_since, 0, memory_order_release);
     if (res == NULL) {
         atomic_fetch_add(&rp->errors, 1);
         pyab_routestats_error(rp->routes, rec->route);
     } else {
         pyab_routestats_result(rp->routes, rec->route, res);
     }
-    Py_XDECREF(res);
-    Py_XDECREF(req);
     done = atomic_fetch_add(&rp->completed, 1) + 1;
     if (cfg->gc_collect_every_requests && done % (uint64_t)cfg->gc_collect_every_requests == 0)
         pyab_gcwatch_collect(cfg->gc_collect_generation);
-    PyEval_SaveThread();
-    end = pyab_now_ns();
+    return done;
+}
+
+/* After a request: its latency, the work-driven sample, the warm-up mark. */
+static void after_result(pyab_replay *rp, worker *w, uint64_t done, uint64_t due, uint64_t end)
+{
+    const pyab_config *cfg = rp->cfg;
+
     pyab_hist_record(&w->hist, end - due);
     atomic_store_explicit(&rp->last_done_ns, end, memory_order_relaxed);
-    /* In the worker that crossed the count, without the GIL: a wake-up of
-     * the main loop would come a millisecond late on a busy machine. */
+    /* In the thread that crossed the count: a wake-up of the main loop
+     * would come a millisecond late on a busy machine. */
     if (rp->sample_every && done % rp->sample_every == 0)
         rp->on_work(rp->on_work_data, done);
     if (cfg->warmup_requests && done == (uint64_t)cfg->warmup_requests) {
         atomic_store(&rp->warmup_ns, end);
         uv_async_send(rp->notify);
     }
+}
+
+static void run_one(pyab_replay *rp, worker *w, PyThreadState *ts, uint64_t idx, uint64_t due)
+{
+    const pyab_trace_rec *rec = rec_at(rp, idx);
+    PyObject *req, *res = NULL;
+    uint64_t done;
+
+    PyEval_RestoreThread(ts);
+    atomic_store_explicit(&w->busy_idx, idx, memory_order_relaxed);
+    atomic_store_explicit(&w->busy_since, pyab_now_ns(), memory_order_release);
+    req = pyab_request_build(rp->trace, rec, rp->cfg->app_kind == PYAB_APP_WSGI,
+                             rp->keys[KEY_T], rp->keys[KEY_ROUTE]);
+    if (req != NULL)
+        res = PyObject_CallOneArg(rp->handler, req);
+    atomic_store_explicit(&w->busy_since, 0, memory_order_release);
+    done = count_result(rp, rec, res);
+    Py_XDECREF(res);
+    Py_XDECREF(req);
+    PyEval_SaveThread();
+    after_result(rp, w, done, due, pyab_now_ns());
 }
 
 static void worker_main(void *arg)
@@ -325,9 +343,24 @@ pyab_replay *pyab_replay_create(const pyab_config *cfg, const pyab_trace *trace,
     return rp;
 }
 
+int pyab_replay_prepare(pyab_replay *rp, pyab_error *err)
+{
+    int rc = pyab_asgi_create(rp, rp->cfg, rp->handler, &rp->loop, err);
+
+    if (rc < 0 || rp->loop == NULL)
+        return rc;
+    /* One loop thread in place of the workers: its histogram is worker 0's. */
+    rp->nworkers = 1;
+    return pyab_asgi_startup(rp->loop, err);
+}
+
 int pyab_replay_start(pyab_replay *rp)
 {
     rp->start_ns = pyab_now_ns();
+    if (rp->loop) {
+        rp->workers[0].rp = rp;
+        return pyab_asgi_go(rp->loop);
+    }
     if (rp->token_queue) {
         rp->heap = xcalloc((size_t)rp->cfg->users, sizeof(*rp->heap));
         for (long u = 0; u < rp->cfg->users; u++)
@@ -369,6 +402,8 @@ int pyab_replay_running(const pyab_replay *rp)
 
 void pyab_replay_join(pyab_replay *rp)
 {
+    if (rp->loop)
+        return; /* the loop thread is not joined: it runs on until the shutdown */
     for (int i = 0; i < rp->nworkers; i++) {
         worker *w = &rp->workers[i];
         if (!w->joined && atomic_load(&w->exited)) {
@@ -406,6 +441,11 @@ void pyab_replay_sample_every(pyab_replay *rp, uint64_t every, void (*fn)(void *
     rp->on_work_data = data;
 }
 
+const _Atomic uint64_t *pyab_replay_dispatched(const pyab_replay *rp)
+{
+    return &rp->next;
+}
+
 uint64_t pyab_replay_warmup_ns(const pyab_replay *rp)
 {
     return atomic_load(&rp->warmup_ns);
@@ -436,6 +476,10 @@ void pyab_replay_check_timeouts(pyab_replay *rp, PyThreadState *main_ts)
 {
     uint64_t limit = (uint64_t)(rp->cfg->timeout_ms * 1e6);
 
+    if (rp->loop) {
+        pyab_asgi_check_stuck(rp->loop, main_ts);
+        return;
+    }
     for (int i = 0; i < rp->nworkers; i++) {
         worker *w = &rp->workers[i];
         uint64_t now = pyab_now_ns();
@@ -491,5 +535,83 @@ json_t *pyab_replay_result(pyab_replay *rp)
     json_object_set_new(j, "first_error",
                         pyab_routestats_first_error(rp->routes,
                                                     (const char *const *)rp->trace->routes));
+    if (rp->loop)
+        json_object_set_new(j, "event_loop", pyab_asgi_json(rp->loop));
     return j;
+}
+
+void pyab_replay_shutdown_app(pyab_replay *rp)
+{
+    if (rp->loop)
+        pyab_asgi_shutdown(rp->loop, rp->cfg->timeout_ms / 1000 + 1);
+}
+
+/* ---- for the event-loop driver (asgi.c) ---- */
+
+uint64_t pyab_replay_due_ns(const pyab_replay *rp, uint64_t idx)
+{
+    return rp->start_ns + due_offset(rp, idx);
+}
+
+uint64_t pyab_replay_due_by(const pyab_replay *rp, uint64_t from, uint64_t now)
+{
+    return now < rp->start_ns ? from : due_count(rp, from, now - rp->start_ns);
+}
+
+int pyab_replay_stopping(const pyab_replay *rp)
+{
+    return atomic_load_explicit(&rp->stop, memory_order_relaxed);
+}
+
+int64_t pyab_replay_next(pyab_replay *rp)
+{
+    uint64_t idx;
+
+    if (atomic_load(&rp->stop))
+        return -1;
+    idx = atomic_fetch_add(&rp->next, 1);
+    return idx < rp->total ? (int64_t)idx : -1;
+}
+
+PyObject *pyab_replay_request(pyab_replay *rp, uint64_t idx, int bytes_body)
+{
+    return pyab_request_build(rp->trace, rec_at(rp, idx), bytes_body, rp->keys[KEY_T],
+                              rp->keys[KEY_ROUTE]);
+}
+
+void pyab_replay_record(pyab_replay *rp, uint64_t idx, uint64_t due, uint64_t end, PyObject *res)
+{
+    uint64_t done = count_result(rp, rec_at(rp, idx), res);
+
+    after_result(rp, &rp->workers[0], done, due, end);
+}
+
+void pyab_replay_count(pyab_replay *rp, int what)
+{
+    atomic_fetch_add(what == PYAB_REPLAY_LATE      ? &rp->late
+                     : what == PYAB_REPLAY_DROPPED ? &rp->dropped
+                                                   : &rp->timeouts,
+                     1);
+}
+
+void pyab_replay_count_status(pyab_replay *rp, uint64_t idx, PyObject *status)
+{
+    pyab_routestats_status(rp->routes, rec_at(rp, idx)->route, status);
+}
+
+const char *pyab_replay_route(const pyab_replay *rp, uint64_t idx)
+{
+    return rp->trace->routes[rec_at(rp, idx)->route];
+}
+
+unsigned pyab_replay_line(const pyab_replay *rp, uint64_t idx)
+{
+    return rec_at(rp, idx)->line;
+}
+
+void pyab_replay_loop_exited(pyab_replay *rp)
+{
+    atomic_store(&rp->workers[0].exited, 1);
+    rp->workers[0].joined = 1;
+    uv_async_send(rp->notify);
 }

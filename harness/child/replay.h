@@ -29,6 +29,7 @@
 #include "hist.h"
 #include "config.h"
 #include "trace.h"
+#include "util.h"
 
 typedef struct pyab_replay pyab_replay;
 
@@ -39,7 +40,13 @@ typedef struct pyab_replay pyab_replay;
  */
 pyab_replay *pyab_replay_create(const pyab_config *cfg, const pyab_trace *trace,
                                 PyObject *handler, uv_async_t *notify);
-/* Starts the workers; the caller must release the GIL afterwards. 0 or -errno. */
+/*
+ * After create, before start: an event-loop app (app.asgi, an `async def`
+ * handler) gets its loop thread (asgi.h), which runs the lifespan startup.
+ * 0, or -EINVAL with err set (a startup failure is bad input). GIL held.
+ */
+int pyab_replay_prepare(pyab_replay *rp, pyab_error *err);
+/* Starts the workers (or the event loop); the caller must release the GIL afterwards. 0 or -errno. */
 int pyab_replay_start(pyab_replay *rp);
 /* Asks workers to stop taking requests (signal-safe: one atomic store). */
 void pyab_replay_stop(pyab_replay *rp);
@@ -48,6 +55,12 @@ int pyab_replay_running(const pyab_replay *rp);
 /* Waits for workers that have exited (those still running are left alone). */
 void pyab_replay_join(pyab_replay *rp);
 
+/*
+ * The counter of requests taken by workers so far (dispatched, including
+ * those dropped), for stamping what happens during a request; borrowed,
+ * lives as long as rp. No GIL.
+ */
+const _Atomic uint64_t *pyab_replay_dispatched(const pyab_replay *rp);
 /* Completed requests and errors so far (no GIL). */
 uint64_t pyab_replay_completed(const pyab_replay *rp);
 uint64_t pyab_replay_errors(const pyab_replay *rp);
@@ -74,5 +87,38 @@ void pyab_replay_window(pyab_replay *rp, pyab_hist *window);
 void pyab_replay_check_timeouts(pyab_replay *rp, PyThreadState *main_ts);
 /* Final figures (requests, latency, errors by route, ...). New ref; GIL held. */
 json_t *pyab_replay_result(pyab_replay *rp);
+/* After the rep's last sample: an event-loop app's lifespan shutdown. Without the GIL. */
+void pyab_replay_shutdown_app(pyab_replay *rp);
+
+/*
+ * For the event-loop driver (asgi.c), which takes the workers' place: the
+ * pacing arithmetic, the request dicts and the counting they share.
+ */
+enum { PYAB_REPLAY_LATE, PYAB_REPLAY_DROPPED, PYAB_REPLAY_TIMEOUT };
+/* When request idx is due (open loop), in pyab_now_ns() time. */
+uint64_t pyab_replay_due_ns(const pyab_replay *rp, uint64_t idx);
+/* How many requests are due by `now`, counting from `from` (known due). */
+uint64_t pyab_replay_due_by(const pyab_replay *rp, uint64_t from, uint64_t now);
+/* 1 once pyab_replay_stop was called. */
+int pyab_replay_stopping(const pyab_replay *rp);
+/* Closed loop: the next request's index, or -1 when the replay is over. */
+int64_t pyab_replay_next(pyab_replay *rp);
+/* Request idx's dict (bytes_body: a JSON body as bytes, as for WSGI). New ref; GIL held. */
+PyObject *pyab_replay_request(pyab_replay *rp, uint64_t idx, int bytes_body);
+/*
+ * Counts request idx as finished at `end` (latency from `due`): res
+ * (borrowed) is its result, or NULL with its exception pending (taken).
+ * Takes the samples and marks that fall due. GIL held.
+ */
+void pyab_replay_record(pyab_replay *rp, uint64_t idx, uint64_t due, uint64_t end, PyObject *res);
+/* Counts one late, dropped or timed-out request (PYAB_REPLAY_*). */
+void pyab_replay_count(pyab_replay *rp, int what);
+/* Counts the status (an int, borrowed) of a request that then raised, in its route's classes. */
+void pyab_replay_count_status(pyab_replay *rp, uint64_t idx, PyObject *status);
+/* Request idx's route name and trace line, for messages. */
+const char *pyab_replay_route(const pyab_replay *rp, uint64_t idx);
+unsigned pyab_replay_line(const pyab_replay *rp, uint64_t idx);
+/* The loop thread is done replaying: the rep may finish. */
+void pyab_replay_loop_exited(pyab_replay *rp);
 
 #endif

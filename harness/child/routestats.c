@@ -73,6 +73,11 @@ void pyab_routestats_error(pyab_routestats *s, uint32_t route)
 void pyab_routestats_result(pyab_routestats *rs, uint32_t route, PyObject *res)
 {
     rs->routes[route].calls++;
+    pyab_routestats_status(rs, route, res);
+}
+
+void pyab_routestats_status(pyab_routestats *rs, uint32_t route, PyObject *res)
+{
     if (PyLong_CheckExact(res)) {
         long code = PyLong_AsLong(res);
         rs->routes[route].status[code >= 100 && code < 600 ? code / 100 : 0]++;

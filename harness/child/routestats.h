@@ -26,6 +26,11 @@ void pyab_routestats_keep(pyab_routestats *rs, uint32_t route);
 void pyab_routestats_error(pyab_routestats *rs, uint32_t route);
 /* Records the handler's result (borrowed): an int counts in its status class. */
 void pyab_routestats_result(pyab_routestats *rs, uint32_t route, PyObject *res);
+/*
+ * Counts res (borrowed), when it is an int, in route's status classes
+ * without counting a call: the response an ASGI app sent before it raised.
+ */
+void pyab_routestats_status(pyab_routestats *rs, uint32_t route, PyObject *res);
 
 /*
  * The kept routes, by name (names[route], borrowed): errors, status

@@ -49,9 +49,11 @@ typedef struct pyab_pyframe {
 } pyab_pyframe;
 
 /*
- * The calling thread's Python stack, innermost first, at most max frames;
- * the number written. Allocates nothing and takes no lock: safe inside an
- * allocator hook. 0 when the thread runs no Python code.
+ * The Python stack of the thread that holds the GIL, innermost first, at
+ * most max frames; the number written. Allocates nothing and takes no
+ * lock: safe inside an allocator hook of the MEM/OBJ domains, which run
+ * with the GIL. Not for code running without the GIL (native.c reads its
+ * own thread's frames for that). 0 when no Python code runs.
  */
 int pyab_where_pystack(pyab_pyframe *out, int max);
 /* The line of a captured frame (PyCode_Addr2Line). */

@@ -169,7 +169,6 @@ def holders(targets, budget_s):
             parent[id(o)] = (None, label)
             objs[id(o)] = o
             queue.append(o)
-    complete = True
     # Our own objects: never counted as holders.
     ours = {id(targets), id(want), id(parent), id(objs), id(queue), id(roots)}
     ours.update(id(t) for t in targets)
@@ -188,13 +187,17 @@ def holders(targets, budget_s):
                 objs[i] = r
                 queue.append(r)
 
-    n = 0
-    while queue:
-        n += 1
-        if n % 4096 == 0 and time.monotonic() > deadline:
-            complete = False
-            break
-        walk(queue.popleft())
+    def drain():
+        """Walks the queue empty; False when the time budget ran out first."""
+        n = 0
+        while queue:
+            n += 1
+            if n % 4096 == 0 and time.monotonic() > deadline:
+                return False
+            walk(queue.popleft())
+        return True
+
+    complete = drain()
     reachable = {i for i in want if i in parent}
     found = set(reachable)
     if complete:
@@ -209,12 +212,7 @@ def holders(targets, budget_s):
                 objs[id(o)] = o
                 queue.append(o)
         del everything
-        while queue:
-            n += 1
-            if n % 4096 == 0 and time.monotonic() > deadline:
-                complete = False
-                break
-            walk(queue.popleft())
+        complete = drain()
     # Reference counts first, while only the walk's own containers hold
     # extra references: the sentinel, held exactly as a target is, gives
     # the count that means "nothing else holds it".

@@ -65,13 +65,23 @@ static json_t *load_json(const char *dir, const char *name)
     return j;
 }
 
-/* The baseline folder for a scenario: --baseline's (regress.h), else the history's. */
+/*
+ * The baseline folder for a scenario: --baseline's (regress.h), else the
+ * history's; a baseline another machine ran is copied from the history into
+ * DIR/baseline/, so the check's folder shows what it was compared with.
+ */
 static char *find_baseline(scen_check *c, const char *dir)
 {
-    char *why = NULL, *out;
+    char *why = NULL, *out, *cache;
 
-    if (c->o->baseline == NULL)
-        return c->hist ? pyab_history_baseline(c->hist, c->sc->name, dir) : NULL;
+    if (c->o->baseline == NULL && c->hist == NULL)
+        return NULL;
+    if (c->o->baseline == NULL) {
+        cache = pyab_path_join(dir, "baseline");
+        out = pyab_history_baseline(c->hist, c->sc->name, dir, cache);
+        free(cache);
+        return out;
+    }
     out = pyab_regress_baseline_dir(c->o->baseline, c->sc->name, &why);
     free(why); /* checked before the first run (validate_all); only a folder changed since lands here */
     return out;
@@ -551,8 +561,9 @@ int pyab_cmd_check(int argc, char **argv)
         code = PYAB_EXIT_USAGE;
         goto finish;
     }
-    if (!o.no_history && (hist = pyab_history_open(
-            o.history ? o.history : DEFAULT_HISTORY, &err)) == NULL) {
+    if (!o.no_history && ((hist = pyab_history_open(
+            o.history ? o.history : pyab_history_default(DEFAULT_HISTORY), &err)) == NULL ||
+                          pyab_history_writable(hist, &err) < 0)) {
         fprintf(stderr, "pyab check: %s\n", err.text);
         code = err.exit_code;
         goto out;

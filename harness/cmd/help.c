@@ -15,7 +15,7 @@ static const struct help {
 } helps[] = {
     {"run",
      "usage: pyab run SCENARIO [--out DIR] [--quiet] [--no-report] [--until-settled]\n"
-     "                [--history DB | --no-history]\n"
+     "                [--history DB | --no-history] [--shard I/N]\n"
      "\n"
      "Runs every arm x rep of SCENARIO (each rep a fresh pyab-child), analyses them, writes\n"
      "report.html and appends the figures to the history.\n"
@@ -24,20 +24,28 @@ static const struct help {
      "  -q, --quiet     no progress lines and no tables\n"
      "  --no-report     do not write report.html\n"
      "  --until-settled run each rep until every memory metric is decided (load.until)\n"
-     "  --history DB    the history database (default history.sqlite beside the results\n"
-     "                  folder); opened and checked before the first rep\n"
-     "  --no-history    record nothing\n"},
+     "  --history DB    the history: a SQLite file (default $PYAB_HISTORY, else\n"
+     "                  history.sqlite beside the results folder) or a postgresql:// URL;\n"
+     "                  opened and checked before the first rep\n"
+     "  --no-history    record nothing\n"
+     "  --shard I/N     run only the I-th of N pieces of the arm x rep order into a partial\n"
+     "                  folder (no analysis, no history); join them with pyab merge\n"},
     {"ablate",
-     "usage: pyab ablate SCENARIO [--suspects a,b] [--out DIR] [--quiet] [--no-report]\n"
+     "usage: pyab ablate SCENARIO [--suspects a,b|auto] [--out DIR] [--quiet] [--no-report]\n"
+     "                   [--shard I/N]\n"
      "\n"
      "The open/closed experiment: a control arm, one arm per suspect swapped for its\n"
      "stand-in (the scenario's \"ablate\" section), one with all swapped; ranks the suspects\n"
      "by the growth each swap removes.\n"
      "\n"
      "  --suspects a,b  only these suspects of the scenario's list\n"
+     "  --suspects auto first a screening run with native sampling (where.native, results in\n"
+     "                  DIR-screen); only the suspects its growing native sites point at\n"
      "  --out DIR       the results folder, new or empty\n"
      "  -q, --quiet     no progress lines and no tables\n"
-     "  --no-report     do not write report.html\n"},
+     "  --no-report     do not write report.html\n"
+     "  --shard I/N     run only the I-th of N pieces of the arm x rep order (pyab merge\n"
+     "                  joins the pieces and ranks the suspects)\n"},
     {"check",
      "usage: pyab check SCENARIO... [--baseline RESULTS_DIR | --history DB] [--no-history]\n"
      "                  [--junit FILE] [--out DIR] [--shard I/N] [--quiet]\n"
@@ -48,8 +56,9 @@ static const struct help {
      "\n"
      "  --baseline DIR  compare with this results folder (or a check's folder holding\n"
      "                  <name>/); one that is not of the scenario is an error (exit 2)\n"
-     "  --history DB    the history database (default results/history.sqlite); the baseline\n"
-     "                  is its newest complete passing run\n"
+     "  --history DB    the history: a SQLite file (default $PYAB_HISTORY, else\n"
+     "                  results/history.sqlite) or a postgresql:// URL; the baseline is its\n"
+     "                  newest complete passing run\n"
      "  --no-history    neither read nor write a history\n"
      "  --junit FILE    also write the JUnit report here (it is always in DIR/junit.xml)\n"
      "  --out DIR       the check's folder, new or empty (default results/check-<UTC>)\n"
@@ -60,16 +69,26 @@ static const struct help {
      "\n"
      "Each metric's trend over the recorded runs of a scenario, with change points.\n"
      "\n"
-     "  --db DB         the history database (default results/history.sqlite)\n"
+     "  --db DB         the history: a SQLite file or a postgresql:// URL (default\n"
+     "                  $PYAB_HISTORY, else results/history.sqlite)\n"
      "  --last N        the last N runs (default 30)\n"
      "  --json          print JSON\n"},
     {"merge",
-     "usage: pyab merge OUT_DIR IN_DIR... [--junit FILE]\n"
+     "usage: pyab merge OUT_DIR IN_DIR... [--junit FILE] [--history DB | --no-history]\n"
+     "                  [--quiet] [--no-report]\n"
      "\n"
      "Combines the folders of sharded checks (each IN_DIR a `pyab check --out`: check.json,\n"
-     "history.sqlite) into OUT_DIR's check.json, JUnit and history.\n"
+     "history.sqlite) into OUT_DIR's check.json, JUnit and history; or the partial results\n"
+     "folders of `pyab run --shard` / `pyab ablate --shard` (every shard of one experiment)\n"
+     "into one complete results folder, analysed, reported and recorded as a run.\n"
      "\n"
-     "  --junit FILE    also write the merged JUnit report here\n"},
+     "  --junit FILE    also write the merged JUnit report here (checks)\n"
+     "  --history DB    checks: import the shards' history.sqlite here instead of\n"
+     "                  OUT_DIR/history.sqlite; runs: record the merged run here (default\n"
+     "                  $PYAB_HISTORY, else history.sqlite beside OUT_DIR)\n"
+     "  --no-history    record nothing\n"
+     "  -q, --quiet     runs: no tables\n"
+     "  --no-report     runs: do not write report.html\n"},
     {"trace",
      "usage: pyab trace import INPUT -o OUTPUT.jsonl [--format har|access-log]\n"
      "                  [--route-from path|template]\n"

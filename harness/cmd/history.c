@@ -94,7 +94,7 @@ static int history_usage(void)
 
 int pyab_cmd_history(int argc, char **argv)
 {
-    const char *db = DEFAULT_HISTORY, *arg = NULL;
+    const char *db = pyab_history_default(DEFAULT_HISTORY), *arg = NULL;
     long last = 30;
     int as_json = 0, code = PYAB_EXIT_OK;
     pyab_error err = {0};
@@ -117,7 +117,7 @@ int pyab_cmd_history(int argc, char **argv)
     }
     if (arg == NULL)
         return history_usage();
-    if (access(db, R_OK) != 0) {
+    if (!pyab_history_is_url(db) && access(db, R_OK) != 0) {
         fprintf(stderr, "pyab history: %s: no history database (pyab run and pyab check write one)\n", db);
         return PYAB_EXIT_USAGE;
     }
@@ -132,7 +132,8 @@ int pyab_cmd_history(int argc, char **argv)
     } else {
         if (json_array_size(json_object_get(trend, "runs")) == 0) {
             /* A typo in the name must not pass for an empty history in a script. */
-            fprintf(stderr, "pyab history: no runs of scenario '%s' in %s\n", name, db);
+            fprintf(stderr, "pyab history: no runs of scenario '%s' in %s\n", name,
+                    pyab_history_name(h));
             code = PYAB_EXIT_USAGE;
         } else if (as_json) {
             json_dumpf(trend, stdout, JSON_INDENT(1) | PYAB_HISTORY_JSON_PRECISION);

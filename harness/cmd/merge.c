@@ -1,6 +1,9 @@
 /*
  * `pyab merge OUT_DIR IN_DIR...`: one check.json, JUnit file and history
- * database from the output folders of several `pyab check --shard` runs.
+ * database from the output folders of several `pyab check --shard` runs;
+ * or, given the partial results folders of `pyab run --shard` (or `pyab
+ * ablate --shard`), one complete results folder (shard.h), analysed,
+ * reported and recorded in the history as a run is.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,11 +14,16 @@
 #include "cmds.h"
 #include "history.h"
 #include "junit.h"
+#include "shard.h"
 
 static int merge_usage(void)
 {
-    fprintf(stderr, "usage: pyab merge OUT_DIR IN_DIR... [--junit FILE]\n"
-                    "  IN_DIR: the --out folder of a `pyab check` (check.json, history.sqlite)\n");
+    fprintf(stderr, "usage: pyab merge OUT_DIR IN_DIR... [--junit FILE] [--history DB | "
+                    "--no-history] [--quiet] [--no-report]\n"
+                    "  IN_DIR: the --out folder of a `pyab check --shard` (check.json, "
+                    "history.sqlite),\n"
+                    "          or of a `pyab run --shard` / `pyab ablate --shard` (a partial "
+                    "results folder)\n");
     return PYAB_EXIT_USAGE;
 }
 
@@ -58,7 +66,59 @@ static int merged_exit(json_t *scenarios)
     return code;
 }
 
-int pyab_cmd_merge(int argc, char **argv)
+/* The merged run's history: --history's, $PYAB_HISTORY's, or history.sqlite beside OUT_DIR. */
+typedef struct merge_history {
+    const char *target;
+    pyab_history *db;
+} merge_history;
+
+static int record_run(const char *dir, void *data, pyab_error *err)
+{
+    merge_history *mh = data;
+    char *sp = pyab_path_join(dir, "summary.json"), *mp = pyab_path_join(dir, "manifest.json");
+    json_t *summary = pyab_json_read(sp, 0, err), *manifest = pyab_json_read(mp, 0, err);
+    int rc = -EIO;
+
+    if (summary && manifest)
+        rc = pyab_history_append(mh->db, summary, manifest, dir, "run", err);
+    json_decref(summary);
+    json_decref(manifest);
+    free(sp);
+    free(mp);
+    return rc;
+}
+
+/* Joins `pyab run --shard` folders (shard.h). Returns an exit code. */
+static int merge_runs(const char *out, char **ins, size_t nin, pyab_run_opts *opts,
+                      const char *history, int no_history)
+{
+    merge_history mh = {0};
+    pyab_error err = {0};
+    int code;
+
+    if (!no_history) {
+        const char *given = history ? history : pyab_history_default(NULL);
+        char *parent = pyab_path_dirname(out);
+        char *db = given ? xstrdup(given) : pyab_path_join(parent, "history.sqlite");
+        /* Opened first: a history that cannot be used stops the merge before it writes. */
+        mh.db = pyab_history_open(db, &err);
+        free(parent);
+        free(db);
+        if (mh.db == NULL || pyab_history_writable(mh.db, &err) < 0) {
+            fprintf(stderr, "pyab merge: %s\n", err.text);
+            pyab_history_close(mh.db);
+            return err.exit_code ? err.exit_code : PYAB_EXIT_USAGE;
+        }
+        opts->after_analysis = record_run;
+        opts->data = &mh;
+    }
+    code = pyab_shard_merge(out, ins, nin, opts);
+    pyab_history_close(mh.db);
+    return code;
+}
+
+/* Joins `pyab check --shard` folders: check.json, JUnit, history. Returns an exit code. */
+static int merge_checks(int argc, char **argv, const char *history, int no_history)
 {
     const char *out = NULL, *junit = NULL;
     json_t *scenarios = json_array(), *report;
@@ -70,15 +130,21 @@ int pyab_cmd_merge(int argc, char **argv)
     for (int i = 1; i < argc && code == 0; i++) {
         if (strcmp(argv[i], "--junit") == 0 && i + 1 < argc)
             junit = argv[++i];
+        else if (strcmp(argv[i], "--history") == 0 && i + 1 < argc)
+            i++;
+        else if (strcmp(argv[i], "--no-history") == 0 || strcmp(argv[i], "--quiet") == 0 ||
+                 strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--no-report") == 0)
+            continue; /* read by pyab_cmd_merge; a check merge writes no report */
         else if (argv[i][0] == '-')
             code = merge_usage();
         else if (out == NULL)
             out = argv[i];
         else if (nin++, (code = merge_report(argv[i], scenarios)) == 0) {
             char *in_db = pyab_path_join(argv[i], "history.sqlite");
-            if (access(in_db, R_OK) == 0) {
+            if (!no_history && access(in_db, R_OK) == 0) {
                 if (h == NULL && (h = pyab_history_open(
-                        db = pyab_path_join(out, "history.sqlite"), &err)) == NULL)
+                        db = history ? xstrdup(history) : pyab_path_join(out, "history.sqlite"),
+                        &err)) == NULL)
                     code = err.exit_code;
                 else if (pyab_history_import(h, in_db, &err) < 0)
                     code = err.exit_code;
@@ -122,4 +188,42 @@ done:
     pyab_history_close(h);
     free(db);
     return code;
+}
+
+int pyab_cmd_merge(int argc, char **argv)
+{
+    pyab_run_opts opts = {.report = 1};
+    const char *history = NULL;
+    char **ins = xcalloc((size_t)argc + 1, sizeof(char *));
+    size_t nins = 0;
+    int no_history = 0, junit = 0, code;
+
+    /* Partial results folders are merged as one run; otherwise check folders, as before. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--junit") == 0 && i + 1 < argc)
+            junit = ++i;
+        else if (strcmp(argv[i], "--history") == 0 && i + 1 < argc)
+            history = argv[++i];
+        else if (strcmp(argv[i], "--no-history") == 0)
+            no_history = 1;
+        else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0)
+            opts.quiet = 1;
+        else if (strcmp(argv[i], "--no-report") == 0)
+            opts.report = 0;
+        else if (argv[i][0] != '-')
+            ins[nins++] = argv[i];
+    }
+    if (nins >= 2 && pyab_shard_is_partial(ins[1])) {
+        if ((history && no_history) || junit) {
+            free(ins);
+            fprintf(stderr, "pyab merge: %s\n", junit ? "--junit is for check folders; these are "
+                    "a run's shards" : "--history and --no-history exclude each other");
+            return merge_usage();
+        }
+        code = merge_runs(ins[0], ins + 1, nins - 1, &opts, history, no_history);
+        free(ins);
+        return code;
+    }
+    free(ins);
+    return merge_checks(argc, argv, history, no_history);
 }

@@ -11,7 +11,7 @@
 static int run_usage(void)
 {
     fprintf(stderr, "usage: pyab run SCENARIO [--out DIR] [--quiet] [--no-report] "
-                    "[--until-settled] [--history DB | --no-history]\n");
+                    "[--until-settled] [--history DB | --no-history] [--shard I/N]\n");
     return PYAB_EXIT_USAGE;
 }
 
@@ -31,8 +31,8 @@ typedef struct run_history {
 } run_history;
 
 /*
- * before_reps hook: opens the database, --history's or history.sqlite
- * beside the results folder (results/history.sqlite for the default
+ * before_reps hook: opens the database, --history's, $PYAB_HISTORY's or
+ * history.sqlite beside the results folder (results/history.sqlite for the default
  * folder, the same file `pyab check` uses), so that a corrupt or
  * unwritable one stops the run before its first rep (exit 2), as it
  * stops `pyab check`.
@@ -41,12 +41,13 @@ static int open_history(const char *dir, void *data, pyab_error *err)
 {
     run_history *rh = data;
     char *parent = pyab_path_dirname(dir);
-    char *db = rh->path ? xstrdup(rh->path) : pyab_path_join(parent, "history.sqlite");
+    const char *given = rh->path ? rh->path : pyab_history_default(NULL);
+    char *db = given ? xstrdup(given) : pyab_path_join(parent, "history.sqlite");
 
     rh->db = pyab_history_open(db, err);
     free(parent);
     free(db);
-    if (rh->db)
+    if (rh->db && pyab_history_writable(rh->db, err) == 0)
         return 0;
     err->exit_code = PYAB_EXIT_USAGE; /* the file given, or found, is bad input */
     return -EINVAL;
@@ -84,7 +85,10 @@ int pyab_cmd_run(int argc, char **argv)
     int code, settled = 0;
 
     for (int i = 1; i < argc; i++) {
-        if (pyab_experiment_take_flag(&opts, argc, argv, &i))
+        int took = pyab_experiment_take_flag(&opts, argc, argv, &i);
+        if (took < 0)
+            return run_usage();
+        if (took)
             continue;
         if (strcmp(argv[i], "--history") == 0 && i + 1 < argc)
             rh.path = argv[++i];
@@ -106,6 +110,14 @@ int pyab_cmd_run(int argc, char **argv)
     }
     if (path == NULL)
         return run_usage();
+    /* A shard's partial folder goes into no history: the merged run does (pyab merge). */
+    if (opts.shard_count > 0) {
+        if (rh.path)
+            fprintf(stderr, "pyab run: --history: a shard records nothing; give it to "
+                            "pyab merge\n");
+        opts.after_analysis = NULL;
+        opts.before_reps = NULL;
+    }
     if ((sc = pyab_scenario_load_settled(path, settled, &err)) == NULL) {
         fprintf(stderr, "pyab: %s\n", err.text);
         return err.exit_code;

@@ -13,7 +13,7 @@
 
 static int parse_app(const pyab_where *w, pyab_config *cfg, json_t *root, const char *base)
 {
-    static const char *const keys[] = {"path", "module", "wsgi", "handler"};
+    static const char *const keys[] = {"path", "module", "wsgi", "asgi", "handler"};
     json_t *app;
     int kinds = 0, rc;
 
@@ -25,7 +25,7 @@ static int parse_app(const pyab_where *w, pyab_config *cfg, json_t *root, const 
     if ((rc = pyab_keys_check(w, app, "app", keys, PYAB_ARRAY_LEN(keys))) < 0)
         return rc;
     pyab_keys_absolutise(app, "path", base);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         if (json_object_get(app, keys[k]) == NULL)
             continue;
         kinds++;
@@ -35,13 +35,17 @@ static int parse_app(const pyab_where *w, pyab_config *cfg, json_t *root, const 
     }
     if (kinds != 1)
         return pyab_keys_fail(w, "", "app",
-                              "needs exactly one of \"path\", \"module\" or \"wsgi\"");
-    if (cfg->app_kind == PYAB_APP_WSGI) {
-        if (json_object_get(app, "handler"))
-            return pyab_keys_fail(w, "app", "handler",
-                                  "does not go with \"wsgi\" (name the app as \"module:attr\")");
+                              "needs exactly one of \"path\", \"module\", \"wsgi\" or \"asgi\"");
+    if (cfg->app_kind == PYAB_APP_WSGI || cfg->app_kind == PYAB_APP_ASGI) {
+        const char *kind = keys[cfg->app_kind];
+        if (json_object_get(app, "handler")) {
+            char what[96];
+            snprintf(what, sizeof(what), "does not go with \"%s\" (name the app as \"module:attr\")",
+                     kind);
+            return pyab_keys_fail(w, "app", "handler", what);
+        }
         if (strchr(cfg->app_target, ':') == NULL)
-            return pyab_keys_fail(w, "app", "wsgi", "must be \"module:attribute\"");
+            return pyab_keys_fail(w, "app", kind, "must be \"module:attribute\"");
         return 0;
     }
     cfg->handler = xstrdup("handle");
@@ -374,7 +378,8 @@ static int parse_limits(const pyab_where *w, pyab_config *cfg, json_t *root)
 /* where: allocation sites of the memory that survives (child/where.h). */
 static int parse_where(const pyab_where *w, pyab_config *cfg, json_t *root)
 {
-    static const char *const keys[] = {"mode", "sample_bytes", "holders_seconds"};
+    static const char *const keys[] = {"mode", "sample_bytes", "holders_seconds", "native",
+                                       "native_sample_bytes"};
     static const char *const modes[] = {"sampled", "exact", "off"};
     json_t *wh;
     int rc;
@@ -384,7 +389,10 @@ static int parse_where(const pyab_where *w, pyab_config *cfg, json_t *root)
     if ((rc = pyab_keys_check(w, wh, "where", keys, PYAB_ARRAY_LEN(keys))) < 0 ||
         (rc = pyab_keys_choice(w, wh, "where", "mode", modes, 3, &cfg->where_mode)) < 0 ||
         (rc = pyab_keys_number(w, wh, "where", "holders_seconds", 0, 3600,
-                               &cfg->where_holders_seconds)) < 0)
+                               &cfg->where_holders_seconds)) < 0 ||
+        (rc = pyab_keys_bool(w, wh, "where", "native", &cfg->where_native)) < 0 ||
+        (rc = pyab_keys_long(w, wh, "where", "native_sample_bytes", 64, 1L << 30,
+                             &cfg->where_native_sample_bytes)) < 0)
         return rc;
     return pyab_keys_number(w, wh, "where", "sample_bytes", 256, 1 << 30, &cfg->where_sample_bytes);
 }
@@ -400,6 +408,40 @@ static int parse_every_requests(const pyab_where *w, json_t *sample, long *out)
         return pyab_keys_fail(w, "sample", "every_requests",
                               "must be \"auto\" or a whole number of requests (e.g. 100)");
     return pyab_keys_long(w, sample, "sample", "every_requests", 1, LONG_MAX, out);
+}
+
+/*
+ * asgi: how event-loop apps (app.asgi, or an `async def` handler) run: the
+ * loop implementation, the lifespan protocol, the body's chunk size and the
+ * scope's root_path. Accepted for any app; only event-loop apps use it.
+ */
+static int parse_asgi(const pyab_where *w, pyab_config *cfg, json_t *root)
+{
+    static const char *const keys[] = {"loop", "lifespan", "chunk_bytes", "root_path"};
+    static const char *const loops[] = {"asyncio", "uvloop"};
+    static const char *const lifespans[] = {"auto", "on", "off"};
+    json_t *asgi, *rp;
+    int rc;
+
+    if ((rc = pyab_keys_object(w, root, "", "asgi", &asgi)) < 0 || asgi == NULL)
+        return rc;
+    if ((rc = pyab_keys_check(w, asgi, "asgi", keys, PYAB_ARRAY_LEN(keys))) < 0 ||
+        (rc = pyab_keys_choice(w, asgi, "asgi", "loop", loops, 2, &cfg->asgi_loop)) < 0 ||
+        (rc = pyab_keys_choice(w, asgi, "asgi", "lifespan", lifespans, 3,
+                               &cfg->asgi_lifespan)) < 0 ||
+        (rc = pyab_keys_long(w, asgi, "asgi", "chunk_bytes", 1, 1L << 30,
+                             &cfg->asgi_chunk_bytes)) < 0)
+        return rc;
+    rp = json_object_get(asgi, "root_path");
+    if (rp == NULL)
+        return 0;
+    if (!json_is_string(rp) || (json_string_length(rp) > 0 && json_string_value(rp)[0] != '/') ||
+        (json_string_length(rp) > 1 && json_string_value(rp)[json_string_length(rp) - 1] == '/'))
+        return pyab_keys_fail(w, "asgi", "root_path",
+                              "must be \"\" or a path like \"/api\" (a leading \"/\", no trailing one)");
+    free(cfg->asgi_root_path);
+    cfg->asgi_root_path = xstrdup(json_string_value(rp));
+    return 0;
 }
 
 static void config_defaults(pyab_config *cfg)
@@ -424,6 +466,9 @@ static void config_defaults(pyab_config *cfg)
     cfg->where_mode = PYAB_WHERE_SAMPLED;
     cfg->where_sample_bytes = PYAB_WHERE_SAMPLE_BYTES;
     cfg->where_holders_seconds = PYAB_WHERE_HOLDERS_SECONDS;
+    cfg->asgi_chunk_bytes = 65536;
+    cfg->asgi_root_path = xstrdup("");
+    cfg->where_native_sample_bytes = PYAB_NATIVE_SAMPLE_BYTES;
 }
 
 int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_t *json,
@@ -480,7 +525,8 @@ int pyab_config_parse(pyab_config *cfg, const char *file, const char *arm, json_
         (rc = parse_gc(&w, cfg, json)) < 0 || (rc = parse_allocator(&w, cfg, json, base)) < 0 ||
         (rc = parse_string_map(&w, json, "env", NULL, &cfg->env)) < 0 ||
         (rc = parse_string_map(&w, json, "mocks", base, &cfg->mocks)) < 0 ||
-        (rc = parse_limits(&w, cfg, json)) < 0 || (rc = parse_where(&w, cfg, json)) < 0)
+        (rc = parse_limits(&w, cfg, json)) < 0 || (rc = parse_where(&w, cfg, json)) < 0 ||
+        (rc = parse_asgi(&w, cfg, json)) < 0)
         goto out;
     cfg->seed = (uint64_t)seed;
     /* A child that says nothing for this long is stuck (native code holding
@@ -555,6 +601,7 @@ void pyab_config_finish(pyab_config *cfg)
     free(cfg->py_allocator);
     free(cfg->preload);
     free(cfg->preload_name);
+    free(cfg->asgi_root_path);
     json_decref(cfg->json);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -18,7 +18,9 @@
 #include "util.h"
 
 enum { PYAB_LOAD_OPEN, PYAB_LOAD_CLOSED };
-enum { PYAB_APP_PATH, PYAB_APP_MODULE, PYAB_APP_WSGI };
+enum { PYAB_APP_PATH, PYAB_APP_MODULE, PYAB_APP_WSGI, PYAB_APP_ASGI };
+enum { PYAB_LOOP_ASYNCIO, PYAB_LOOP_UVLOOP };
+enum { PYAB_LIFESPAN_AUTO, PYAB_LIFESPAN_ON, PYAB_LIFESPAN_OFF };
 enum { PYAB_WHERE_SAMPLED, PYAB_WHERE_EXACT, PYAB_WHERE_OFF };
 
 /* where.sample_bytes: the default mean gap between sampled allocation bytes. */
@@ -32,6 +34,8 @@ enum { PYAB_WHERE_SAMPLED, PYAB_WHERE_EXACT, PYAB_WHERE_OFF };
 #define PYAB_SETTLE_MAX_FACTOR 16
 /* load.until "settled": default cap in seconds of replay per rep. */
 #define PYAB_SETTLE_MAX_SECONDS 600
+/* where.native_sample_bytes: the default mean interval between native samples. */
+#define PYAB_NATIVE_SAMPLE_BYTES 65536
 /* limits.max_error_share: the default share of failed requests above which a rep is failed. */
 #define PYAB_MAX_ERROR_SHARE 0.5
 
@@ -41,7 +45,7 @@ typedef struct pyab_config {
     json_t *json;  /* effective settings, paths absolute (owned) */
 
     int app_kind;
-    char *app_target; /* file path, module name, or "module:attr" for wsgi */
+    char *app_target; /* file path, module name, or "module:attr" for wsgi and asgi */
     char *handler;    /* callable name (path/module apps) */
     char **sys_path;
     size_t nsys_path;
@@ -105,6 +109,14 @@ typedef struct pyab_config {
     int where_mode;              /* where.mode: PYAB_WHERE_SAMPLED (default), _EXACT, _OFF */
     double where_sample_bytes;   /* where.sample_bytes: mean bytes between samples */
     double where_holders_seconds; /* where.holders_seconds: 0 = no holder search */
+    int where_native;               /* where.native: sample native allocations (pyab-native.so) */
+    long where_native_sample_bytes; /* where.native_sample_bytes: mean bytes between samples */
+
+    /* asgi: event-loop apps (app.asgi and `async def` handlers) */
+    int asgi_loop;          /* PYAB_LOOP_ASYNCIO (default) or PYAB_LOOP_UVLOOP */
+    int asgi_lifespan;      /* PYAB_LIFESPAN_AUTO (default), _ON, _OFF */
+    long asgi_chunk_bytes;  /* a body goes in http.request messages of at most this many bytes */
+    char *asgi_root_path;   /* the scope's root_path, "" by default (owned) */
 } pyab_config;
 
 /*

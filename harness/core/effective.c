@@ -107,6 +107,7 @@ static json_t *python_json(const pyab_config *c)
 json_t *pyab_config_effective(const pyab_config *c)
 {
     static const char *const pyheap[] = {"blocks", "requested", "off"};
+    static const char *const lifespans[] = {"auto", "on", "off"};
     json_t *eff = json_object(), *defaulted = json_array();
 
     json_object_set_new(eff, "python", python_json(c));
@@ -133,10 +134,17 @@ json_t *pyab_config_effective(const pyab_config *c)
                                   "stall_seconds", c->limit_stall_seconds, "max_error_share",
                                   c->limit_error_share));
     json_object_set_new(eff, "where",
-                        json_pack("{ss sf sf}", "mode",
+                        json_pack("{ss sf sf sb sI}", "mode",
                                   (const char *const[]){"sampled", "exact", "off"}[c->where_mode],
                                   "sample_bytes", c->where_sample_bytes, "holders_seconds",
-                                  c->where_holders_seconds));
+                                  c->where_holders_seconds, "native", c->where_native,
+                                  "native_sample_bytes",
+                                  (json_int_t)c->where_native_sample_bytes));
+    json_object_set_new(eff, "asgi",
+                        json_pack("{ss ss sI ss}", "loop",
+                                  c->asgi_loop == PYAB_LOOP_UVLOOP ? "uvloop" : "asyncio",
+                                  "lifespan", lifespans[c->asgi_lifespan], "chunk_bytes",
+                                  (json_int_t)c->asgi_chunk_bytes, "root_path", c->asgi_root_path));
     collect_defaulted(eff, c->json, "", defaulted);
     json_object_set_new(eff, "defaulted", defaulted);
     return eff;

@@ -9,7 +9,7 @@
 static const char *const arm_keys[] = {
     "description", "app", "python", "trace", "load", "workers", "max_in_flight", "warmup",
     "sample", "seed", "timeout_ms", "gc", "allocator", "env", "mocks", "limits", "budgets",
-    "where",
+    "where", "asgi",
 };
 static const char *const top_only_keys[] = {
     "name", "arms", "reps", "order", "analysis", "ablate",
@@ -32,7 +32,7 @@ static json_t *merge(json_t *base, json_t *over)
 }
 
 /*
- * An app named by module ("module", "wsgi") is imported from the scenario's
+ * An app named by module ("module", "wsgi", "asgi") is imported from the scenario's
  * folder too, as "path" apps are from theirs: "." goes last on python.path,
  * after the folders the scenario lists (a malformed python.path is left for
  * the parser to report).
@@ -42,7 +42,8 @@ static void add_scenario_folder(json_t *eff)
     json_t *app = json_object_get(eff, "app"), *py = json_object_get(eff, "python"), *paths;
 
     if (!json_is_object(app) || json_object_get(app, "path") ||
-        (!json_object_get(app, "module") && !json_object_get(app, "wsgi")))
+        (!json_object_get(app, "module") && !json_object_get(app, "wsgi") &&
+         !json_object_get(app, "asgi")))
         return;
     if (py == NULL)
         json_object_set_new(eff, "python", py = json_object());

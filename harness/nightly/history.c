@@ -1,8 +1,8 @@
 #include "history.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,98 +10,149 @@
 
 #include "budget.h"
 #include "changes.h"
+#include "history_store.h"
 #include "stats.h"
 
 struct pyab_history {
-    sqlite3 *db;
-    char *path;
+    const pyab_history_backend *be;
+    pyab_history_store *store;
+    char *shown;
 };
 
-/* Long enough for a shard that waits on nine others writing their runs. */
-#define BUSY_TIMEOUT_MS 60000
-
-static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS runs ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " scenario TEXT NOT NULL, date_utc TEXT NOT NULL, git_revision TEXT,"
-    " pyab_version TEXT, results_dir TEXT NOT NULL, verdict TEXT,"
-    " UNIQUE (scenario, date_utc, results_dir));"
-    "CREATE TABLE IF NOT EXISTS metrics ("
-    " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-    " arm TEXT NOT NULL, metric TEXT NOT NULL,"
-    " value REAL, ci_low REAL, ci_high REAL,"
-    " PRIMARY KEY (run_id, arm, metric));"
-    "CREATE INDEX IF NOT EXISTS runs_by_scenario ON runs(scenario, date_utc);"
-    "CREATE VIEW IF NOT EXISTS history AS"
-    " SELECT r.scenario, m.arm, m.metric, m.value, m.ci_low, m.ci_high, r.date_utc,"
-    " r.git_revision, r.pyab_version, r.results_dir, r.verdict, r.id AS run_id"
-    " FROM metrics m JOIN runs r ON r.id = m.run_id;";
+void (*pyab_history_midway_hook)(void);
 
 static const char *const metric_names[] = {
     "rss_slope", "pyheap_slope", "native_slope", "peak_rss_mb", "gc_pause_p99_ms",
     "latency_p99_ms", "throughput_rps",
 };
 
-static int db_fail(pyab_history *h, pyab_error *err, const char *what)
+/* The length of a target's scheme ("postgresql" in postgresql://...), or 0 for a path. */
+static size_t scheme_len(const char *t)
 {
-    return pyab_error_internal(err, "%s: %s: %s", h->path, what, sqlite3_errmsg(h->db));
+    size_t n = 0;
+
+    while (isalnum((unsigned char)t[n]) || t[n] == '+' || t[n] == '-' || t[n] == '.')
+        n++;
+    /* One letter before ":/" is a drive, not a scheme; pyab has none, but say so. */
+    return n >= 2 && isalpha((unsigned char)t[0]) && t[n] == ':' && t[n + 1] == '/' ? n : 0;
 }
 
-static int exec(pyab_history *h, const char *sql, pyab_error *err)
+int pyab_history_is_url(const char *target)
 {
-    if (sqlite3_exec(h->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(h, err, "database error");
+    return scheme_len(target) > 0;
+}
+
+const char *pyab_history_default(const char *fallback)
+{
+    const char *env = getenv("PYAB_HISTORY");
+
+    return env && env[0] ? env : fallback;
+}
+
+char *pyab_history_shown(const char *target)
+{
+    size_t n = scheme_len(target);
+    pyab_buf b;
+    const char *at = NULL, *colon = NULL;
+
+    pyab_buf_init(&b);
+    /* scheme://user:PASSWORD@host...: the password goes, the rest stays. */
+    if (n > 0 && strncmp(target + n, "://", 3) == 0) {
+        const char *auth = target + n + 3, *end = auth + strcspn(auth, "/?#");
+        for (const char *p = auth; p < end; p++)
+            if (*p == '@')
+                at = p; /* the last one: an unencoded '@' in a password comes before it */
+        colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    }
+    if (colon) {
+        pyab_buf_add(&b, target, (size_t)(colon + 1 - target));
+        pyab_buf_adds(&b, "***");
+        pyab_buf_adds(&b, at);
+    } else {
+        pyab_buf_adds(&b, target);
+    }
+    /* ...?password=PASSWORD&... (or "host=db password=PASSWORD"): the same. */
+    for (char *p = b.data; (p = strstr(p, "password=")) != NULL;) {
+        if (p > b.data && strchr("?& \t", p[-1]) == NULL) {
+            p++;
+            continue;
+        }
+        size_t v = (size_t)(p - b.data) + strlen("password=");
+        char *rest = xstrdup(b.data + v + strcspn(b.data + v, "&# \t"));
+        b.len = v;
+        b.data[b.len] = '\0';
+        pyab_buf_adds(&b, "***");
+        pyab_buf_adds(&b, rest);
+        free(rest);
+        p = b.data + v + 3; /* the buffer may have moved */
+    }
+    return b.data;
+}
+
+/* "host=db dbname=pyab ...": libpq's other form, which a path never looks like. */
+static int looks_like_conninfo(const char *t)
+{
+    static const char *const keys[] = {"host=", "hostaddr=", "port=", "dbname=", "user=",
+                                       "password=", "service=", "sslmode="};
+
+    while (isspace((unsigned char)*t))
+        t++;
+    for (size_t i = 0; i < PYAB_ARRAY_LEN(keys); i++)
+        if (strncmp(t, keys[i], strlen(keys[i])) == 0)
+            return 1;
     return 0;
+}
+
+int pyab_history_writable(pyab_history *h, pyab_error *err)
+{
+    int rc = h->be->writable(h->store, err);
+
+    if (rc < 0)
+        err->exit_code = PYAB_EXIT_USAGE;
+    return rc;
+}
+
+const char *pyab_history_name(pyab_history *h)
+{
+    return h->shown;
 }
 
 void pyab_history_close(pyab_history *h)
 {
     if (h == NULL)
         return;
-    sqlite3_close(h->db);
-    free(h->path);
+    if (h->store)
+        h->be->close(h->store);
+    free(h->shown);
     free(h);
 }
 
-pyab_history *pyab_history_open(const char *path, pyab_error *err)
+pyab_history *pyab_history_open(const char *target, pyab_error *err)
 {
     pyab_history *h = xcalloc(1, sizeof(*h));
-    char *dir = pyab_path_dirname(path);
-    int rc;
+    size_t n = scheme_len(target);
 
-    h->path = xstrdup(path);
-    if ((rc = pyab_mkdirs(dir)) < 0) {
-        pyab_error_set(err, "%s: cannot create its folder: %s", path, strerror(-rc));
+    h->shown = pyab_history_shown(target);
+    if (n == 0 && looks_like_conninfo(target)) {
+        pyab_error_set(err, "%s: looks like a libpq connection string, not a file: give it as "
+                       "a URL, postgresql://user@host:port/db", h->shown);
         goto fail;
     }
-    if (sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
-        pyab_error_set(err, "%s: cannot open the history database: %s", path,
-                       h->db ? sqlite3_errmsg(h->db) : "out of memory");
+    if (n == 0)
+        h->be = &pyab_history_sqlite;
+    else if ((n == 10 && strncmp(target, "postgresql", n) == 0) ||
+             (n == 8 && strncmp(target, "postgres", n) == 0))
+        h->be = &pyab_history_pg;
+    else {
+        /* A URL taken for a path would make a folder named "mysql:"; say what is wrong. */
+        pyab_error_set(err, "%s: unknown history scheme '%.*s' (give a file path for SQLite, "
+                       "or postgresql://user@host:port/db)", h->shown, (int)n, target);
         goto fail;
     }
-    sqlite3_busy_timeout(h->db, BUSY_TIMEOUT_MS);
-    /* Switching to WAL takes a lock the busy handler does not wait for; retry a while. */
-    for (int tries = 0; tries < 600; tries++) {
-        rc = sqlite3_exec(h->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-            break;
-        usleep(50000);
-    }
-    if (rc != SQLITE_OK) {
-        pyab_error_set(err, "%s: not a usable history database: %s", path, sqlite3_errmsg(h->db));
+    if ((h->store = h->be->open(target, h->shown, err)) == NULL)
         goto fail;
-    }
-    if (exec(h, "PRAGMA foreign_keys=ON; BEGIN IMMEDIATE", err) < 0)
-        goto fail;
-    if (exec(h, schema, err) < 0 || exec(h, "COMMIT", err) < 0) {
-        sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
-        goto fail;
-    }
-    free(dir);
     return h;
 fail:
-    free(dir);
     pyab_history_close(h);
     return NULL;
 }
@@ -150,51 +201,6 @@ static json_t *arm_metrics(json_t *arm)
         json_decref(vals);
     }
     return out;
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static void bind_num(sqlite3_stmt *st, int i, json_t *v)
-{
-    if (json_is_number(v))
-        sqlite3_bind_double(st, i, json_number_value(v));
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static int insert_metrics(pyab_history *h, sqlite3_int64 run, json_t *summary, pyab_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    const char *arm_name, *metric;
-    json_t *arm, *m;
-    int rc = 0;
-
-    if (sqlite3_prepare_v2(h->db, "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", -1, &st,
-                           NULL) != SQLITE_OK)
-        return db_fail(h, err, "cannot prepare");
-    json_object_foreach(json_object_get(summary, "arms"), arm_name, arm) {
-        json_t *ms = arm_metrics(arm);
-        json_object_foreach(ms, metric, m) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, run);
-            bind_text(st, 2, arm_name);
-            bind_text(st, 3, metric);
-            bind_num(st, 4, json_object_get(m, "value"));
-            bind_num(st, 5, json_array_get(json_object_get(m, "ci"), 0));
-            bind_num(st, 6, json_array_get(json_object_get(m, "ci"), 1));
-            if (sqlite3_step(st) != SQLITE_DONE && rc == 0)
-                rc = db_fail(h, err, "cannot insert a metric");
-        }
-        json_decref(ms);
-    }
-    sqlite3_finalize(st);
-    return rc;
 }
 
 static char *now_utc(void)
@@ -259,140 +265,125 @@ char *pyab_history_incomplete(json_t *summary, json_t *manifest)
     return b.data;
 }
 
+/* The run record of history_store.h for one analysed run. New reference. */
+static json_t *run_record(json_t *summary, json_t *manifest, const char *dir,
+                          const char *verdict)
+{
+    const char *date = json_string_value(json_object_get(manifest, "started_utc"));
+    json_t *host = json_object_get(json_object_get(manifest, "host"), "hostname");
+    json_t *rows = json_array(), *arm, *m;
+    const char *arm_name, *metric;
+    char *now = now_utc();
+    json_t *run = json_pack("{s:O, s:s, s:O?, s:O?, s:s, s:s, s:O?, s:o}",
+        "scenario", json_object_get(summary, "scenario"), "date_utc", date ? date : now,
+        "git_revision", json_object_get(manifest, "git_revision"),
+        "pyab_version", json_object_get(json_object_get(manifest, "versions"), "pyab"),
+        "results_dir", dir, "verdict", verdict, "host", host, "metrics", rows);
+
+    free(now);
+    /* A merged run names every shard's host (results.c: manifest "shards"). */
+    if (json_is_array(json_object_get(manifest, "shards"))) {
+        pyab_buf b;
+        json_t *sh;
+        size_t i;
+        pyab_buf_init(&b);
+        json_array_foreach(json_object_get(manifest, "shards"), i, sh) {
+            const char *hn = json_string_value(json_object_get(sh, "hostname"));
+            if (hn && strstr(b.data ? b.data : "", hn) == NULL)
+                pyab_buf_addf(&b, "%s%s", b.len ? "," : "", hn);
+        }
+        if (b.len)
+            json_object_set_new(run, "host", json_string(b.data));
+        pyab_buf_finish(&b);
+    }
+    if (strcmp(verdict, "error") == 0)
+        return run;
+    /* A passing run may be another machine's baseline, which has not its folder. */
+    if (strcmp(verdict, "pass") == 0 && json_is_object(summary) && json_is_object(manifest))
+        json_object_set_new(run, "documents", json_pack("{s:O, s:O}", "summary", summary,
+                                                        "manifest", manifest));
+    json_object_foreach(json_object_get(summary, "arms"), arm_name, arm) {
+        json_t *ms = arm_metrics(arm);
+        json_object_foreach(ms, metric, m) {
+            json_t *ci = json_object_get(m, "ci");
+            json_array_append_new(rows, json_pack("[s, s, O?, O?, O?]", arm_name, metric,
+                                                  json_object_get(m, "value"),
+                                                  json_array_get(ci, 0),
+                                                  json_array_get(ci, 1)));
+        }
+        json_decref(ms);
+    }
+    return run;
+}
+
 int pyab_history_append(pyab_history *h, json_t *summary, json_t *manifest, const char *dir,
                         const char *verdict, pyab_error *err)
 {
-    sqlite3_stmt *st = NULL;
-    const char *date = json_string_value(json_object_get(manifest, "started_utc"));
     const char *status = json_string_value(json_object_get(summary, "status"));
-    char *now = now_utc();
+    json_t *runs;
     int rc;
 
+    if (!json_is_string(json_object_get(summary, "scenario")))
+        return pyab_error_internal(err, "%s: the summary names no scenario", dir);
     /* An interrupted or failed run's figures are partial: its row says so, and it has none. */
-    if (status && strcmp(status, "complete") != 0)
+    if (verdict == NULL || (status && strcmp(status, "complete") != 0))
         verdict = "error";
-
-    if ((rc = exec(h, "BEGIN IMMEDIATE", err)) < 0)
-        goto out;
-    if (sqlite3_prepare_v2(h->db, "INSERT OR REPLACE INTO runs (scenario, date_utc, git_revision,"
-                           " pyab_version, results_dir, verdict) VALUES (?, ?, ?, ?, ?, ?)", -1,
-                           &st, NULL) != SQLITE_OK) {
-        rc = db_fail(h, err, "cannot prepare");
-        goto rollback;
-    }
-    bind_text(st, 1, json_string_value(json_object_get(summary, "scenario")));
-    bind_text(st, 2, date ? date : now);
-    bind_text(st, 3, json_string_value(json_object_get(manifest, "git_revision")));
-    bind_text(st, 4, json_string_value(
-        json_object_get(json_object_get(manifest, "versions"), "pyab")));
-    bind_text(st, 5, dir);
-    bind_text(st, 6, verdict);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        rc = db_fail(h, err, "cannot insert the run");
-        goto rollback;
-    }
-    if (strcmp(verdict ? verdict : "", "error") != 0 &&
-        (rc = insert_metrics(h, sqlite3_last_insert_rowid(h->db), summary, err)) < 0)
-        goto rollback;
-    rc = exec(h, "COMMIT", err);
-    if (rc == 0)
-        goto out;
-rollback:
-    sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
-out:
-    sqlite3_finalize(st);
-    free(now);
+    runs = json_pack("[o]", run_record(summary, manifest, dir, verdict));
+    rc = h->be->write(h->store, runs, 0, err);
+    json_decref(runs);
     return rc;
 }
 
-static json_t *col_json(sqlite3_stmt *st, int i)
+json_t *pyab_history_runs(pyab_history *h, const char *scenario, size_t last, pyab_error *err)
 {
-    switch (sqlite3_column_type(st, i)) {
-    case SQLITE_NULL:
-        return json_null();
-    case SQLITE_INTEGER:
-    case SQLITE_FLOAT:
-        return json_real(sqlite3_column_double(st, i));
-    default:
-        return json_string((const char *)sqlite3_column_text(st, i));
-    }
+    return h->be->read(h->store, scenario, last, err);
 }
 
-static json_t *load_runs(pyab_history *h, const char *scenario, size_t last, pyab_error *err)
+/* arms.<arm>.<metric> of a trend: arrays with one slot per run, null where a run lacks it. */
+static json_t *trend_slot(json_t *arms, const char *arm, const char *metric, size_t nruns)
 {
-    sqlite3_stmt *st;
-    json_t *runs = json_array();
+    static const char *const cols[] = {"values", "ci_low", "ci_high"};
+    json_t *a = json_object_get(arms, arm), *m;
 
-    if (sqlite3_prepare_v2(h->db, "SELECT id, date_utc, git_revision, results_dir, verdict FROM"
-                           " (SELECT * FROM runs WHERE scenario = ? ORDER BY date_utc DESC, id"
-                           " DESC LIMIT ?) ORDER BY date_utc, id", -1, &st, NULL) != SQLITE_OK) {
-        db_fail(h, err, "cannot prepare");
-        json_decref(runs);
-        return NULL;
+    if (a == NULL)
+        json_object_set_new(arms, arm, a = json_object());
+    if ((m = json_object_get(a, metric)) != NULL)
+        return m;
+    m = json_object();
+    for (size_t c = 0; c < 3; c++) {
+        json_t *arr = json_array();
+        for (size_t k = 0; k < nruns; k++)
+            json_array_append_new(arr, json_null());
+        json_object_set_new(m, cols[c], arr);
     }
-    sqlite3_bind_text(st, 1, scenario, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)last);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(runs, json_pack(
-            "{s:I, s:o, s:o, s:o, s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0), "date_utc",
-            col_json(st, 1), "git_revision", col_json(st, 2), "results_dir", col_json(st, 3),
-            "verdict", col_json(st, 4)));
-    sqlite3_finalize(st);
-    return runs;
-}
-
-/* Fills arms.<arm>.<metric> arrays, one slot per run (null where a run lacks it). */
-static int load_metrics(pyab_history *h, json_t *runs, json_t *arms, pyab_error *err)
-{
-    sqlite3_stmt *st;
-    size_t i, nruns = json_array_size(runs);
-    json_t *run;
-
-    if (sqlite3_prepare_v2(h->db, "SELECT arm, metric, value, ci_low, ci_high FROM metrics"
-                           " WHERE run_id = ? ORDER BY arm, metric", -1, &st, NULL) != SQLITE_OK)
-        return db_fail(h, err, "cannot prepare");
-    json_array_foreach(runs, i, run) {
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, json_integer_value(json_object_get(run, "id")));
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            const char *arm = (const char *)sqlite3_column_text(st, 0);
-            const char *metric = (const char *)sqlite3_column_text(st, 1);
-            json_t *a = json_object_get(arms, arm), *m;
-            if (a == NULL)
-                json_object_set_new(arms, arm, a = json_object());
-            if ((m = json_object_get(a, metric)) == NULL) {
-                m = json_object();
-                static const char *const cols[] = {"values", "ci_low", "ci_high"};
-                for (size_t c = 0; c < 3; c++) {
-                    json_t *arr = json_array();
-                    for (size_t k = 0; k < nruns; k++)
-                        json_array_append_new(arr, json_null());
-                    json_object_set_new(m, cols[c], arr);
-                }
-                json_object_set_new(a, metric, m);
-            }
-            json_array_set_new(json_object_get(m, "values"), i, col_json(st, 2));
-            json_array_set_new(json_object_get(m, "ci_low"), i, col_json(st, 3));
-            json_array_set_new(json_object_get(m, "ci_high"), i, col_json(st, 4));
-        }
-    }
-    sqlite3_finalize(st);
-    return 0;
+    json_object_set_new(a, metric, m);
+    return m;
 }
 
 json_t *pyab_history_trend(pyab_history *h, const char *scenario, size_t last, pyab_error *err)
 {
-    json_t *runs = load_runs(h, scenario, last, err), *arms, *a, *m;
+    json_t *read = h->be->read(h->store, scenario, last, err), *runs, *arms, *run, *row, *a, *m;
     const char *arm, *metric;
+    size_t i, k;
 
-    if (runs == NULL)
+    if (read == NULL)
         return NULL;
+    runs = json_array();
     arms = json_object();
-    if (load_metrics(h, runs, arms, err) < 0) {
-        json_decref(runs);
-        json_decref(arms);
-        return NULL;
+    json_array_foreach(read, i, run) {
+        json_array_append_new(runs, json_pack("{s:O, s:O?, s:O?, s:O?, s:O?}", "id",
+            json_object_get(run, "id"), "date_utc", json_object_get(run, "date_utc"),
+            "git_revision", json_object_get(run, "git_revision"), "results_dir",
+            json_object_get(run, "results_dir"), "verdict", json_object_get(run, "verdict")));
+        json_array_foreach(json_object_get(run, "metrics"), k, row) {
+            m = trend_slot(arms, json_string_value(json_array_get(row, 0)),
+                           json_string_value(json_array_get(row, 1)), json_array_size(read));
+            json_array_set(json_object_get(m, "values"), i, json_array_get(row, 2));
+            json_array_set(json_object_get(m, "ci_low"), i, json_array_get(row, 3));
+            json_array_set(json_object_get(m, "ci_high"), i, json_array_get(row, 4));
+        }
     }
+    json_decref(read);
     json_object_foreach(arms, arm, a)
         json_object_foreach(a, metric, m)
             pyab_changes_annotate(runs, metric, m);
@@ -420,55 +411,83 @@ static int usable_baseline(const char *dir)
     return ok;
 }
 
-char *pyab_history_baseline(pyab_history *h, const char *scenario, const char *exclude)
+/*
+ * A run's stored documents written into `cache` as a results folder's
+ * summary.json and manifest.json, when they make a usable baseline:
+ * 1 when they did, 0 when not.
+ */
+static int materialise(pyab_history *h, json_t *run, const char *cache)
 {
-    sqlite3_stmt *st;
+    pyab_error err = {0};
+    json_t *docs = h->be->documents(h->store, json_integer_value(json_object_get(run, "id")),
+                                    &err);
+    json_t *summary = json_object_get(docs, "summary"), *manifest = json_object_get(docs,
+                                                                                   "manifest");
+    char *why = summary && manifest ? pyab_history_incomplete(summary, manifest) : NULL;
+    char *sp = pyab_path_join(cache, "summary.json"), *mp = pyab_path_join(cache,
+                                                                           "manifest.json");
+    int ok = summary && manifest && why == NULL && pyab_mkdirs(cache) == 0 &&
+             pyab_json_write_atomic(sp, summary, JSON_INDENT(1) | JSON_REAL_PRECISION(17),
+                                    &err) == 0 &&
+             pyab_json_write_atomic(mp, manifest, JSON_INDENT(1), &err) == 0;
+
+    free(why);
+    free(sp);
+    free(mp);
+    json_decref(docs);
+    return ok;
+}
+
+char *pyab_history_baseline(pyab_history *h, const char *scenario, const char *exclude,
+                            const char *cache)
+{
+    pyab_error err = {0};
+    json_t *runs = h->be->read(h->store, scenario, 0, &err), *run;
     char *out = NULL;
 
-    if (sqlite3_prepare_v2(h->db, "SELECT results_dir FROM runs WHERE scenario = ? AND verdict ="
-                           " 'pass' ORDER BY date_utc DESC, id DESC", -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    sqlite3_bind_text(st, 1, scenario, -1, SQLITE_TRANSIENT);
-    while (out == NULL && sqlite3_step(st) == SQLITE_ROW) {
-        const char *dir = (const char *)sqlite3_column_text(st, 0);
-        if ((exclude == NULL || strcmp(dir, exclude) != 0) && usable_baseline(dir))
+    for (size_t i = json_array_size(runs); out == NULL && i-- > 0;) {
+        run = json_array_get(runs, i);
+        const char *dir = json_string_value(json_object_get(run, "results_dir"));
+        const char *verdict = json_string_value(json_object_get(run, "verdict"));
+        if (dir == NULL || verdict == NULL || strcmp(verdict, "pass") != 0 ||
+            (exclude && strcmp(dir, exclude) == 0))
+            continue;
+        /* The folder here, else (another machine's run) the copy the history keeps. */
+        if (usable_baseline(dir))
             out = xstrdup(dir);
+        else if (cache && materialise(h, run, cache))
+            out = xstrdup(cache);
     }
-    sqlite3_finalize(st);
+    json_decref(runs);
     return out;
 }
 
 int pyab_history_import(pyab_history *h, const char *other, pyab_error *err)
 {
-    sqlite3_stmt *st;
-    int rc;
+    pyab_history *o;
+    json_t *runs;
+    int rc = -EIO;
 
-    if (access(other, R_OK) != 0)
+    if (!pyab_history_is_url(other) && access(other, R_OK) != 0)
         return pyab_error_set(err, "%s: no such history database", other);
-    if (sqlite3_prepare_v2(h->db, "ATTACH DATABASE ? AS other", -1, &st, NULL) != SQLITE_OK)
-        return db_fail(h, err, "cannot prepare");
-    sqlite3_bind_text(st, 1, other, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_fail(h, err, "cannot attach the other database");
-    if ((rc = exec(h, "BEGIN IMMEDIATE", err)) < 0)
-        goto detach;
-    rc = exec(h,
-        "INSERT OR IGNORE INTO main.runs (scenario, date_utc, git_revision, pyab_version,"
-        " results_dir, verdict) SELECT scenario, date_utc, git_revision, pyab_version,"
-        " results_dir, verdict FROM other.runs ORDER BY date_utc, id;"
-        "INSERT OR IGNORE INTO main.metrics SELECT r.id, m.arm, m.metric, m.value, m.ci_low,"
-        " m.ci_high FROM other.metrics m JOIN other.runs o ON o.id = m.run_id"
-        " JOIN main.runs r ON r.scenario = o.scenario AND r.date_utc = o.date_utc"
-        " AND r.results_dir = o.results_dir;", err);
-    if (rc == 0)
-        rc = exec(h, "COMMIT", err);
-    else
-        sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+    if ((o = pyab_history_open(other, err)) == NULL)
+        return err->exit_code == PYAB_EXIT_USAGE ? -EINVAL : -EIO;
+    if ((runs = o->be->read(o->store, NULL, 0, err)) != NULL) {
+        json_t *run, *docs;
+        size_t i;
+        json_array_foreach(runs, i, run) {
+            const char *verdict = json_string_value(json_object_get(run, "verdict"));
+            if (verdict && strcmp(verdict, "pass") == 0 &&
+                (docs = o->be->documents(o->store, json_integer_value(json_object_get(run,
+                                                                      "id")), err)) != NULL)
+                json_object_set_new(run, "documents", docs);
+        }
+        /* Rows present in several shards' copies count once: the first stays. */
+        rc = h->be->write(h->store, runs, 1, err);
+        json_decref(runs);
+    }
     if (rc < 0)
-        pyab_error_prefix(err, "importing %s", other);
-detach:
-    sqlite3_exec(h->db, "DETACH DATABASE other", NULL, NULL, NULL);
+        pyab_error_prefix(err, "importing %s", o->shown);
+    pyab_history_close(o);
     return rc;
 }

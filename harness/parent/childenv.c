@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build_config.h" /* PYAB_SANITIZE */
 #include "protocol.h"
+#include "rep.h"
 
 extern char **environ;
 
@@ -73,11 +75,28 @@ static int names(const char *entry, const char *var)
     return var && strncmp(entry, var, strlen(var)) == 0 && entry[strlen(var)] == '=';
 }
 
+char *pyab_childenv_native_lib(void)
+{
+    const char *env = getenv("PYAB_NATIVE_LIB");
+    char *child, *dir, *lib;
+
+    if (env && *env)
+        return xstrdup(env);
+    child = pyab_rep_child_path();
+    dir = pyab_path_dirname(child);
+    lib = pyab_path_join(dir, "pyab-native.so");
+    free(child);
+    free(dir);
+    return lib;
+}
+
 char **pyab_childenv_create(const pyab_config *a)
 {
     static const char *const drop[] = {"PYTHONMALLOC=", "LD_PRELOAD=", "MALLOC_ARENA_MAX=",
                                        "MALLOC_MMAP_THRESHOLD_=", "MALLOC_TRIM_THRESHOLD_=",
-                                       PYAB_PROTOCOL_FD_ENV "=", "PYTHONHASHSEED="};
+                                       PYAB_PROTOCOL_FD_ENV "=", "PYTHONHASHSEED=",
+                                       /* pyab's own: its URL may hold a password */
+                                       "PYAB_HISTORY="};
     const char *cache_var = cache_variable(a);
     /* PYAB_RUNTIME: every arm that names no interpreter runs that runtime's (rep.c). */
     const char *runtime = getenv("PYAB_CHILD") ? NULL : getenv("PYAB_RUNTIME");
@@ -110,8 +129,18 @@ char **pyab_childenv_create(const pyab_config *a)
         add_env(&env, &n, "MALLOC_MMAP_THRESHOLD_=%ld", a->mmap_threshold);
     if (a->trim_threshold >= 0)
         add_env(&env, &n, "MALLOC_TRIM_THRESHOLD_=%ld", a->trim_threshold);
-    if (a->preload)
+    if (a->where_native && strcmp(PYAB_SANITIZE, "none") == 0) {
+        /* The sampler goes first, so the arm's allocator stays the one
+         * its calls forward to; an arm without where.native pays nothing.
+         * Not under ASan, whose runtime must come first: the child then
+         * says that the rep has no native sampling. */
+        char *lib = pyab_childenv_native_lib();
+        add_env(&env, &n, "LD_PRELOAD=%s%s%s", lib, a->preload ? ":" : "",
+                a->preload ? a->preload : "");
+        free(lib);
+    } else if (a->preload) {
         add_env(&env, &n, "LD_PRELOAD=%s", a->preload);
+    }
     if (a->env)
         json_object_foreach(a->env, key, v)
             if (!cache_var || strcmp(key, cache_var) != 0)

@@ -16,6 +16,7 @@
 #include "report.h"
 #include "results.h"
 #include "rng.h"
+#include "shard.h"
 #include "table.h"
 #include "trace.h"
 #include "transform.h"
@@ -27,6 +28,7 @@
 
 typedef struct experiment {
     pyab_scenario *sc;
+    json_t *shard; /* --shard: manifest's "shard" (shard.h), or NULL */
     const pyab_run_opts *opts;
     char *dir;
     pyab_rep_host host; /* the loop, progress and readback the reps share */
@@ -86,6 +88,10 @@ static int write_manifest(experiment *ex, pyab_error *err)
                                              "hostname", host));
     json_object_set_new(m, "git_revision", rev ? json_string(rev) : json_null());
     json_object_set_new(m, "started_utc", json_string(stamp));
+    if (ex->shard)
+        json_object_set(m, "shard", ex->shard);
+    if (json_is_object(ex->opts->manifest_extra))
+        json_object_update(m, ex->opts->manifest_extra);
     rc = pyab_json_write_atomic(path, m, JSON_FLAGS, err);
     free(rev);
     free(path);
@@ -128,6 +134,9 @@ static int write_summary(experiment *ex, const char *status, pyab_error *err)
     json_object_set_new(s, "interpreters", interpreters_brief(ex->interpreters));
     if (ex->interpreter_note)
         json_object_set_new(s, "interpreter_note", json_string(ex->interpreter_note));
+    if (ex->shard)
+        json_object_set_new(s, "shard", json_sprintf("%ld/%ld", ex->opts->shard_index,
+                                                     ex->opts->shard_count));
     rc = pyab_json_write_atomic(path, s, JSON_FLAGS, err);
     free(path);
     json_decref(s);
@@ -341,7 +350,7 @@ static char *default_dir(const pyab_scenario *sc)
 static int run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out, pyab_error *err)
 {
     experiment ex = {.sc = sc, .opts = opts};
-    size_t *order, n;
+    size_t *order, n, from = 0;
     int rc;
 
     if ((rc = pyab_experiment_validate(sc, err)) < 0)
@@ -401,9 +410,19 @@ static int run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out, pya
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     pyab_progress_init(&ex.host.progress, opts->quiet);
     order = run_order(sc, &n);
-    ex.host.runs_total = n;
+    if (opts->shard_count > 0) {
+        size_t to;
+        pyab_shard_range(n, opts->shard_index, opts->shard_count, &from, &to);
+        ex.shard = pyab_shard_manifest(sc, order, from, to, opts->shard_index,
+                                       opts->shard_count);
+        if (from == to)
+            pyab_log("shard %ld/%ld has none of the %zu (arm, rep) pair%s: its folder only says "
+                     "so", opts->shard_index, opts->shard_count, n, PYAB_PLURAL(n));
+        n = to;
+    }
+    ex.host.runs_total = n - from;
     rc = write_manifest(&ex, err);
-    for (size_t k = 0; rc == 0 && k < n && !ex.host.interrupted && !ex.bad_input; k++) {
+    for (size_t k = from; rc == 0 && k < n && !ex.host.interrupted && !ex.bad_input; k++) {
         const pyab_config *arm = &sc->arms[order[k] % sc->narms];
         rc = run_rep(&ex, arm, (int)(order[k] / sc->narms) + 1, err);
         ex.host.runs_done++;
@@ -430,6 +449,7 @@ static int run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out, pya
     json_decref(ex.host.readback);
     json_decref(ex.interpreters);
     free(ex.interpreter_note);
+    json_decref(ex.shard);
     free(ex.dir);
     if (rc < 0)
         return err->exit_code ? err->exit_code : PYAB_EXIT_INTERNAL;
@@ -438,8 +458,7 @@ static int run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out, pya
     return ex.host.interrupted ? 130 : PYAB_EXIT_OK;
 }
 
-/* Verdicts, the terminal table and the report, over the files just written. */
-static int analyse_and_report(const char *dir, const pyab_run_opts *opts)
+int pyab_experiment_analyse(const char *dir, const pyab_run_opts *opts)
 {
     pyab_error err = {0};
     char *path = pyab_path_join(dir, "summary.json");
@@ -490,7 +509,14 @@ int pyab_experiment_run_all(pyab_scenario *sc, const pyab_run_opts *opts, char *
         if (!opts->quiet)
             printf("\nresults: %s (the failed attempt)\n", *dir_out);
     }
-    else if (*dir_out && code != PYAB_EXIT_INTERNAL && analyse_and_report(*dir_out, opts) < 0)
+    /* A shard's arms are partial: pyab merge analyses the joined folder. */
+    else if (*dir_out && opts->shard_count > 0) {
+        if (!opts->quiet)
+            printf("\nresults: %s (shard %ld/%ld, partial: join the shards' folders with "
+                   "pyab merge OUT_DIR DIR...)\n", *dir_out, opts->shard_index,
+                   opts->shard_count);
+    }
+    else if (*dir_out && code != PYAB_EXIT_INTERNAL && pyab_experiment_analyse(*dir_out, opts) < 0)
         code = PYAB_EXIT_INTERNAL;
     return code;
 }
@@ -505,7 +531,13 @@ int pyab_experiment_take_flag(pyab_run_opts *opts, int argc, char **argv, int *i
         opts->quiet = 1;
     else if (strcmp(a, "--no-report") == 0)
         opts->report = 0;
-    else
+    else if (strcmp(a, "--shard") == 0 && *i + 1 < argc) {
+        if (pyab_shard_parse(argv[++*i], &opts->shard_index, &opts->shard_count) < 0) {
+            fprintf(stderr, "pyab: --shard takes I/N with 1 <= I <= N (e.g. --shard 2/3), not "
+                            "'%s'\n", argv[*i]);
+            return -1;
+        }
+    } else
         return 0;
     return 1;
 }

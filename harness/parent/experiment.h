@@ -29,6 +29,12 @@ typedef struct pyab_run_opts {
      * 0, or a negative errno with err set (its exit code is the run's). */
     int (*before_reps)(const char *dir, void *data, pyab_error *err);
     void *data;
+    /* --shard I/N (shard.h): run only the I-th of N pieces of the run order,
+     * into a partial folder with no analysis. 0/0: the whole run. */
+    long shard_index, shard_count;
+    /* Keys added to manifest.json (borrowed; NULL: none): `pyab ablate`'s
+     * "ablation", so that `pyab merge` can rank a sharded ablation. */
+    json_t *manifest_extra;
 } pyab_run_opts;
 
 /*
@@ -56,9 +62,17 @@ int pyab_experiment_validate_sections(const pyab_scenario *sc, pyab_error *err);
 int pyab_experiment_run_all(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out);
 
 /*
+ * Analyses a results folder whose reps have all been written (verdicts,
+ * opts->after_analysis, the tables unless quiet, the report if asked), as
+ * pyab_experiment_run_all does at its end. 0, or -EIO after printing why.
+ */
+int pyab_experiment_analyse(const char *dir, const pyab_run_opts *opts);
+
+/*
  * Takes argv[*i] into opts when it is one of the flags every running verb
- * shares (--out DIR, --quiet/-q, --no-report), moving *i past a value.
- * 1 when it did, 0 when the flag is not one of them.
+ * shares (--out DIR, --quiet/-q, --no-report, --shard I/N), moving *i past
+ * a value. 1 when it did, 0 when the flag is not one of them, -1 (after
+ * saying why on stderr) for a bad --shard value.
  */
 int pyab_experiment_take_flag(pyab_run_opts *opts, int argc, char **argv, int *i);
 

@@ -71,9 +71,21 @@ function cardReps(a, s) {
 function cardWhere(s) {
   const w = s.where;
   const top = w && Array.isArray(w.sites) ? w.sites[0] : null;
-  if (s.verdict !== 'leak' || !top || !isNum(top.bytes_per_request)) return null;
-  return el('p', null, 'top site: ', el('code', null, `${top.site} in ${top.function || '?'}`),
-    ` ${fmtBytesSig(top.bytes_per_request)}/request`, top.state ? el('span', { class: 'muted' }, ` (${top.state})`) : null);
+  if (s.verdict !== 'leak' || !top || !isNum(top.bytes_per_request)) return cardWhereNative(s);
+  return el('div', null, el('p', null, 'top site: ', el('code', null, `${top.site} in ${top.function || '?'}`),
+    ` ${fmtBytesSig(top.bytes_per_request)}/request`, top.state ? el('span', { class: 'muted' }, ` (${top.state})`) : null),
+    cardWhereNative(s));
+}
+
+/* ... and, when the native heap is named, the library that holds most of it and the line that called in. */
+function cardWhereNative(s) {
+  const n = s.where && s.where.native;
+  const lib = n && Array.isArray(n.libraries) ? n.libraries[0] : null;
+  if (s.verdict !== 'leak' || !lib || !isNum(lib.bytes_per_request) || !String(s.attribution || '').includes('native-heap')) return null;
+  const site = (n.sites || []).find((x) => x.object === lib.object) || {};
+  return el('p', null, 'top native library: ', el('code', null, `${lib.object} (${site.symbol || 'no symbol'})`),
+    site.python ? [' called from ', el('code', null, site.python)] : null,
+    ` ${fmtBytesSig(lib.bytes_per_request)}/request`, lib.state ? el('span', { class: 'muted' }, ` (${lib.state})`) : null);
 }
 
 function verdicts() {
@@ -138,14 +150,14 @@ function interpreters() {
 
 /* Where: per arm, the lines, types and holders of what survives (where.h). */
 function whereArm(a, w) {
-  const sites = w.sites.slice(0, 10);
+  const sites = (w.sites || []).slice(0, 10);
   const max = Math.max(1, ...sites.map((x) => (isNum(x.bytes_per_request) ? x.bytes_per_request : 0)));
   const bar = (v) => el('span', { class: 'bar', style: `display:inline-block;height:0.8em;width:${Math.round(120 * (isNum(v) ? v : 0) / max)}px;background:${a.color}` });
   const pct = (v) => (isNum(v) ? Math.round(100 * v) + ' %' : '—');
   const siteRows = sites.map((x) => [el('code', null, `${x.site} in ${x.function || '?'}`), x.package || '—', bar(x.bytes_per_request),
     fmtBytesSig(x.bytes_per_request), fmtCI(x.ci, fmtBytesSig), pct(x.share), x.state || '—']);
   const typeRows = (w.types || []).slice(0, 6).map((x) => [x.type, fmtBytesSig(x.bytes_per_request), fmtNum(x.objects_per_request, 3), pct(x.share)]);
-  const siteOf = (key) => (w.sites.find((x) => x.key === key) || {}).site || key;
+  const siteOf = (key) => ((w.sites || []).find((x) => x.key === key) || {}).site || key;
   const holders = (w.holders || []).filter((h) => Array.isArray(h.chain) && h.chain.length).slice(0, 5)
     .map((h) => el('li', null, el('code', null, siteOf(h.key)), ': ', h.chain.join(' → ')));
   const leaks = (w.refcount_leaks || []).map((l) => el('li', null, `${l.site}: ${fmtNum(l.objects_per_request, 3)} ${l.type} objects/request `
@@ -156,11 +168,31 @@ function whereArm(a, w) {
     siteRows.length ? table(['site', 'package', '', 'bytes / request', 'CI', 'share', 'state'], siteRows) : el('p', { class: 'muted' }, 'nothing allocated after warm-up survives'),
     typeRows.length ? el('div', null, el('h4', null, 'types'), table(['type', 'bytes / request', 'objects / request', 'share'], typeRows)) : null,
     holders.length ? el('div', null, el('h4', null, 'held by'), el('ul', { class: 'plain' }, holders)) : null,
-    leaks.length ? el('div', null, el('h4', null, 'reference-count leaks'), el('ul', { class: 'plain' }, leaks)) : null);
+    leaks.length ? el('div', null, el('h4', null, 'reference-count leaks'), el('ul', { class: 'plain' }, leaks)) : null,
+    whereNative(a, w.native));
+}
+
+/* The native side (where.native): libraries, then sites with the Python line that called in. */
+function whereNative(a, n) {
+  if (!n || !Array.isArray(n.libraries)) return null;
+  const libs = n.libraries.slice(0, 8);
+  const max = Math.max(1, ...libs.map((x) => (isNum(x.bytes_per_request) ? x.bytes_per_request : 0)));
+  const bar = (v) => el('span', { class: 'bar', style: `display:inline-block;height:0.8em;width:${Math.round(120 * (isNum(v) ? v : 0) / max)}px;background:${a.color}` });
+  const pct = (v) => (isNum(v) ? Math.round(100 * v) + ' %' : '—');
+  const libRows = libs.map((x) => [el('code', null, x.object || '?'), bar(x.bytes_per_request), fmtBytesSig(x.bytes_per_request),
+    fmtCI(x.ci, fmtBytesSig), pct(x.share), x.state || '—']);
+  const siteRows = (n.sites || []).slice(0, 10).map((x) => [el('code', null, `${x.object || '?'} (${x.symbol || 'no symbol'})`),
+    x.python ? el('code', null, x.python) : '—', Array.isArray(x.chain) && x.chain.length > 1 ? x.chain.join(' → ') : '—',
+    fmtBytesSig(x.bytes_per_request), fmtCI(x.ci, fmtBytesSig), x.state || '—']);
+  return el('div', { class: 'where-native' },
+    el('h4', null, `native (sampled every ${fmtBytes(n.sample_bytes)}): ${fmtBytesSig(n.bytes_per_request)}/request of malloc made after warm-up survive`),
+    libRows.length ? table(['library', '', 'bytes / request', 'CI', 'share', 'state'], libRows) : el('p', { class: 'muted' }, 'no native allocation made after warm-up survives'),
+    siteRows.length ? table(['site (library, function)', 'called from', 'through', 'bytes / request', 'CI', 'state'], siteRows) : null);
 }
 
 function whereSection() {
-  const arms = ARMS.map((a) => [a, summaryArm(a.name).where]).filter(([, w]) => w && Array.isArray(w.sites));
+  const arms = ARMS.map((a) => [a, summaryArm(a.name).where])
+    .filter(([, w]) => w && (Array.isArray(w.sites) || (w.native && Array.isArray(w.native.libraries))));
   if (!arms.length) return null;
   return section('where', 'Where: allocation sites of what survives', ...arms.map(([a, w]) => whereArm(a, w)),
     el('p', { class: 'note' }, 'Bytes allocated after warm-up and still live at the end, per request after warm-up; '

@@ -1,4 +1,4 @@
-# Keeps one small string per request built by %-formatting: CPython's
+# Keeps ten small strings per request built by %-formatting: CPython's
 # _PyUnicodeWriter over-allocates and then shrinks the block in place with
 # realloc, which sampling must follow (a QA pass found it missed them).
 import itertools
@@ -9,5 +9,7 @@ _pad = "p" * 80
 
 
 def handle(req):
-    _keep.append("%s-%d" % (_pad, next(_seq)))
+    n = next(_seq)
+    for k in range(10):
+        _keep.append("%s-%d-%d" % (_pad, n, k))
     _keep.append(bytes(3000))

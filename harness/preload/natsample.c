@@ -1,0 +1,426 @@
+/*
+ * The sampler's tables: live samples (an open-addressed index by address
+ * over a fixed array, with a free list), distinct stacks (deduplicated by
+ * hash), the filter frees consult, and the API the child finds by dlsym.
+ * Every table is mapped once when sampling starts and never grows; a
+ * sample that finds one full is counted as dropped.
+ */
+#include "natsample.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <execinfo.h>
+#include <link.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unwind.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+
+#define LIVE_SLOTS (2 * PYAB_NATSAMPLE_MAX_LIVE)
+#define STACK_SLOTS (2 * PYAB_NATSAMPLE_MAX_STACKS)
+#define MAX_MMAPS 1024
+/* Countdown while sampling is off: asks again after this many bytes. */
+#define IDLE_COUNTDOWN (256 << 10)
+/* Frames of the sampler itself that a walk sees first, at most (skipped). */
+#define OWN_FRAMES 6
+
+_Static_assert(PYAB_NATSAMPLE_MAX_LIVE < 65536 && PYAB_NATSAMPLE_MAX_STACKS < 65536,
+               "slot tables hold 16-bit indices");
+
+_Atomic uint8_t *pyab__natsample_filter;
+_Atomic uint32_t pyab__natsample_mmaps;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int sampling;
+static double mean_bytes;
+static const _Atomic uint64_t *dispatched;
+static pyab_natsample_pystack_fn pystack;
+
+static pyab_natsample_live *recs; /* addr 0: unused */
+static uint16_t *live_slots;      /* rec index + 1, 0 empty (16 bits: fewer pages touched) */
+static uint32_t *free_recs, nfree, nrecs;
+static pyab_natsample_stack *stacks;
+static uint16_t *stack_slots;
+static uint32_t nstacks;
+static uint32_t mmap_recs[MAX_MMAPS];
+static size_t mapped_bytes;
+static pyab_natsample_stats st;
+/* This library's own code, whose frames lead every stack. */
+static uintptr_t own_lo, own_hi;
+/* The interpreter's code: a stack ends at its first frame there. */
+static uintptr_t py_lo, py_hi;
+/* libgcc's unwinder, called directly so that a walk can stop early
+ * (backtrace() always walks to the end: 20-odd frames through the
+ * interpreter and the worker thread, most of a sample's cost). */
+static _Unwind_Reason_Code (*unwind_backtrace)(_Unwind_Trace_Fn, void *);
+static _Unwind_Ptr (*unwind_getip)(struct _Unwind_Context *);
+
+typedef struct walk {
+    uintptr_t *pc;
+    int n, max;
+} walk;
+
+static TLS uint64_t rng;
+
+static double uniform01(void)
+{
+    if (rng == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        rng = ((uint64_t)(uintptr_t)&rng ^ (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull) | 1;
+    }
+    /* xorshift64* */
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return ((double)((rng * 0x2545F4914F6CDD1Dull) >> 11) + 1.0) / 9007199254740993.0;
+}
+
+static int64_t next_countdown(void)
+{
+    double d = -log(uniform01()) * mean_bytes;
+
+    return d < 1 ? 1 : d > 4e18 ? (int64_t)4e18 : (int64_t)d;
+}
+
+static void filter_add(uintptr_t p, int delta)
+{
+    uint32_t h = pyab__natsample_hash(p) >> (32 - PYAB__FILTER_BITS);
+    uint8_t v = atomic_load_explicit(&pyab__natsample_filter[h], memory_order_relaxed);
+
+    /* A saturated counter stays set: frees there only take the slow path. */
+    if (v == 255)
+        return;
+    atomic_store_explicit(&pyab__natsample_filter[h], (uint8_t)(v + delta), memory_order_relaxed);
+}
+
+static uint16_t *live_find(uintptr_t p)
+{
+    uint32_t i = pyab__natsample_hash(p) & (LIVE_SLOTS - 1);
+
+    while (live_slots[i]) {
+        if (recs[live_slots[i] - 1].addr == p)
+            return &live_slots[i];
+        i = (i + 1) & (LIVE_SLOTS - 1);
+    }
+    return &live_slots[i];
+}
+
+/* Backward-shift deletion keeps linear probing's chains whole without tombstones. */
+static void live_delete(uint16_t *slot)
+{
+    uint32_t i = (uint32_t)(slot - live_slots), j = i;
+
+    for (;;) {
+        j = (j + 1) & (LIVE_SLOTS - 1);
+        if (live_slots[j] == 0)
+            break;
+        uint32_t home = pyab__natsample_hash(recs[live_slots[j] - 1].addr) & (LIVE_SLOTS - 1);
+        /* Move j into the hole at i unless its home lies cyclically in (i, j]. */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            live_slots[i] = live_slots[j];
+            i = j;
+        }
+    }
+    live_slots[i] = 0;
+}
+
+static uint64_t stack_hash(const uintptr_t *pc, int npc, const pyab_natsample_pyframe *py, int npy)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (int i = 0; i < npc; i++)
+        h = (h ^ pc[i]) * 1099511628211ull;
+    for (int i = 0; i < npy; i++)
+        h = (h ^ ((uint64_t)py[i].code << 32 | (uint32_t)py[i].line)) * 1099511628211ull;
+    return h | 1;
+}
+
+/* The stack's index, interned; UINT32_MAX when the table is full. Lock held. */
+static uint32_t stack_intern(const uintptr_t *pc, int npc, const pyab_natsample_pyframe *py,
+                             int npy)
+{
+    uint64_t h = stack_hash(pc, npc, py, npy);
+    uint32_t i = (uint32_t)(h >> 20) & (STACK_SLOTS - 1);
+    pyab_natsample_stack *s;
+
+    while (stack_slots[i]) {
+        s = &stacks[stack_slots[i] - 1];
+        if (s->hash == h && s->npc == (uint32_t)npc && s->npy == (uint32_t)npy &&
+            memcmp(s->pc, pc, (size_t)npc * sizeof(*pc)) == 0 &&
+            memcmp(s->py, py, (size_t)npy * sizeof(*py)) == 0)
+            return stack_slots[i] - 1;
+        i = (i + 1) & (STACK_SLOTS - 1);
+    }
+    if (nstacks == PYAB_NATSAMPLE_MAX_STACKS)
+        return UINT32_MAX;
+    s = &stacks[nstacks];
+    s->hash = h;
+    s->npc = (uint32_t)npc;
+    s->npy = (uint32_t)npy;
+    memcpy(s->pc, pc, (size_t)npc * sizeof(*pc));
+    memcpy(s->py, py, (size_t)npy * sizeof(*py));
+    stack_slots[i] = (uint16_t)++nstacks;
+    return nstacks - 1;
+}
+
+static void record(uintptr_t p, uint64_t n, int kind, const uintptr_t *pc, int npc)
+{
+    pyab_natsample_pyframe py[PYAB_NATSAMPLE_PYFRAMES];
+    int npy = 0;
+    uint16_t *slot;
+    uint32_t stack, idx;
+
+    pthread_mutex_lock(&lock);
+    if (!atomic_load(&sampling))
+        goto out;
+    if (pystack)
+        npy = pystack(py, PYAB_NATSAMPLE_PYFRAMES);
+    slot = live_find(p);
+    if (*slot) {
+        /* The allocator handed out a block whose free we missed (freed
+         * inside the allocator, e.g. by a realloc of its own): the old
+         * sample is gone. */
+        recs[*slot - 1].addr = 0;
+        free_recs[nfree++] = *slot - 1;
+        st.freed++;
+        live_delete(slot);
+        filter_add(p, -1);
+        slot = live_find(p);
+    }
+    if ((kind == PYAB_NATSAMPLE_MMAP && pyab__natsample_mmaps == MAX_MMAPS) ||
+        (nfree == 0 && nrecs == PYAB_NATSAMPLE_MAX_LIVE) ||
+        (stack = stack_intern(pc, npc, py, npy)) == UINT32_MAX) {
+        st.dropped++;
+        goto out;
+    }
+    idx = nfree ? free_recs[--nfree] : nrecs++;
+    recs[idx] = (pyab_natsample_live){p, n, dispatched ? atomic_load_explicit(dispatched,
+                                      memory_order_relaxed) : 0, stack, (uint32_t)kind};
+    *slot = (uint16_t)(idx + 1);
+    filter_add(p, +1);
+    if (kind == PYAB_NATSAMPLE_MMAP)
+        mmap_recs[atomic_fetch_add(&pyab__natsample_mmaps, 1)] = idx;
+    st.taken++;
+out:
+    pthread_mutex_unlock(&lock);
+}
+
+static _Unwind_Reason_Code step(struct _Unwind_Context *ctx, void *data)
+{
+    walk *w = data;
+    uintptr_t ip = (uintptr_t)unwind_getip(ctx);
+
+    if (ip == 0 || w->n == w->max)
+        return _URC_END_OF_STACK;
+    w->pc[w->n++] = ip;
+    return ip >= py_lo && ip < py_hi ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+static int native_stack(uintptr_t *pc, int max)
+{
+    walk w = {pc, 0, max};
+
+    if (unwind_backtrace == NULL)
+        return backtrace((void **)pc, max);
+    unwind_backtrace(step, &w);
+    return w.n;
+}
+
+int64_t pyab__natsample_take(void *p, uint64_t n, int kind)
+{
+    uintptr_t pc[PYAB_NATSAMPLE_FRAMES + OWN_FRAMES];
+    int npc, skip = 0;
+
+    if (!atomic_load_explicit(&sampling, memory_order_acquire))
+        return IDLE_COUNTDOWN;
+    if (p) {
+        npc = native_stack(pc, PYAB_NATSAMPLE_FRAMES + OWN_FRAMES);
+        while (skip < npc && pc[skip] >= own_lo && pc[skip] < own_hi)
+            skip++;
+        record((uintptr_t)p, n, kind, pc + skip, npc - skip > PYAB_NATSAMPLE_FRAMES
+                                                      ? PYAB_NATSAMPLE_FRAMES : npc - skip);
+    }
+    return next_countdown();
+}
+
+static void forget_locked(uint16_t *slot)
+{
+    uint32_t idx = *slot - 1;
+
+    filter_add(recs[idx].addr, -1);
+    if (recs[idx].kind == PYAB_NATSAMPLE_MMAP) {
+        uint32_t n = atomic_load(&pyab__natsample_mmaps);
+        for (uint32_t i = 0; i < n; i++)
+            if (mmap_recs[i] == idx) {
+                mmap_recs[i] = mmap_recs[n - 1];
+                atomic_store(&pyab__natsample_mmaps, n - 1);
+                break;
+            }
+    }
+    recs[idx].addr = 0;
+    free_recs[nfree++] = idx;
+    st.freed++;
+    live_delete(slot);
+}
+
+void pyab__natsample_forget(const void *p)
+{
+    uint16_t *slot;
+
+    pthread_mutex_lock(&lock);
+    if (live_slots && *(slot = live_find((uintptr_t)p)))
+        forget_locked(slot);
+    pthread_mutex_unlock(&lock);
+}
+
+void pyab__natsample_unmap(const void *addr, size_t len)
+{
+    uintptr_t lo = (uintptr_t)addr, hi = lo + len;
+
+    pthread_mutex_lock(&lock);
+    for (uint32_t i = 0; i < atomic_load(&pyab__natsample_mmaps);) {
+        uintptr_t a = recs[mmap_recs[i]].addr;
+        if (a >= lo && a < hi)
+            forget_locked(live_find(a)); /* moves the last entry into i */
+        else
+            i++;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+typedef struct segment {
+    uintptr_t addr, lo, hi;
+} segment;
+
+/* The executable segment holding seg->addr. */
+static int find_segment(struct dl_phdr_info *info, size_t size, void *data)
+{
+    segment *seg = data;
+
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && seg->addr >= lo && seg->addr < hi) {
+            seg->lo = lo;
+            seg->hi = hi;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void code_range(const void *addr, uintptr_t *lo, uintptr_t *hi)
+{
+    segment seg = {(uintptr_t)addr, 0, 0};
+
+    if (addr)
+        dl_iterate_phdr(find_segment, &seg);
+    *lo = seg.lo;
+    *hi = seg.hi;
+}
+
+static void load_unwinder(void)
+{
+    void *gcc = dlopen("libgcc_s.so.1", RTLD_NOW);
+
+    if (gcc == NULL)
+        return;
+    unwind_getip = (_Unwind_Ptr(*)(struct _Unwind_Context *))dlsym(gcc, "_Unwind_GetIP");
+    unwind_backtrace = (_Unwind_Reason_Code(*)(_Unwind_Trace_Fn, void *))dlsym(
+        gcc, "_Unwind_Backtrace");
+    if (unwind_getip == NULL)
+        unwind_backtrace = NULL;
+}
+
+static void *map_table(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        return NULL;
+    mapped_bytes += bytes;
+    return p;
+}
+
+/* A forked process must not wait on a lock another thread held at fork. */
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&lock, NULL);
+    atomic_store(&sampling, 0);
+}
+
+static int api_start(double mean, const _Atomic uint64_t *counter, pyab_natsample_pystack_fn fn,
+                     const void *interpreter)
+{
+    void *prime[4];
+
+    if (mean < 1)
+        return -EINVAL;
+    pthread_mutex_lock(&lock);
+    if (recs == NULL) {
+        recs = map_table(PYAB_NATSAMPLE_MAX_LIVE * sizeof(*recs));
+        live_slots = map_table(LIVE_SLOTS * sizeof(*live_slots));
+        free_recs = map_table(PYAB_NATSAMPLE_MAX_LIVE * sizeof(*free_recs));
+        stacks = map_table(PYAB_NATSAMPLE_MAX_STACKS * sizeof(*stacks));
+        stack_slots = map_table(STACK_SLOTS * sizeof(*stack_slots));
+        atomic_store(&pyab__natsample_filter, map_table((size_t)1 << PYAB__FILTER_BITS));
+        if (!recs || !live_slots || !free_recs || !stacks || !stack_slots ||
+            !pyab__natsample_filter) {
+            pthread_mutex_unlock(&lock);
+            return -ENOMEM;
+        }
+        pthread_atfork(NULL, NULL, after_fork_child);
+    }
+    /* The first backtrace() loads libgcc_s, which allocates: not inside a
+     * hook. So does the first walk of the unwinder's own, and its lookup. */
+    backtrace(prime, 4);
+    if (unwind_backtrace == NULL)
+        load_unwinder();
+    native_stack((uintptr_t *)prime, 4);
+    code_range((const void *)(uintptr_t)&api_start, &own_lo, &own_hi);
+    code_range(interpreter, &py_lo, &py_hi);
+    mean_bytes = mean;
+    dispatched = counter;
+    pystack = fn;
+    atomic_store_explicit(&sampling, 1, memory_order_release);
+    pthread_mutex_unlock(&lock);
+    return 0;
+}
+
+static void api_stop(void)
+{
+    atomic_store(&sampling, 0);
+    /* Wait for a sample being recorded. */
+    pthread_mutex_lock(&lock);
+    pthread_mutex_unlock(&lock);
+}
+
+static void api_foreach(void (*fn)(void *, const pyab_natsample_live *,
+                                   const pyab_natsample_stack *),
+                        void *data)
+{
+    pthread_mutex_lock(&lock);
+    for (uint32_t i = 0; i < nrecs; i++)
+        if (recs[i].addr)
+            fn(data, &recs[i], &stacks[recs[i].stack]);
+    pthread_mutex_unlock(&lock);
+}
+
+static void api_stats(pyab_natsample_stats *out)
+{
+    pthread_mutex_lock(&lock);
+    *out = st;
+    out->live = st.taken - st.freed;
+    out->table_bytes = mapped_bytes;
+    pthread_mutex_unlock(&lock);
+}
+
+EXPORT const pyab_natsample_api pyab_natsample = {
+    PYAB_NATSAMPLE_VERSION, api_start, api_stop, api_foreach, api_stats,
+};
