@@ -5,12 +5,16 @@
 #   ./setup.sh run [SCENARIO]   build, then `pyab run` (default: scenarios/default/scenario.json)
 #   ./setup.sh test             build, then every test; ends with "N passed, N failed"
 #   ./setup.sh build            build only
+#   ./setup.sh runtime SUITE [DIR] [PACKAGE...]
+#                               build, then make another Debian release's Python for
+#                               arms (tools/runtime.sh; default DIR runtimes/SUITE)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(
   gcc meson ninja-build pkg-config binutils strace
   libpython3.11-dev libuv1-dev libjansson-dev libsqlite3-dev
+  python3.11-dbg          # pyab-child-debug: arms with "python": {"build": "debug"}
   libpq-dev postgresql    # the PostgreSQL history backend; its tests start a private server
   python3 python3-pytest python3-numpy python3-flask python3-django
   python3-yaml            # tests/test_examples.py reads docs/examples/
@@ -57,8 +61,12 @@ case "${1:-build}" in
   build)
     echo "setup: built ./build/harness/pyab"
     ;;
+  runtime)
+    [[ -n ${2:-} ]] || { echo "usage: ./setup.sh runtime SUITE [DIR] [PACKAGE...]" >&2; exit 2; }
+    exec tools/runtime.sh "$2" "${3:-runtimes/$2}" "${@:4}"
+    ;;
   *)
-    echo "usage: ./setup.sh run [SCENARIO] | test | build" >&2
+    echo "usage: ./setup.sh run [SCENARIO] | test | build | runtime SUITE [DIR] [PACKAGE...]" >&2
     exit 2
     ;;
 esac

@@ -33,7 +33,10 @@ CHILD_MAIN = "cmd/child.c"
 CHILD_MAIN_ALLOWED = {"child", "core", "lib"}
 # Headers meson generates, and the folder they belong to.
 GENERATED = {"build_config.h": None, "report_assets.h": "report", "bootstrap_py.h": "child",
-             "where_py.h": "child", "asgi_py.h": "child"}
+             "where_py.h": "child", "asgi_py.h": "child", "core_id.h": "core"}
+# A second library of a folder's own sources, compiled against another
+# dependency: the child's against the debug build of the same Python.
+VARIANTS = {"pyab_child_debug": "child"}
 # System headers that tie a layer to a dependency, and the folders allowed them.
 SYSTEM = {
     "Python.h": {"child"},  # cmd/child.c reaches Python only through child.h
@@ -76,6 +79,10 @@ def test_every_layer_is_a_folder_with_one_static_library():
         build = (HARNESS / f / "meson.build").read_text()
         if f == "cmd":
             assert "static_library('pyab_cmd'" in build
+        elif f == "child":
+            # pyab_child, and pyab_child_debug from the same child_sources.
+            assert re.findall(r"static_library\('(\w+)',\s*child_sources", build) == \
+                ["pyab_child", "pyab_child_debug"], build
         else:
             assert len(re.findall(r"static_library\(", build)) == 1, f
     assert not [p.name for p in HARNESS.glob("*.[ch]")], "sources outside the layer folders"
@@ -176,7 +183,11 @@ def meson_include_dirs():
         if t["type"] == "static library" and t["name"].startswith("pyab_"):
             params = t["target_sources"][0]["parameters"]
             src = [pathlib.Path(p[2:]) for p in params if p.startswith(f"-I{HARNESS}/")]
-            dirs[t["name"][len("pyab_"):]] = {d.relative_to(HARNESS).parts[0] for d in src}
+            seen = {d.relative_to(HARNESS).parts[0] for d in src}
+            if t["name"] in VARIANTS:
+                assert seen == dirs.setdefault(VARIANTS[t["name"]], seen), t["name"]
+                continue
+            dirs[t["name"][len("pyab_"):]] = seen
     return dirs
 
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "compare.h"
+#include "refcount.h"
 #include "series.h"
 #include "stats.h"
 #include "trend.h"
@@ -241,7 +242,7 @@ static int rep_gc(const char *repdir, const pyab_series *s, json_t *rep, pyab_er
 }
 
 static int analyze_rep(const char *dir, const char *arm, const options *o, json_t *rep,
-                       pyab_verdict_rep *vr, pyab_error *err)
+                       pyab_verdict_rep *vr, pyab_refcount_rep *rr, pyab_error *err)
 {
     json_t *num = json_object_get(rep, "rep");
     char *repdir, *path;
@@ -272,6 +273,10 @@ static int analyze_rep(const char *dir, const char *arm, const options *o, json_
         vr->available[m] = pyab_trend_measure(s, col, o->period, o->v.conf, &vr->tr[m]) == 0;
     }
     json_object_set_new(rep, "slopes", pyab_verdict_rep_json(vr, &o->v));
+    pyab_refcount_measure(s, o->period, o->v.conf, rr);
+    if (rr->available)
+        json_object_set_new(json_object_get(rep, "slopes"), "refcount",
+                            pyab_refcount_rep_json(rr, &o->v));
     rc = rep_gc(repdir, s, rep, err);
     pyab_series_destroy(s);
 out:
@@ -304,6 +309,7 @@ static int analyze_arm(const char *dir, const char *name, json_t *arm, const opt
     json_t *reps = json_object_get(arm, "reps"), *rep, *skipped;
     options arm_opts = *arm_o, *o = &arm_opts;
     pyab_verdict_rep *vr;
+    pyab_refcount_rep *rr;
     size_t i, n = 0;
 
     if (!json_is_array(reps))
@@ -311,6 +317,7 @@ static int analyze_arm(const char *dir, const char *name, json_t *arm, const opt
     o->v.conf = arm_confidence(reps, o->v.conf);
     skipped = json_array();
     vr = xcalloc(json_array_size(reps) + 1, sizeof(*vr));
+    rr = xcalloc(json_array_size(reps) + 1, sizeof(*rr));
     json_array_foreach(reps, i, rep) {
         json_t *outcome = json_object_get(rep, "outcome");
         pyab_error rep_err = {0};
@@ -326,11 +333,12 @@ static int analyze_arm(const char *dir, const char *name, json_t *arm, const opt
         if (!json_is_integer(json_object_get(rep, "rep"))) {
             json_decref(skipped);
             free(vr);
+            free(rr);
             return pyab_error_set(err, "%s/summary.json: arms.%s.reps[%zu]: no integer 'rep'",
                                   dir, name, i);
         }
         memset(&vr[n], 0, sizeof(vr[n]));
-        if (analyze_rep(dir, name, o, rep, &vr[n], &rep_err) < 0) {
+        if (analyze_rep(dir, name, o, rep, &vr[n], &rr[n], &rep_err) < 0) {
             /*
              * One ok rep whose folder, samples.csv or events.jsonl is missing
              * or unreadable: the others still make a verdict. It is listed
@@ -346,7 +354,9 @@ static int analyze_arm(const char *dir, const char *name, json_t *arm, const opt
         n++;
     }
     pyab_verdict_arm(arm, vr, n, skipped, &o->v);
+    pyab_refcount_arm(arm, rr, n, &o->v);
     free(vr);
+    free(rr);
     json_object_del(arm, "where");
     json_t *where = pyab_wherearm(dir, name, reps, o->v.conf);
     if (where)
@@ -371,6 +381,37 @@ static char *choose_control(const char *dir, json_t *arms, json_t *summary, cons
     if (c && json_object_get(arms, c))
         return xstrdup(c);
     return xstrdup(json_object_iter_key(json_object_iter(arms)));
+}
+
+/*
+ * A comparison between arms that run different interpreters says so: when
+ * Python and glibc both differ, RSS and speed differ for both reasons
+ * (summary.interpreters, written by the runner).
+ */
+static void note_interpreters(json_t *summary)
+{
+    json_t *all = json_object_get(summary, "interpreters"), *c;
+    size_t i;
+
+    json_array_foreach(json_object_get(summary, "comparisons"), i, c) {
+        const char *an = json_string_value(json_object_get(c, "arm"));
+        const char *cn = json_string_value(json_object_get(c, "control"));
+        json_t *a = json_object_get(all, an ? an : ""), *b = json_object_get(all, cn ? cn : "");
+        const char *apy = json_string_value(json_object_get(a, "python_short"));
+        const char *bpy = json_string_value(json_object_get(b, "python_short"));
+        const char *alc = json_string_value(json_object_get(a, "glibc"));
+        const char *blc = json_string_value(json_object_get(b, "glibc"));
+        int py = apy && bpy && strcmp(apy, bpy) != 0, libc = alc && blc && strcmp(alc, blc) != 0;
+
+        if (py && libc)
+            json_object_set_new(c, "interpreter_note",
+                                json_sprintf("%s runs Python %s on glibc %s, %s Python %s on glibc "
+                                             "%s: differences in RSS, the native heap and speed "
+                                             "have both causes", an, apy, alc, cn, bpy, blc));
+        else if (py)
+            json_object_set_new(c, "interpreter_note",
+                                json_sprintf("%s runs Python %s, %s Python %s", an, apy, cn, bpy));
+    }
 }
 
 static json_t *analysis_json(const options *o)
@@ -413,6 +454,7 @@ json_t *pyab_analyze_summary(const char *dir, pyab_error *err)
     json_object_set_new(summary, "control", json_string(control));
     json_object_set_new(summary, "analysis", analysis_json(&o));
     json_object_set_new(summary, "comparisons", pyab_compare_arms(summary, control, o.v.conf));
+    note_interpreters(summary);
     free(control);
     json_decref(manifest);
     free(path);

@@ -21,7 +21,7 @@ static const char *const numeric_columns[] = {
     "t_s", "requests", "rss_bytes", "pyheap_bytes", "pymalloc_arena_bytes",
     "native_heap_bytes", "native_free_bytes", "gc_count0", "gc_count1", "gc_count2",
     "gc_collections", "gc_pause_s", "errors", "latency_p50_ms", "latency_p99_ms",
-    "native_other_bytes", "pyheap_malloc_bytes",
+    "native_other_bytes", "pyheap_malloc_bytes", "refcount_total",
 };
 
 static int is_numeric_column(const char *name)

@@ -301,6 +301,8 @@ static void print_comparison(FILE *f, json_t *c)
 
     fprintf(f, "\n%s vs %s (control)\n", json_string_value(json_object_get(c, "arm")),
             json_string_value(json_object_get(c, "control")));
+    if (json_is_string(json_object_get(c, "interpreter_note")))
+        fprintf(f, "  note: %s\n", json_string_value(json_object_get(c, "interpreter_note")));
     r = add_row(&t);
     for (size_t k = 0; k < PYAB_ARRAY_LEN(heads); k++)
         snprintf(cell(&t, r, k), CELL, "%s", heads[k]);
@@ -357,6 +359,32 @@ static void print_comparison(FILE *f, json_t *c)
             json_string_value(json_object_get(c, "statement")));
 }
 
+/* When the arms run different interpreters: which, side by side, and the note. */
+static void print_interpreters(FILE *f, json_t *summary)
+{
+    json_t *all = json_object_get(summary, "interpreters"), *it, *th;
+    const char *note = json_string_value(json_object_get(summary, "interpreter_note"));
+    const char *arm;
+
+    if (note == NULL)
+        return;
+    fprintf(f, "%-15s %-8s %-8s %-16s %s\n", "arm", "python", "build", "GC thresholds", "glibc");
+    json_object_foreach(all, arm, it) {
+        char t[64] = "?";
+        th = json_object_get(it, "gc_threshold_default");
+        if (json_array_size(th) == 3)
+            snprintf(t, sizeof(t), "%lld/%lld/%lld",
+                     (long long)json_integer_value(json_array_get(th, 0)),
+                     (long long)json_integer_value(json_array_get(th, 1)),
+                     (long long)json_integer_value(json_array_get(th, 2)));
+        fprintf(f, "%-15s %-8s %-8s %-16s %s\n", arm,
+                json_string_value(json_object_get(it, "python_short")) ?: "?",
+                json_string_value(json_object_get(it, "python_build")) ?: "?", t,
+                json_string_value(json_object_get(it, "glibc")) ?: "?");
+    }
+    fprintf(f, "note: %s\n\n", note);
+}
+
 void pyab_table_print(FILE *f, json_t *summary)
 {
     json_t *cmps = json_object_get(summary, "comparisons"), *c;
@@ -364,6 +392,7 @@ void pyab_table_print(FILE *f, json_t *summary)
 
     if (json_is_string(json_object_get(summary, "status_note")))
         fprintf(f, "%s\n\n", json_string_value(json_object_get(summary, "status_note")));
+    print_interpreters(f, summary);
     print_verdicts(f, summary);
     json_array_foreach(cmps, i, c)
         print_comparison(f, c);

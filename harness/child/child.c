@@ -17,6 +17,7 @@
 #include "gcwatch.h"
 #include "interp.h"
 #include "native.h"
+#include "pyfacts.h"
 #include "pymod.h"
 #include "replay.h"
 #include "sample.h"
@@ -635,6 +636,7 @@ static json_t *hello(child *c)
     json_t *rb = pyab_interp_readback(), *j;
 
     json_object_set_new(rb, "gc", pyab_gcwatch_readback());
+    json_object_set_new(rb, "interpreter", pyab_pyfacts_static());
     json_object_set_new(rb, "malloc_arena_max", json_string(getenv("MALLOC_ARENA_MAX") ?: ""));
     json_object_set_new(rb, "ld_preload", json_string(getenv("LD_PRELOAD") ?: ""));
     json_object_set_new(rb, "preload_mapped", preload_mapped());
@@ -773,7 +775,5 @@ int pyab_child_main(const char *config_path)
 
 json_t *pyab_child_versions(void)
 {
-    /* Py_GetVersion() reads a string compiled into libpython; nothing is initialised. */
-    return json_pack("{s:s,s:I}", "python", Py_GetVersion(), "python_hexversion",
-                     (json_int_t)PY_VERSION_HEX);
+    return pyab_pyfacts_probe();
 }

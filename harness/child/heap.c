@@ -14,6 +14,21 @@
 #define POOL_SZIDX_OFFSET (4 * sizeof(void *) + sizeof(unsigned int))
 #define PYMALLOC_ALIGNMENT_SHIFT 4
 
+/*
+ * Since 3.12 pymalloc's state belongs to the interpreter, which only
+ * Py_Initialize creates: a PyObject_Malloc before it has no state to use
+ * (every 3.13 child died with SIGSEGV in the self-test). There the hooks
+ * still go in before Py_Initialize, and the self-test waits for it.
+ */
+#if PY_VERSION_HEX >= 0x030C0000
+#define PYAB_HEAP_SELFTEST_AFTER_INIT 1
+#else
+#define PYAB_HEAP_SELFTEST_AFTER_INIT 0
+#endif
+
+/* Exported by libpython 3.8+ but private: "pymalloc", "malloc", "pymalloc_debug", ... */
+extern const char *_PyMem_GetCurrentAllocatorName(void);
+
 static PyMemAllocatorEx orig_mem, orig_obj;
 static PyObjectArenaAllocator orig_arena;
 static ptrmap arenas; /* arena chunk index -> arena base */
@@ -401,34 +416,34 @@ static int layout_ok(uintptr_t mask)
     return ok;
 }
 
-int pyab_heap_install(int want, pyab_error *err)
+/*
+ * Runs the layout self-test, or on failure falls back: not pymalloc
+ * (PYTHONMALLOC=malloc) maps no arenas at all, and then every block is
+ * malloc's and block sizes still work; an unknown pymalloc layout counts
+ * requested sizes instead. Returns the mode to count in.
+ */
+static int check_layout(int want)
+{
+    int got = want;
+
+    if (want == PYAB_HEAP_BLOCKS && !layout_ok(~(uintptr_t)(16384 - 1)) &&
+        !layout_ok(~(uintptr_t)(4096 - 1))) {
+        if (arenas.len != 0)
+            got = PYAB_HEAP_REQUESTED;
+        else
+            pool_mask = 0;
+    }
+    /* The self-test's small blocks made arenas if and only if pymalloc serves them. */
+    if (want == PYAB_HEAP_BLOCKS)
+        pymalloc_on = arenas.len != 0;
+    return got;
+}
+
+static void set_hooks(int want)
 {
     static PyMemAllocatorEx mem_hook, obj_hook;
-    PyObjectArenaAllocator arena_hook = {NULL, hook_arena_alloc, hook_arena_free};
-
-    PyObject_GetArenaAllocator(&orig_arena);
-    PyObject_SetArenaAllocator(&arena_hook);
-    PyMem_GetAllocator(PYMEM_DOMAIN_MEM, &orig_mem);
-    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &orig_obj);
 
     mode = want;
-    mode_name = "blocks";
-    if (mode == PYAB_HEAP_BLOCKS && !layout_ok(~(uintptr_t)(16384 - 1)) &&
-        !layout_ok(~(uintptr_t)(4096 - 1))) {
-        /* Not pymalloc (PYTHONMALLOC=malloc) gives no arenas at all: then
-         * every block is malloc's and block sizes still work. */
-        if (arenas.len != 0) {
-            mode = PYAB_HEAP_REQUESTED;
-            mode_name = "requested (pymalloc layout not recognised)";
-        } else {
-            pool_mask = 0;
-        }
-    }
-    if (mode == PYAB_HEAP_REQUESTED && strcmp(mode_name, "blocks") == 0)
-        mode_name = "requested";
-    /* The self-test's small blocks made arenas if and only if pymalloc serves them. */
-    pymalloc_on = arenas.len != 0;
-    atomic_store(&arena_live_bytes, 0);
     if (mode == PYAB_HEAP_REQUESTED) {
         mem_hook = (PyMemAllocatorEx){&orig_mem, requested_malloc, requested_calloc,
                                       requested_realloc, requested_free};
@@ -442,8 +457,46 @@ int pyab_heap_install(int want, pyab_error *err)
     }
     PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &mem_hook);
     PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &obj_hook);
+}
+
+int pyab_heap_install(int want, pyab_error *err)
+{
+    PyObjectArenaAllocator arena_hook = {NULL, hook_arena_alloc, hook_arena_free};
+    const char *alloc = _PyMem_GetCurrentAllocatorName();
+    int got = want;
+
+    PyObject_GetArenaAllocator(&orig_arena);
+    PyObject_SetArenaAllocator(&arena_hook);
+    PyMem_GetAllocator(PYMEM_DOMAIN_MEM, &orig_mem);
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &orig_obj);
+    /* Until pyab_heap_selftest() has run (3.12+), the pre-configured
+     * allocator says whether pymalloc serves small blocks, and frees read
+     * the pool header with the layout of every 64-bit 3.10+ build. */
+    pool_mask = ~(uintptr_t)(16384 - 1);
+    pymalloc_on = alloc && strncmp(alloc, "pymalloc", 8) == 0;
+    if (!PYAB_HEAP_SELFTEST_AFTER_INIT)
+        got = check_layout(want);
+    mode_name = got == PYAB_HEAP_BLOCKS ? "blocks"
+                : want == PYAB_HEAP_BLOCKS ? "requested (pymalloc layout not recognised)"
+                                           : "requested";
+    atomic_store(&arena_live_bytes, 0);
+    set_hooks(got);
     (void)err;
     return 0;
+}
+
+void pyab_heap_selftest(void)
+{
+    if (!PYAB_HEAP_SELFTEST_AFTER_INIT || mode != PYAB_HEAP_BLOCKS ||
+        check_layout(PYAB_HEAP_BLOCKS) == PYAB_HEAP_BLOCKS)
+        return;
+    /* The blocks counted so far may have been read with the wrong layout:
+     * start again from zero in requested mode. Blocks from before are not
+     * in the size table, so freeing them subtracts nothing. */
+    set_hooks(PYAB_HEAP_REQUESTED);
+    atomic_store(&arena_live_bytes, 0);
+    atomic_store(&malloc_bytes, 0);
+    mode_name = "requested (pymalloc layout not recognised; counted from initialisation on)";
 }
 
 void pyab_heap_read(pyab_heap_stats *out)
@@ -457,4 +510,11 @@ void pyab_heap_read(pyab_heap_stats *out)
 const char *pyab_heap_mode_name(void)
 {
     return mode_name;
+}
+
+const char *pyab_heap_selftest_when(void)
+{
+    return PYAB_HEAP_SELFTEST_AFTER_INIT
+               ? "after Py_Initialize (3.12+: pymalloc state is the interpreter's)"
+               : "before Py_Initialize";
 }

@@ -40,6 +40,14 @@ typedef struct pyab_heap_stats {
  * to requested when the pymalloc layout self-test fails (see mode_name).
  */
 int pyab_heap_install(int mode, pyab_error *err);
+/*
+ * Runs the pymalloc layout self-test where the build needs it after
+ * Py_Initialize (3.12+); the GIL held. A no-op on 3.11, whose test ran in
+ * pyab_heap_install. On failure the hooks switch to requested mode.
+ */
+void pyab_heap_selftest(void);
+/* When this build runs the layout self-test, for `pyab version`. */
+const char *pyab_heap_selftest_when(void);
 /* Reads the counters; needs no lock and no GIL. */
 void pyab_heap_read(pyab_heap_stats *out);
 /* "blocks", "requested", or "requested (pymalloc layout not recognised)". */

@@ -1,6 +1,7 @@
 #include "interp.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "bootstrap_py.h" /* bootstrap_py: generated from bootstrap.py by tools/embed.c */
 #include "heap.h"
@@ -66,6 +67,10 @@ int pyab_interp_init(const pyab_config *cfg, pyab_error *err)
     config.use_hash_seed = 1;
     config.hash_seed = (unsigned long)(cfg->seed % 4294967296ull);
     st = PyConfig_SetBytesString(&config, &config.program_name, "python3");
+    /* Another interpreter's arm: sys.executable is that interpreter (a
+     * runtime's wrapper runs it on this host), not the first python3 on PATH. */
+    if (!PyStatus_Exception(st) && cfg->py_executable && access(cfg->py_executable, X_OK) == 0)
+        st = PyConfig_SetBytesString(&config, &config.executable, cfg->py_executable);
     if (!PyStatus_Exception(st)) {
         char *argv[] = {(char *)"pyab-service"};
         st = PyConfig_SetBytesArgv(&config, 1, argv);
@@ -75,6 +80,8 @@ int pyab_interp_init(const pyab_config *cfg, pyab_error *err)
     PyConfig_Clear(&config);
     if (PyStatus_Exception(st))
         return status_error(st, "Py_InitializeFromConfig", err);
+    if (cfg->pyheap_mode != 2)
+        pyab_heap_selftest();
     return 0;
 }
 

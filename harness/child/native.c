@@ -104,20 +104,37 @@ static uint32_t code_index(PyCodeObject *code)
  * names are copied now (code_index), not resolved at the end. No
  * allocation: PyCode_Addr2Line only reads the code's line table.
  */
+/*
+ * The frame chain's head and a frame's code moved in 3.13 (issue 17: this
+ * did not compile against 3.13); the same switches as where_stack.c.
+ */
+#if PY_VERSION_HEX >= 0x030D0000
+#define TOP_FRAME(ts) ((ts)->current_frame)
+#define FRAME_CODE(f) \
+    (PyCode_Check((f)->f_executable) ? (PyCodeObject *)(f)->f_executable : NULL)
+#else
+#define TOP_FRAME(ts) ((ts)->cframe ? (ts)->cframe->current_frame : NULL)
+#define FRAME_CODE(f) ((f)->f_code)
+#endif
+
 static int pystack(pyab_natsample_pyframe *out, int max)
 {
     PyThreadState *ts = PyGILState_GetThisThreadState();
     _PyInterpreterFrame *f;
     int n = 0;
 
-    if (ts == NULL || ts->cframe == NULL)
+    if (ts == NULL)
         return 0;
-    for (f = ts->cframe->current_frame; f && n < max; f = f->previous) {
-        if (f->f_code == NULL || _PyFrame_IsIncomplete(f))
+    for (f = TOP_FRAME(ts); f && n < max; f = f->previous) {
+#if PY_VERSION_HEX >= 0x030C0000
+        if (f->owner == FRAME_OWNED_BY_CSTACK)
             continue;
-        out[n].code = code_index(f->f_code);
-        out[n].line = PyCode_Addr2Line(f->f_code, _PyInterpreterFrame_LASTI(f) *
-                                                      (int)sizeof(_Py_CODEUNIT));
+#endif
+        if (_PyFrame_IsIncomplete(f) || FRAME_CODE(f) == NULL)
+            continue;
+        out[n].code = code_index(FRAME_CODE(f));
+        out[n].line = PyCode_Addr2Line(FRAME_CODE(f), _PyInterpreterFrame_LASTI(f) *
+                                                          (int)sizeof(_Py_CODEUNIT));
         n++;
     }
     return n;

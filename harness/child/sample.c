@@ -10,6 +10,7 @@
 
 #include "gcwatch.h"
 #include "heap.h"
+#include "pyfacts.h"
 
 
 
@@ -113,6 +114,7 @@ void pyab_sample_memory(pyab_sample *s, int gil)
     s->native_other_bytes = s->native_heap_bytes - hs.malloc_bytes;
     s->gc_collections = gt.collections;
     s->gc_pause_s = (double)gt.pause_ns / 1e9;
+    s->refcount_total = pyab_pyfacts_refcount_total();
     if (gil)
         pyab_gcwatch_counts(s->gc_count);
 }
@@ -136,6 +138,11 @@ void pyab_sample_format(const pyab_sample *s, pyab_buf *out)
                   (unsigned long long)s->errors);
     add_ms(out, s->latency_p50_ms);
     add_ms(out, s->latency_p99_ms);
-    pyab_buf_addf(out, ",%s,%lld,%lld\n", s->phase, (long long)s->native_other_bytes,
+    pyab_buf_addf(out, ",%s,%lld,%lld", s->phase, (long long)s->native_other_bytes,
                   (long long)s->pyheap_malloc_bytes);
+    /* Empty on a release build: it keeps no reference total. */
+    if (s->refcount_total >= 0)
+        pyab_buf_addf(out, ",%lld\n", (long long)s->refcount_total);
+    else
+        pyab_buf_adds(out, ",\n");
 }

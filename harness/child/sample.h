@@ -34,6 +34,7 @@ typedef struct pyab_sample {
     const char *phase; /* warmup | run | warmup_end | end | quiesce */
     int64_t native_other_bytes;  /* native_heap_bytes less Python's malloc'd blocks */
     int64_t pyheap_malloc_bytes; /* Python heap bytes in blocks malloc serves */
+    int64_t refcount_total;      /* sys.gettotalrefcount() of a debug build; -1 otherwise */
 } pyab_sample;
 
 /* Opens /proc/self/statm once; 0 or -errno. */

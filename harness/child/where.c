@@ -583,6 +583,11 @@ static PyObject *as_object(const typeinfo *ti, const sample *s)
     const size_t gch = pyab_where_gc_head_size(), offs[] = {0, gch, gch + 2 * sizeof(PyObject *)};
     uint64_t v;
 
+    /* Freed since the report listed it (the report's own Python calls
+     * free blocks): its slot says ptr 0, and there is nothing to read.
+     * On 3.13 this read NULL and killed every such child (issue 17). */
+    if (s->ptr == 0)
+        return NULL;
     for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
         PyObject *o = (PyObject *)(s->ptr + offs[k]);
         PyTypeObject *t;

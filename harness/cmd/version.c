@@ -15,7 +15,8 @@ static const char *get(json_t *v, const char *key)
 
 int pyab_cmd_version(int argc, char **argv)
 {
-    json_t *v;
+    json_t *v, *pieces, *piece;
+    const char *key;
 
     if (argc == 2 && strcmp(argv[1], "--json") == 0) {
         v = pyab_version_json();
@@ -32,7 +33,11 @@ int pyab_cmd_version(int argc, char **argv)
     }
     v = pyab_version_json();
     printf("pyab %s\n", get(v, "pyab"));
-    printf("python %s (embedded: %s)\n", get(v, "python"), get(v, "python_embed"));
+    printf("python %s (embedded: %s; %s build)\n", get(v, "python"), get(v, "python_embed"),
+           get(v, "python_build"));
+    pieces = json_object_get(v, "pieces");
+    json_object_foreach(pieces, key, piece)
+        printf("  %s: %s\n", key, json_string_value(piece) ? json_string_value(piece) : "?");
     printf("libuv %s\n", get(v, "libuv"));
     printf("jansson %s\n", get(v, "jansson"));
     printf("glibc %s\n", get(v, "glibc"));

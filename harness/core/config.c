@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "interpreter.h"
 #include "keys.h"
 
 static int parse_app(const pyab_where *w, pyab_config *cfg, json_t *root, const char *base)
@@ -53,7 +54,7 @@ static int parse_app(const pyab_where *w, pyab_config *cfg, json_t *root, const 
 
 static int parse_python(const pyab_where *w, pyab_config *cfg, json_t *root, const char *base)
 {
-    static const char *const keys[] = {"path", "venv"};
+    static const char *const keys[] = {"path", "venv", "child", "home", "runtime", "build"};
     json_t *py, *paths, *item;
     size_t i;
     int rc;
@@ -63,7 +64,8 @@ static int parse_python(const pyab_where *w, pyab_config *cfg, json_t *root, con
     if ((rc = pyab_keys_check(w, py, "python", keys, PYAB_ARRAY_LEN(keys))) < 0)
         return rc;
     pyab_keys_absolutise(py, "venv", base);
-    if ((rc = pyab_keys_string(w, py, "python", "venv", &cfg->venv)) < 0)
+    if ((rc = pyab_keys_string(w, py, "python", "venv", &cfg->venv)) < 0 ||
+        (rc = pyab_interpreter_parse(w, cfg, py, base)) < 0)
         return rc;
     paths = json_object_get(py, "path");
     if (paths == NULL)
@@ -570,6 +572,8 @@ int pyab_config_check_files(const pyab_config *cfg, const char *file, pyab_error
     }
     if (rc == 0 && cfg->venv)
         rc = check_path(&w, "python", "venv", cfg->venv, 1);
+    if (rc == 0)
+        rc = pyab_interpreter_check_files(&w, cfg);
     if (cfg->mocks)
         json_object_foreach(cfg->mocks, key, v) {
             struct stat st;
@@ -589,6 +593,10 @@ void pyab_config_finish(pyab_config *cfg)
     free(cfg->app_target);
     free(cfg->handler);
     free(cfg->venv);
+    free(cfg->py_child);
+    free(cfg->py_home);
+    free(cfg->py_runtime);
+    free(cfg->py_executable);
     free(cfg->trace_path);
     free(cfg->py_allocator);
     free(cfg->preload);

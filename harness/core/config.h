@@ -50,6 +50,12 @@ typedef struct pyab_config {
     char **sys_path;
     size_t nsys_path;
     char *venv;
+    /* Another interpreter (interpreter.h): all NULL for pyab's own child. */
+    char *py_child;      /* python.child, or the runtime's: absolute path of its pyab-child */
+    char *py_home;       /* python.home, or the runtime's usr/: PYTHONHOME for the child */
+    char *py_runtime;    /* python.runtime: the root tools/runtime.sh made */
+    char *py_executable; /* sys.executable for the child (PyConfig.executable) */
+    int py_debug;        /* python.build: 0 "release" (default), 1 "debug" */
 
     char *trace_path;
     int load_model;

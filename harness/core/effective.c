@@ -96,12 +96,21 @@ static void collect_defaulted(json_t *eff, json_t *given, const char *prefix, js
     }
 }
 
+/* Which interpreter the arm runs: null paths for pyab's own child. */
+static json_t *python_json(const pyab_config *c)
+{
+    return json_pack("{s:s?,s:s?,s:s?,s:s?,s:s}", "child", c->py_child, "home", c->py_home,
+                     "runtime", c->py_runtime, "executable", c->py_executable, "build",
+                     c->py_debug ? "debug" : "release");
+}
+
 json_t *pyab_config_effective(const pyab_config *c)
 {
     static const char *const pyheap[] = {"blocks", "requested", "off"};
     static const char *const lifespans[] = {"auto", "on", "off"};
     json_t *eff = json_object(), *defaulted = json_array();
 
+    json_object_set_new(eff, "python", python_json(c));
     json_object_set_new(eff, "load", load_json(c));
     json_object_set_new(eff, "workers", json_integer(c->workers));
     json_object_set_new(eff, "max_in_flight", json_integer(c->max_in_flight));

@@ -12,6 +12,13 @@
 #ifndef PYAB_PROTOCOL_H
 #define PYAB_PROTOCOL_H
 
+/*
+ * What a child and a parent must agree on to work together, besides the
+ * pyab version: bump it when config.json, a message or a samples.csv
+ * column changes. The parent refuses a child that says another.
+ */
+#define PYAB_PROTOCOL_VERSION 2
+
 /* Environment variable naming the protocol descriptor. */
 #define PYAB_PROTOCOL_FD_ENV "PYAB_PROTOCOL_FD"
 #define PYAB_PROTOCOL_FD_DEFAULT 3

@@ -98,6 +98,8 @@ char **pyab_childenv_create(const pyab_config *a)
                                        /* pyab's own: its URL may hold a password */
                                        "PYAB_HISTORY="};
     const char *cache_var = cache_variable(a);
+    /* PYAB_RUNTIME: every arm that names no interpreter runs that runtime's (rep.c). */
+    const char *runtime = getenv("PYAB_CHILD") ? NULL : getenv("PYAB_RUNTIME");
     char **env = NULL;
     size_t n = 0;
     const char *key;
@@ -108,6 +110,7 @@ char **pyab_childenv_create(const pyab_config *a)
         for (size_t i = 0; i < PYAB_ARRAY_LEN(drop); i++)
             skip |= strncmp(*e, drop[i], strlen(drop[i])) == 0;
         skip |= names(*e, cache_var);
+        skip |= (a->py_home || (runtime && *runtime)) && names(*e, "PYTHONHOME");
         if (a->env)
             json_object_foreach(a->env, key, v)
                 skip |= strncmp(*e, key, strlen(key)) == 0 && (*e)[strlen(key)] == '=';
@@ -115,6 +118,11 @@ char **pyab_childenv_create(const pyab_config *a)
             add_env(&env, &n, "%s", *e);
     }
     add_env(&env, &n, "%s=%d", PYAB_PROTOCOL_FD_ENV, PYAB_PROTOCOL_FD_DEFAULT);
+    /* Another interpreter's stdlib, for its child only: pyab itself runs no Python. */
+    if (a->py_home)
+        add_env(&env, &n, "PYTHONHOME=%s", a->py_home);
+    else if (runtime && *runtime)
+        add_env(&env, &n, "PYTHONHOME=%s/usr", runtime);
     if (a->malloc_arena_max)
         add_env(&env, &n, "MALLOC_ARENA_MAX=%ld", a->malloc_arena_max);
     if (a->mmap_threshold >= 0)

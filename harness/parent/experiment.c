@@ -21,6 +21,7 @@
 #include "trace.h"
 #include "transform.h"
 #include "version.h"
+#include "interpreters.h"
 
 /* Writes that readers (compare, report, history) take back in: ten significant digits. */
 #define JSON_FLAGS (JSON_INDENT(2) | JSON_REAL_PRECISION(10))
@@ -34,6 +35,8 @@ typedef struct experiment {
     uv_signal_t sigint, sigterm, sighup;
     int bad_input;
     json_t *reps_by_arm; /* arm name -> array of rep records */
+    json_t *interpreters; /* arm name -> its child's facts (interpreters.h) */
+    char *interpreter_note; /* arms differ in Python and glibc, or NULL */
 } experiment;
 
 static char *git_revision(const char *dir)
@@ -66,11 +69,15 @@ static int write_manifest(experiment *ex, pyab_error *err)
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     for (size_t i = 0; i < ex->sc->narms; i++) {
         const pyab_config *a = &ex->sc->arms[i];
-        json_object_set_new(arms, a->arm, json_pack("{s:O,s:o,s:O?}", "settings", a->json,
+        json_object_set_new(arms, a->arm, json_pack("{s:O,s:o,s:O?,s:O?}", "settings", a->json,
                                                     "effective", pyab_config_effective(a),
                                                     "readback",
-                                                    json_object_get(ex->host.readback, a->arm)));
+                                                    json_object_get(ex->host.readback, a->arm),
+                                                    "interpreter",
+                                                    json_object_get(ex->interpreters, a->arm)));
     }
+    if (ex->interpreter_note)
+        json_object_set_new(m, "interpreter_note", json_string(ex->interpreter_note));
     json_object_set_new(m, "versions", pyab_version_json());
     json_object_set_new(m, "scenario_path", json_string(ex->sc->path));
     json_object_set_new(m, "scenario", json_incref(ex->sc->root));
@@ -92,6 +99,23 @@ static int write_manifest(experiment *ex, pyab_error *err)
     return rc;
 }
 
+/* Per arm, the interpreter facts a reader compares side by side. New reference. */
+static json_t *interpreters_brief(json_t *facts)
+{
+    static const char *const keys[] = {"python_short", "python_build", "gc_threshold_default",
+                                       "glibc", "python_embed", "child"};
+    json_t *out = json_object(), *f;
+    const char *arm;
+
+    json_object_foreach(facts, arm, f) {
+        json_t *b = json_object();
+        for (size_t i = 0; i < PYAB_ARRAY_LEN(keys); i++)
+            json_object_set(b, keys[i], json_object_get(f, keys[i]) ?: json_null());
+        json_object_set_new(out, arm, b);
+    }
+    return out;
+}
+
 static int write_summary(experiment *ex, const char *status, pyab_error *err)
 {
     json_t *s = json_object(), *arms = json_object();
@@ -107,6 +131,9 @@ static int write_summary(experiment *ex, const char *status, pyab_error *err)
     json_object_set_new(s, "status", json_string(status));
     json_object_set_new(s, "control", json_string(ex->sc->arms[0].arm));
     json_object_set_new(s, "arms", arms);
+    json_object_set_new(s, "interpreters", interpreters_brief(ex->interpreters));
+    if (ex->interpreter_note)
+        json_object_set_new(s, "interpreter_note", json_string(ex->interpreter_note));
     if (ex->shard)
         json_object_set_new(s, "shard", json_sprintf("%ld/%ld", ex->opts->shard_index,
                                                      ex->opts->shard_count));
@@ -342,16 +369,26 @@ static int run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out, pya
         free(ex.dir);
         return PYAB_EXIT_USAGE;
     }
+    /* Before the results folder exists: a child that will not do leaves nothing behind. */
+    if ((ex.interpreters = pyab_interpreters_probe(sc, err)) == NULL) {
+        free(ex.dir);
+        return PYAB_EXIT_USAGE;
+    }
     if (opts->before_reps && opts->before_reps(ex.dir, opts->data, err) < 0) {
+        json_decref(ex.interpreters);
         free(ex.dir);
         return err->exit_code ? err->exit_code : PYAB_EXIT_INTERNAL;
     }
     *dir_out = xstrdup(ex.dir);
     if ((rc = pyab_mkdirs(ex.dir)) < 0) {
         pyab_error_set(err, "%s: cannot create the results folder: %s", ex.dir, strerror(-rc));
+        json_decref(ex.interpreters);
         free(ex.dir);
         return PYAB_EXIT_USAGE;
     }
+    ex.interpreter_note = pyab_interpreters_note(ex.interpreters);
+    if (ex.interpreter_note && !opts->quiet)
+        fprintf(stderr, "pyab: note: %s\n", ex.interpreter_note);
     ex.host.dir = ex.dir;
     ex.reps_by_arm = json_object();
     ex.host.readback = json_object();
@@ -410,6 +447,8 @@ static int run(pyab_scenario *sc, const pyab_run_opts *opts, char **dir_out, pya
     uv_loop_close(&ex.host.loop);
     json_decref(ex.reps_by_arm);
     json_decref(ex.host.readback);
+    json_decref(ex.interpreters);
+    free(ex.interpreter_note);
     json_decref(ex.shard);
     free(ex.dir);
     if (rc < 0)

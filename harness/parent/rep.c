@@ -60,6 +60,20 @@ static void close_once(uv_handle_t *h)
         uv_close(h, handle_closed);
 }
 
+char *pyab_rep_arm_child(const pyab_config *a)
+{
+    char *path, *debug;
+
+    if (a->py_child)
+        return xstrdup(a->py_child);
+    path = pyab_rep_child_path();
+    if (!a->py_debug)
+        return path;
+    debug = xasprintf("%s-debug", path);
+    free(path);
+    return debug;
+}
+
 /*
  * Kills the child's whole process group: the child is the leader of its
  * own group (UV_PROCESS_DETACHED), so processes the service forked die
@@ -75,10 +89,12 @@ char *pyab_rep_child_path(void)
 {
     char buf[PATH_MAX], *dir, *path;
     ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-    const char *env = getenv("PYAB_CHILD");
+    const char *env = getenv("PYAB_CHILD"), *runtime = getenv("PYAB_RUNTIME");
 
     if (env && *env)
         return xstrdup(env);
+    if (runtime && *runtime)
+        return pyab_path_join(runtime, "pyab/pyab-child");
     if (n <= 0)
         return xstrdup(PYAB_LIBEXECDIR "/pyab-child");
     buf[n] = '\0';
@@ -503,7 +519,7 @@ static json_t *rep_record(pyab_rep *r)
 
 static int spawn_rep(pyab_rep_host *h, pyab_rep *r, pyab_error *err)
 {
-    char *exe = pyab_rep_child_path(), *config = pyab_path_join(r->dir, "config.json");
+    char *exe = pyab_rep_arm_child(r->arm), *config = pyab_path_join(r->dir, "config.json");
     char *out = pyab_path_join(r->dir, "stdout.log"), *errp = pyab_path_join(r->dir, "stderr.log");
     int fd_out = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     int fd_err = open(errp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);

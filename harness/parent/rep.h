@@ -53,9 +53,15 @@ int pyab_rep_run(pyab_rep_host *h, const pyab_config *arm, int rep, json_t **rec
 void pyab_rep_kill(pyab_rep *r, int signum);
 
 /*
- * The pyab-child program to start: $PYAB_CHILD, else beside this program
- * (the build tree), else PREFIX/libexec/pyab as installed. New string.
+ * The pyab-child program to start: $PYAB_CHILD, else $PYAB_RUNTIME's
+ * (DIR/pyab/pyab-child, a root tools/runtime.sh made), else beside this
+ * program (the build tree), else PREFIX/libexec/pyab as installed. New string.
  */
 char *pyab_rep_child_path(void);
+/*
+ * The pyab-child an arm runs: its python.child (or runtime's), else the
+ * one above, with "-debug" appended for python.build "debug". New string.
+ */
+char *pyab_rep_arm_child(const pyab_config *a);
 
 #endif

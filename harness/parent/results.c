@@ -11,7 +11,7 @@
 const char pyab_results_csv_header[] =
     "t_s,requests,rss_bytes,pyheap_bytes,pymalloc_arena_bytes,native_heap_bytes,"
     "native_free_bytes,gc_count0,gc_count1,gc_count2,gc_collections,gc_pause_s,errors,"
-    "latency_p50_ms,latency_p99_ms,phase,native_other_bytes,pyheap_malloc_bytes";
+    "latency_p50_ms,latency_p99_ms,phase,native_other_bytes,pyheap_malloc_bytes,refcount_total";
 
 static const char *const phase_names[] = {"warmup", "run", "warmup_end", "end", "quiesce"};
 

@@ -12,7 +12,12 @@
 /* pyab-child --versions, parsed; NULL when it cannot run or says nothing readable. */
 static json_t *child_versions(void)
 {
-    char *exe = pyab_rep_child_path(), *cmd = xasprintf("'%s' --versions 2>/dev/null", exe);
+    const char *runtime = getenv("PYAB_CHILD") ? NULL : getenv("PYAB_RUNTIME");
+    char *exe = pyab_rep_child_path();
+    /* A runtime's child needs its PYTHONHOME, as in a rep (childenv.c). */
+    char *cmd = runtime && *runtime
+                    ? xasprintf("PYTHONHOME='%s/usr' '%s' --versions 2>/dev/null", runtime, exe)
+                    : xasprintf("'%s' --versions 2>/dev/null", exe);
     FILE *p = popen(cmd, "r");
     json_t *v = NULL;
 
@@ -32,12 +37,17 @@ json_t *pyab_version_json(void)
 
     json_object_set_new(v, "pyab", json_string(PYAB_VERSION));
     if (py != NULL) {
+        /* The child's glibc (one built in another Debian's root has its own). */
+        json_object_set(py, "child_glibc", json_object_get(py, "glibc"));
+        json_object_del(py, "glibc");
         json_object_update(v, py);
         json_decref(py);
     } else {
         json_object_set_new(v, "python", json_string("unknown (pyab-child --versions failed)"));
     }
-    json_object_set_new(v, "python_embed", json_string(PYAB_PYTHON_EMBED));
+    /* The child says which libpython it was built against; an older one does not. */
+    if (json_object_get(v, "python_embed") == NULL)
+        json_object_set_new(v, "python_embed", json_string(PYAB_PYTHON_EMBED));
     json_object_set_new(v, "libuv", json_string(uv_version_string()));
     json_object_set_new(v, "jansson", json_string(JANSSON_VERSION));
     json_object_set_new(v, "glibc", json_string(gnu_get_libc_version()));

@@ -29,6 +29,7 @@ function header() {
     typeof SUMMARY.status_note === 'string' ? el('p', { class: 'warnline', id: 'status-note' }, SUMMARY.status_note)
       : SUMMARY.status === 'running' ? el('p', { class: 'warnline', id: 'status-note' },
         'summary.json says "running": the run is still going (or stopped seconds ago); the reps listed are those that had finished.') : null,
+    typeof SUMMARY.interpreter_note === 'string' ? el('p', { class: 'warnline', id: 'interpreter-note' }, SUMMARY.interpreter_note) : null,
     verdictLine.length ? el('p', { class: 'facts' }, el('b', null, 'verdicts:'), verdictLine) : null,
     el('p', { class: 'muted small' }, META.dir || ''));
 }
@@ -132,6 +133,21 @@ function armTable() {
       : el('p', { class: 'muted' }, 'summary.json has no slopes.'));
 }
 
+/* Which interpreter each arm ran, side by side, when the arms do not all run the same one. */
+function interpreters() {
+  const all = SUMMARY.interpreters;
+  if (!all || typeof SUMMARY.interpreter_note !== 'string') return null;
+  const rows = ARMS.filter((a) => all[a.name]).map((a) => {
+    const it = all[a.name];
+    return [swatch(a), a.name, it.python_short || '?', it.python_build || '?',
+      Array.isArray(it.gc_threshold_default) ? it.gc_threshold_default.join(' / ') : '?', it.glibc || '?',
+      el('code', null, it.child || '?')];
+  });
+  return section('interpreters', 'Interpreters',
+    table(['', 'arm', 'Python', 'build', 'GC thresholds (default)', 'glibc', 'child'], rows, 'interpreters'),
+    el('p', { class: 'note' }, SUMMARY.interpreter_note));
+}
+
 /* Where: per arm, the lines, types and holders of what survives (where.h). */
 function whereArm(a, w) {
   const sites = (w.sites || []).slice(0, 10);
@@ -230,6 +246,7 @@ function comparisonTable(c) {
   });
   return el('div', null,
     el('h3', null, `${c.arm} vs ${c.control}${reps}`),
+    typeof c.interpreter_note === 'string' ? el('p', { class: 'warnline' }, c.interpreter_note) : null,
     rows.length ? table(['figure', 'control', 'arm', 'difference', 'CI', 'p', 'min effect', 'significant'], rows)
       : el('p', { class: 'muted' }, 'no figures to compare'),
     own,
@@ -405,7 +422,7 @@ function main() {
   if (typeof Chart === 'undefined') throw new Error('Chart.js did not load');
   const { sec, grid } = chartsSection();
   const nopng = (node) => { if (node) node.classList.add('nopng'); return node; };
-  const parts = [header(), nopng(verdicts()), nopng(armTable()), sec, nopng(whereSection()), nopng(comparisons()), nopng(ablation()),
+  const parts = [header(), nopng(verdicts()), nopng(armTable()), nopng(interpreters()), sec, nopng(whereSection()), nopng(comparisons()), nopng(ablation()),
     nopng(checkAndHistory()), nopng(repsTable()), nopng(errorsSection()), nopng(provenance())];
   app.append(...parts.filter(Boolean));
   if (!ARMS.length) grid.append(el('p', { class: 'muted' }, 'No arms with samples in this folder.'));
