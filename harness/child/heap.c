@@ -224,9 +224,8 @@ static void *blocks_calloc(void *ctx, size_t count, size_t n)
 
 static void blocks_free(void *ctx, void *p);
 
-static void *blocks_realloc(void *ctx, void *old, size_t n)
+static __attribute__((noinline)) void *blocks_realloc_slow(PyMemAllocatorEx *a, void *old, size_t n)
 {
-    PyMemAllocatorEx *a = ctx;
     int old_malloc = 0;
     size_t old_size = old ? block_size(old, &old_malloc) : 0;
     void *p;
@@ -238,12 +237,12 @@ static void *blocks_realloc(void *ctx, void *old, size_t n)
      * allocation instead missed every small string a _PyUnicodeWriter
      * shrinks into place.)
      */
-    if (where_due(n) && (n - 1 < 512 || old == NULL)) {
+    if (pyab_where_left < 0 && (n - 1 < 512 || old == NULL)) {
         if ((p = PyMem_RawMalloc(n ? n : 1)) == NULL)
             return NULL;
         if (old) {
             memcpy(p, old, old_size < n ? old_size : n);
-            blocks_free(ctx, old);
+            blocks_free(a, old);
         }
         add_live((int64_t)malloc_usable_size(p), 1);
         pyab_where_take(p, n);
@@ -267,6 +266,32 @@ static void *blocks_realloc(void *ctx, void *old, size_t n)
     if (pyab_where_left < 0)
         pyab_where_take(p, n);
     return p;
+}
+
+/*
+ * The common realloc: a small block in an arena to a small size, no sample
+ * due. pymalloc keeps such a block in an arena (in place, or moved to
+ * another small block), so the size-class difference is counted before
+ * the call and the call is a tail call, as for malloc; everything else
+ * (a block malloc serves, a size over 512, a due sample) goes the slow way.
+ */
+static void *blocks_realloc(void *ctx, void *old, size_t n)
+{
+    PyMemAllocatorEx *a = ctx;
+    uintptr_t u = (uintptr_t)old, chunk = u >> arena_bits;
+    const struct chunk_entry *e = &chunk_cache[chunk & (CHUNK_CACHE - 1)];
+
+    pyab_where_left -= (int64_t)n;
+    if (__builtin_expect(pyab_where_left >= 0 && n - 1 < 512 && pymalloc_on && old != NULL &&
+                             e->chunk_plus1 == chunk + 1 && (u < e->lo_end || u >= e->hi_start),
+                         1)) {
+        unsigned int szidx;
+        memcpy(&szidx, (const char *)(u & pool_mask) + POOL_SZIDX_OFFSET, sizeof(szidx));
+        add_to(&arena_live_bytes, (int64_t)((n + 15) & ~(size_t)15) -
+                                      (int64_t)((size_t)(szidx + 1) << PYMALLOC_ALIGNMENT_SHIFT));
+        return a->realloc(a->ctx, old, n);
+    }
+    return blocks_realloc_slow(a, old, n);
 }
 
 static __attribute__((noinline)) void blocks_free_slow(PyMemAllocatorEx *a, void *p)
