@@ -177,7 +177,7 @@ static void add_dropped_line(pyab_buf *b, json_t *reps)
     }
     if (dropped > 0)
         pyab_buf_addf(b, "    %.0f of %.0f requests dropped in %zu rep%s: the service could not keep "
-                      "up with the trace's rate (lower load.speed or raise workers)\n",
+                      "up with the trace's rate (lower load.speed, or give it more capacity)\n",
                       dropped, total, with, with == 1 ? "" : "s");
 }
 

@@ -20,6 +20,9 @@ import inspect
 import sys
 import time
 
+# A closed-loop user that never waits yields to the event loop this often.
+YIELD_NS = 5_000_000
+
 _monotonic_ns = time.monotonic_ns
 
 
@@ -284,6 +287,7 @@ class Driver:
         think = hooks.think_s
         one = self._one
         running = self.running
+        last = _monotonic_ns()
         while True:
             item = take_one()
             if item is None:
@@ -293,6 +297,13 @@ class Driver:
             await one(idx, due, req, False)
             if think:
                 await asyncio.sleep(think)
+            elif _monotonic_ns() - last > YIELD_NS:
+                # An app that never suspends would keep this loop from ever
+                # giving the event loop back: the sweeper (whose beat tells
+                # a blocked loop from a busy one) and the other users would
+                # starve, and a healthy app read as a blocked loop (QA).
+                await asyncio.sleep(0)
+                last = _monotonic_ns()
 
     def _start(self, item):
         idx, due, req = item

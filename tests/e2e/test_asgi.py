@@ -285,6 +285,34 @@ def test_task_blocking_the_loop_gets_timeout(pyab, tmp_path):
         (out / "arms/base/rep-1/stderr.log").read_text()
 
 
+NEVER_WAITS = r'''
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        raise RuntimeError("no lifespan")
+    await receive()  # the body is already there: nothing here ever suspends
+    sum(range(300))
+    await send({"type": "http.response.start", "status": 200})
+    await send({"type": "http.response.body", "body": b"ok"})
+'''
+
+
+def test_closed_loop_app_that_never_suspends_is_not_a_blocked_loop(pyab, tmp_path):
+    # One user, no think time, an app whose awaits all complete at once: the
+    # user's loop must give the event loop back, or the sweeper never beats
+    # and a healthy app reads as "the event loop has not run" (a QA pass
+    # found one TimeoutError raised into a healthy rep this way).
+    (tmp_path / "never.py").write_text(NEVER_WAITS)
+    trace = write_trace(tmp_path / "trace.jsonl",
+                        [{"t": i * 0.001, "route": "/r"} for i in range(50)])
+    sc = scenario(tmp_path, trace, app={"asgi": "never:app"}, timeout_ms=200,
+                  load={"model": "closed", "users": 1, "requests": 150000})
+    summary, r, out = run_scenario(pyab, tmp_path, sc)
+    rep = summary["arms"]["base"]["reps"][0]
+    assert rep["duration_s"] > 0.4, rep["duration_s"]  # the rep outlasts timeout_ms
+    assert rep["errors"] == 0 and rep["event_loop"]["loop_blocked"] == 0, rep["event_loop"]
+    assert "the event loop has not run" not in (out / "arms/base/rep-1/stderr.log").read_text()
+
+
 ABLATE_APP = r'''
 import cachelib, fmtlib
 async def app(scope, receive, send):
