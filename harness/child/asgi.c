@@ -165,6 +165,8 @@ static PyObject *hook_take(PyObject *self, PyObject *unused)
         }
         if (now >= due + LATE_NS)
             pyab_replay_count(a->rp, PYAB_REPLAY_LATE);
+        /* Before the request is built: native samples are stamped with it. */
+        pyab_replay_set_dispatched(a->rp, idx + 1);
         if ((t = item(a, idx, due)) == NULL || PyList_Append(list, t) < 0) {
             Py_XDECREF(t);
             Py_DECREF(list);

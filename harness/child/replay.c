@@ -452,6 +452,11 @@ const _Atomic uint64_t *pyab_replay_dispatched(const pyab_replay *rp)
     return &rp->next;
 }
 
+void pyab_replay_set_dispatched(pyab_replay *rp, uint64_t n)
+{
+    atomic_store_explicit(&rp->next, n, memory_order_relaxed);
+}
+
 uint64_t pyab_replay_warmup_ns(const pyab_replay *rp)
 {
     return atomic_load(&rp->warmup_ns);

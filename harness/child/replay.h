@@ -61,6 +61,9 @@ void pyab_replay_join(pyab_replay *rp);
  * lives as long as rp. No GIL.
  */
 const _Atomic uint64_t *pyab_replay_dispatched(const pyab_replay *rp);
+/* The event loop's pacer (asgi.c) dispatches by its own count: it says so
+ * here, so the dispatched count above means the same for every app kind. */
+void pyab_replay_set_dispatched(pyab_replay *rp, uint64_t n);
 /* Completed requests and errors so far (no GIL). */
 uint64_t pyab_replay_completed(const pyab_replay *rp);
 uint64_t pyab_replay_errors(const pyab_replay *rp);
