@@ -546,6 +546,9 @@ typedef struct typeinfo {
     PyObject *list;   /* the type objects (owned) */
     ptrmap owners;    /* storage block -> index + 1 into gc_objects */
     PyObject *gc_objects;
+    ptrmap named;     /* type object -> index + 1 into names: one Python call per type */
+    char **names;
+    size_t nnames;
 } typeinfo;
 
 static void load_types(typeinfo *ti)
@@ -675,13 +678,18 @@ static PyObject *owner_of(const typeinfo *ti, const sample *s)
     return NULL;
 }
 
-static char *type_label(PyTypeObject *t, const char *suffix)
+static char *type_label(typeinfo *ti, PyTypeObject *t, const char *suffix)
 {
-    PyObject *r = call_py("type_name", "(O)", (PyObject *)t);
-    char *s = xasprintf("%s%s", r ? utf8(r) : t->tp_name, suffix);
+    uint64_t v;
 
-    Py_XDECREF(r);
-    return s;
+    if (!ptrmap_get(&ti->named, (uintptr_t)t, &v)) {
+        PyObject *r = call_py("type_name", "(O)", (PyObject *)t);
+        ti->names = xrealloc(ti->names, (ti->nnames + 1) * sizeof(*ti->names));
+        ti->names[ti->nnames++] = xstrdup(r ? utf8(r) : t->tp_name);
+        Py_XDECREF(r);
+        ptrmap_put(&ti->named, (uintptr_t)t, v = ti->nnames);
+    }
+    return xasprintf("%s%s", ti->names[v - 1], suffix);
 }
 
 static void free_types(typeinfo *ti)
@@ -690,6 +698,11 @@ static void free_types(typeinfo *ti)
     free(ti->types.vals);
     free(ti->owners.keys);
     free(ti->owners.vals);
+    free(ti->named.keys);
+    free(ti->named.vals);
+    for (size_t i = 0; i < ti->nnames; i++)
+        free(ti->names[i]);
+    free(ti->names);
     Py_XDECREF(ti->list);
     Py_XDECREF(ti->gc_objects);
 }
@@ -827,7 +840,7 @@ static void sampled_report(json_t *dom, uint64_t end)
     uint64_t mid = w.warm + (end - w.warm) / 2;
     pyab_tally *per_stack = calloc(w.nstacks ? w.nstacks : 1, sizeof(*per_stack));
     survivor *sv = calloc(w.nsamples ? w.nsamples : 1, sizeof(*sv));
-    uint32_t *site_of;
+    uint32_t *site_of, *site_of_stack = malloc((w.nstacks ? w.nstacks : 1) * sizeof(uint32_t));
     groups sites = {json_object()}, own = {json_object()}, packages = {json_object()},
            types = {json_object()}, resurrected = {json_object()};
     size_t nsv = 0, nonobj = 0;
@@ -861,6 +874,7 @@ static void sampled_report(json_t *dom, uint64_t end)
             if (created)
                 json_object_set_new(g->rec, "site", json_string(what));
             pyab_tally_merge(&g->t, t);
+            site_of_stack[si] = (uint32_t)(g - sites.g);
             continue;
         }
         const pyab_pyframe *f = &st->frames[0];
@@ -868,6 +882,7 @@ static void sampled_report(json_t *dom, uint64_t end)
         g = group_get(&sites, key, &created);
         if (created)
             describe_frame(g->rec, f, &nm);
+        site_of_stack[si] = (uint32_t)(g - sites.g);
         if (t->bytes > g->heaviest) {
             g->heaviest = t->bytes;
             json_object_set_new(g->rec, "stack", stack_json(st));
@@ -890,20 +905,11 @@ static void sampled_report(json_t *dom, uint64_t end)
     }
     /* Which site each survivor belongs to, for picking holder targets. */
     site_of = calloc(nsv ? nsv : 1, sizeof(*site_of));
+    if (site_of == NULL)
+        abort();
     load_types(&ti);
     for (size_t k = 0; k < nsv; k++) {
-        const stack *st = sv[k].s->stack ? &w.stacks[sv[k].s->stack] : NULL;
-        json_t *ix;
-        if (st && st->depth && st->frames) {
-            const pyab_pyframe *f = &st->frames[0];
-            char *key = xasprintf("%s:%d", utf8(f->code->co_filename), pyab_where_frame_line(f));
-            ix = json_object_get(sites.index, key);
-            free(key);
-        } else {
-            ix = json_object_get(sites.index, sv[k].s->stack == STACK_REQUEST ? REQUEST_SITE
-                                                                             : "(no Python frame)");
-        }
-        site_of[k] = ix ? (uint32_t)json_integer_value(ix) : UINT32_MAX;
+        site_of[k] = site_of_stack[sv[k].s->stack];
         if ((sv[k].obj = as_object(&ti, sv[k].s)) == NULL)
             nonobj++;
     }
@@ -917,7 +923,7 @@ static void sampled_report(json_t *dom, uint64_t end)
 
         pyab_tally_add(&one, (double)sv[k].s->size, w.mean, sv[k].early);
         if (sv[k].obj) {
-            label = type_label(Py_TYPE(sv[k].obj), "");
+            label = type_label(&ti, Py_TYPE(sv[k].obj), "");
             if (PyObject_IS_GC(sv[k].obj) && PyObject_GC_IsFinalized(sv[k].obj)) {
                 g = group_get(&resurrected, label, &created);
                 if (created)
@@ -925,7 +931,7 @@ static void sampled_report(json_t *dom, uint64_t end)
                 pyab_tally_merge(&g->t, &one);
             }
         } else if ((sv[k].owner = owner_of(&ti, sv[k].s)) != NULL) {
-            label = type_label(Py_TYPE(sv[k].owner), " (storage)");
+            label = type_label(&ti, Py_TYPE(sv[k].owner), " (storage)");
         } else {
             label = xstrdup("(not an object)");
         }
@@ -948,6 +954,7 @@ static void sampled_report(json_t *dom, uint64_t end)
     add_uncollectable(dom);
     Py_XDECREF(nm.info);
     free(site_of);
+    free(site_of_stack);
     free(sv);
     free(per_stack);
 }
