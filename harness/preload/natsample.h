@@ -74,6 +74,7 @@ typedef struct pyab_natsample_stats {
     uint64_t dropped;  /* not recorded: a table was full */
     uint64_t live;     /* recorded and not freed */
     uint64_t table_bytes; /* what the tables map (reserved; touched as used) */
+    uint64_t table_resident_bytes; /* of that, the pages in memory */
 } pyab_natsample_stats;
 
 typedef struct pyab_natsample_api {
@@ -109,12 +110,24 @@ typedef struct pyab_natsample_api {
  * the calling thread's countdown (p may be NULL: nothing recorded) and
  * returns the next countdown in bytes. pyab__natsample_forget drops the
  * sample of a block about to be freed; pyab__natsample_unmap those of
- * mappings inside [addr, addr + len). pyab__natsample_filter is a table
- * of counters by pointer hash, zero where no live sample can be: a free
- * that finds zero there is not a sampled block (one load, no lock).
+ * mappings inside [addr, addr + len).
+ *
+ * pyab__natsample_filter is a table of counters by pointer hash, zero
+ * where no live sample can be: a free that finds zero there is not a
+ * sampled block (two loads, no lock). It is sized to the live samples
+ * (32 counters each, 4 KiB at least), so a small process pays a few
+ * pages and a free still finds a counter set only ~3% of the time; when
+ * the samples outgrow it, a table twice the size is filled and published.
+ * A thread still reading the old one sees every sample made before the
+ * switch (the old table is kept, never unmapped), and a sample made
+ * after it can only be freed by a thread that got its pointer after it
+ * was made, hence after the switch.
  */
-#define PYAB__FILTER_BITS 16
-extern _Atomic uint8_t *pyab__natsample_filter;
+typedef struct pyab__natsample_filter_t {
+    uint32_t shift; /* 32 - log2(counters) */
+    _Atomic uint8_t count[];
+} pyab__natsample_filter_t;
+extern _Atomic(pyab__natsample_filter_t *) pyab__natsample_filter;
 extern _Atomic uint32_t pyab__natsample_mmaps;
 
 static inline uint32_t pyab__natsample_hash(uintptr_t p)
@@ -124,10 +137,11 @@ static inline uint32_t pyab__natsample_hash(uintptr_t p)
 
 static inline int pyab__natsample_maybe(const void *p)
 {
-    _Atomic uint8_t *f = atomic_load_explicit(&pyab__natsample_filter, memory_order_relaxed);
-    uint32_t h = pyab__natsample_hash((uintptr_t)p) >> (32 - PYAB__FILTER_BITS);
+    pyab__natsample_filter_t *f = atomic_load_explicit(&pyab__natsample_filter,
+                                                       memory_order_acquire);
 
-    return f && atomic_load_explicit(&f[h], memory_order_relaxed) != 0;
+    return f && atomic_load_explicit(&f->count[pyab__natsample_hash((uintptr_t)p) >> f->shift],
+                                     memory_order_relaxed) != 0;
 }
 
 int64_t pyab__natsample_take(void *p, uint64_t n, int kind);
