@@ -15,7 +15,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "unwind.h"
+#include "unwinder.h"
 
 #define MAX_FRAMES 64
 

@@ -1,5 +1,5 @@
 /*
- * unwind: the native sampler's own stack walker, a small DWARF-CFI
+ * unwinder: the native sampler's own stack walker, a small DWARF-CFI
  * unwinder for x86-64 Linux that remembers what it learnt of each return
  * address. natsample.c asks it first for a sample's native stack; libunwind
  * and libgcc stay behind it for other architectures and for comparison
@@ -13,8 +13,8 @@
  * CIE's and FDE's CFA programs up to the address, and stores the result.
  * Neither path allocates, takes a lock or calls anything that does.
  */
-#ifndef PYAB_UNWIND_H
-#define PYAB_UNWIND_H
+#ifndef PYAB_UNWINDER_H
+#define PYAB_UNWINDER_H
 
 #include <stdint.h>
 

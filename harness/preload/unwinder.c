@@ -1,6 +1,6 @@
 /*
  * A DWARF-CFI stack walker for x86-64 Linux with a cache of rules by
- * return address (unwind.h). The rule of a frame is all a walk needs on
+ * return address (unwinder.h). The rule of a frame is all a walk needs on
  * x86-64: where the CFA is (rsp or rbp plus an offset), where the return
  * address is (CFA - 8 in compiled code) and where the caller's rbp was
  * saved (an offset from the CFA, or still in rbp). Other callee-saved
@@ -12,7 +12,7 @@
  * section 6.4 (the CFA program), the LSB's .eh_frame and .eh_frame_hdr
  * formats.
  */
-#include "unwind.h"
+#include "unwinder.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -635,8 +635,12 @@ void pyab__unwind_flush(void)
     /* A walk under way may store a rule after this, but only for a frame
      * on its stack: none of a library being closed, whose code must not
      * be running. */
+    if (!atomic_load_explicit(&ready, memory_order_relaxed))
+        return;
+    /* Only entries in use are written: a page never touched stays out of the RSS. */
     for (uint32_t i = 0; i < CACHE_SIZE; i++)
-        atomic_store_explicit(&cache[i], 0, memory_order_relaxed);
+        if (atomic_load_explicit(&cache[i], memory_order_relaxed))
+            atomic_store_explicit(&cache[i], 0, memory_order_relaxed);
 }
 
 #else /* !HAVE_UNWINDER */
