@@ -433,12 +433,14 @@ static int api_start(double mean, const _Atomic uint64_t *counter, pyab_natsampl
         }
         pthread_atfork(NULL, NULL, after_fork_child);
     }
-    /* The first backtrace() loads libgcc_s, which allocates: not inside a
-     * hook. So do loading an unwinder and its first walk (libunwind's
-     * maps the calling thread's cache; pyab's binds _dl_find_object). */
-    backtrace(prime, 4);
+    /* Loading an unwinder allocates, and so does its first walk (libunwind's
+     * maps the calling thread's cache; pyab's binds _dl_find_object): not
+     * inside a hook. The first backtrace() loads libgcc_s, which pyab's
+     * and libunwind's walks never need (128 KiB of RSS it would touch). */
     if (unwinder < 0)
         unwinder = choose_unwinder();
+    if (unwinder >= UNWINDER_LIBGCC)
+        backtrace(prime, 4);
     native_stack((uintptr_t *)prime, 4);
     code_range((const void *)(uintptr_t)&api_start, &own_lo, &own_hi);
     code_range(interpreter, &py_lo, &py_hi);

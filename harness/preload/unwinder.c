@@ -108,21 +108,6 @@ static inline uint32_t slot_of(uintptr_t a)
            (CACHE_SIZE - 1);
 }
 
-static inline bool cache_get(uintptr_t a, rule *r)
-{
-    uint64_t e = atomic_load_explicit(&cache[slot_of(a)], memory_order_relaxed);
-
-    /* An empty entry is 0, the key of addresses below 4 KiB, never looked up. */
-    if ((e & KEY_MASK) != a >> CACHE_BITS)
-        return false;
-    r->kind = e & E_STOP ? RULE_STOP : e & E_END ? RULE_END : RULE_FRAME;
-    r->cfa_reg = e & E_CFA_RBP ? REG_RBP : REG_RSP;
-    r->cfa_off = (int64_t)((e >> E_CFA_SHIFT) & 0xffff) * 8;
-    r->rbp_off = -(int64_t)((e >> E_RBP_SHIFT) & 0xff) * 8;
-    r->ra_off = -8;
-    return true;
-}
-
 static void cache_put(uintptr_t a, const rule *r)
 {
     uint64_t key = a >> CACHE_BITS, e = key;
@@ -556,39 +541,72 @@ static inline uintptr_t load(uintptr_t addr)
     return *(const uintptr_t *)addr;
 }
 
+/* Where a frame's CFA is and where the words the walk reads were saved. */
+typedef struct frame {
+    uintptr_t cfa, ra_at, bp_at; /* bp_at == cfa: the caller's rbp is still in rbp */
+} frame;
+
+/*
+ * The frame at a whose rule is not a cached ordinary one: learns it (and
+ * caches it when it fits), and says whether the walk goes on. Checks what
+ * the fast path in walk() need not for its cached rules (the return
+ * address at CFA - 8, inside the stack).
+ */
+static bool uncommon_frame(uintptr_t a, uintptr_t sp, uintptr_t bp, uintptr_t hi, frame *f)
+{
+    uint64_t e = atomic_load_explicit(&cache[slot_of(a)], memory_order_relaxed);
+    rule r;
+
+    if ((e & KEY_MASK) == a >> CACHE_BITS && a >> CACHE_BITS <= KEY_MASK)
+        return false; /* cached, and not ordinary: the end, or a frame it cannot unwind */
+    if (find_rule(a, &r))
+        cache_put(a, &r);
+    if (r.kind != RULE_FRAME)
+        return false;
+    f->cfa = (r.cfa_reg == REG_RBP ? bp : sp) + (uintptr_t)r.cfa_off;
+    f->ra_at = f->cfa + (uintptr_t)r.ra_off;
+    f->bp_at = r.rbp_off ? f->cfa + (uintptr_t)r.rbp_off : f->cfa;
+    return f->ra_at >= sp && f->ra_at <= hi - 8 && f->cfa > sp;
+}
+
 /*
  * The walk from a point in pyab__unwind whose registers are ip, sp and
  * bp. a is the address whose rule applies: ip itself for that first
  * frame, then each return address minus one, since a call can be the
  * last instruction of its function and its return address the first of
- * the next one.
+ * the next one. A frame seen before costs one table load and the two
+ * stack loads.
  */
 static int walk(uintptr_t *pc, int max, uintptr_t stop_lo, uintptr_t stop_hi, uintptr_t ip,
                 uintptr_t sp, uintptr_t bp)
 {
-    uintptr_t hi = sp + STACK_SPAN, a = ip, cfa, ra;
+    uintptr_t hi = sp + STACK_SPAN, a = ip, ra;
     int n = 0;
-    rule r;
+    frame f;
 
     while (n < max) {
-        if (!cache_get(a, &r) && find_rule(a, &r))
-            cache_put(a, &r);
-        if (r.kind != RULE_FRAME)
+        uint64_t e = atomic_load_explicit(&cache[slot_of(a)], memory_order_relaxed);
+        uint64_t key = a >> CACHE_BITS;
+        if ((e & (KEY_MASK | E_END | E_STOP)) == key && key <= KEY_MASK) {
+            f.cfa = (e & E_CFA_RBP ? bp : sp) + (uintptr_t)((e >> E_CFA_SHIFT) & 0xffff) * 8;
+            f.ra_at = f.cfa - 8;
+            f.bp_at = f.cfa - (uintptr_t)((e >> E_RBP_SHIFT) & 0xff) * 8;
+        } else if (!uncommon_frame(a, sp, bp, hi, &f)) {
             break;
-        cfa = (r.cfa_reg == REG_RBP ? bp : sp) + (uintptr_t)r.cfa_off;
-        /* The CFA only grows, stays word-aligned on the thread's stack,
-         * and the saved words lie between it and the frame's rsp. */
-        if (cfa <= sp || cfa > hi || (cfa & 7) || cfa + (uintptr_t)r.ra_off < sp ||
-            cfa + (uintptr_t)r.ra_off > hi - 8 || cfa + (uintptr_t)r.rbp_off < sp)
+        }
+        /* The CFA only grows and stays word-aligned on the thread's stack
+         * (so, for a cached rule, CFA - 8 does too), and the saved rbp
+         * lies between it and the frame's rsp. */
+        if (f.cfa <= sp || f.cfa > hi || (f.cfa & 7) || f.bp_at < sp)
             break;
-        ra = load(cfa + (uintptr_t)r.ra_off);
-        if (r.rbp_off)
-            bp = load(cfa + (uintptr_t)r.rbp_off);
-        sp = cfa;
+        ra = load(f.ra_at);
+        if (f.bp_at != f.cfa)
+            bp = load(f.bp_at);
+        sp = f.cfa;
         if (ra < 4096)
             break;
         pc[n++] = ra;
-        if (ra >= stop_lo && ra < stop_hi)
+        if (ra - stop_lo < stop_hi - stop_lo)
             break;
         a = ra - 1;
     }
