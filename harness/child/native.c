@@ -561,13 +561,14 @@ json_t *pyab_native_where_json(const char *point)
                   pyab_tally_json(json_object(), &total), "sites", groups_json(&rp.sites),
                   "libraries", groups_json(&rp.libraries), "own", groups_json(&rp.own));
     json_object_set_new(j, "sampler",
-                        json_pack("{sI sI sI sI sI sI sf sf sI}", "taken", (json_int_t)st.taken,
+                        json_pack("{sI sI sI sI sI sI sf sf sI ss}", "taken", (json_int_t)st.taken,
                                   "freed", (json_int_t)st.freed, "dropped",
                                   (json_int_t)st.dropped, "live", (json_int_t)st.live,
                                   "table_bytes", (json_int_t)st.table_bytes, "table_resident_bytes",
                                   (json_int_t)st.table_resident_bytes, "python_side_bytes",
                                   python.bytes, "allocator_mapped_bytes", allocator.bytes,
-                                  "code_objects", (json_int_t)ncodes));
+                                  "code_objects", (json_int_t)ncodes, "unwinder",
+                                  st.unwinder ? st.unwinder : "none"));
     pyab_elfsym_destroy(rp.es);
     free(to);
     free(sv.v);

@@ -12,6 +12,7 @@
 #undef _FILE_OFFSET_BITS
 
 #include "natsample.h"
+#include "unwinder.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -273,6 +274,24 @@ EXPORT int munmap(void *addr, size_t len)
     if (atomic_load_explicit(&pyab__natsample_mmaps, memory_order_relaxed) && !in_sampler)
         pyab__natsample_unmap(addr, len);
     return next_munmap(addr, len);
+}
+
+/*
+ * dlclose: the unwinder remembers rules by address, and another library
+ * may be mapped where the closed one was (unwinder.h).
+ */
+EXPORT int dlclose(void *handle)
+{
+    static int (*next_dlclose)(void *);
+    int rc;
+
+    if (unlikely(pyab__next_dlsym == NULL))
+        resolve();
+    if (unlikely(next_dlclose == NULL))
+        next_dlclose = (int (*)(void *))pyab__next_dlsym(RTLD_NEXT, "dlclose");
+    rc = next_dlclose(handle);
+    pyab__unwind_flush();
+    return rc;
 }
 
 /*

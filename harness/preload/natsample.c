@@ -9,6 +9,7 @@
  * A sample that finds a table at its bound is counted as dropped.
  */
 #include "natsample.h"
+#include "unwinder.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -70,16 +71,22 @@ static uintptr_t own_lo, own_hi;
 /* The interpreter's code: a stack ends at its first frame there. */
 static uintptr_t py_lo, py_hi;
 /*
- * The unwinder. First choice: libunwind's unw_backtrace (Debian's
- * libunwind8, opened at start with RTLD_LOCAL so that its own backtrace
- * and _Unwind_* do not replace anyone's), which keeps, per thread, what
- * it learnt of each return address's frame, so a walk through frames
- * seen before reads no unwind tables: ~1.1k instructions a sample where
- * libgcc's _Unwind_Backtrace, which interprets the CFI of every frame on
- * every walk, took ~25k (callgrind, numpy + cv2 handler; README). Second
- * choice, without libunwind: libgcc's, called directly so that a walk
- * can stop at the interpreter (backtrace() walks to the end).
+ * The unwinder, chosen once at start (PYAB_NATIVE_UNWINDER=pyab, libunwind
+ * or libgcc picks one, to compare). First choice: unwinder.c's, which keeps
+ * one 8-byte rule per return address in a 32 KiB table shared by all
+ * threads, so a walk through frames seen before reads no unwind tables.
+ * Second, where that one does not exist (not x86-64, glibc before 2.35):
+ * libunwind's unw_backtrace (Debian's libunwind8, opened with RTLD_LOCAL
+ * so that its own backtrace and _Unwind_* do not replace anyone's), which
+ * caches per thread too but maps 256 KiB a thread and touches it by hash.
+ * Last: libgcc's _Unwind_Backtrace, which interprets the CFI of every
+ * frame on every walk, called directly so that a walk can stop at the
+ * interpreter (backtrace() walks to the end). Per sample, numpy + cv2
+ * handler under callgrind: see README.
  */
+enum { UNWINDER_PYAB, UNWINDER_LIBUNWIND, UNWINDER_LIBGCC, UNWINDER_BACKTRACE };
+static const char *const unwinder_names[] = {"pyab", "libunwind", "libgcc", "backtrace"};
+static int unwinder = -1;
 static int (*unw_backtrace_fn)(void **, int);
 static _Unwind_Reason_Code (*unwind_backtrace)(_Unwind_Trace_Fn, void *);
 static _Unwind_Ptr (*unwind_getip)(struct _Unwind_Context *);
@@ -388,19 +395,24 @@ static _Unwind_Reason_Code step(struct _Unwind_Context *ctx, void *data)
 static int native_stack(uintptr_t *pc, int max)
 {
     walk w = {pc, 0, max};
+    int n;
 
-    if (unw_backtrace_fn) {
-        int n = unw_backtrace_fn((void **)pc, max);
+    switch (unwinder) {
+    case UNWINDER_PYAB:
+        return pyab__unwind(pc, max, py_lo, py_hi);
+    case UNWINDER_LIBUNWIND:
+        n = unw_backtrace_fn((void **)pc, max);
         /* The stack ends at its first interpreter frame, as step() ends it. */
         for (int i = 0; i < n; i++)
             if (pc[i] >= py_lo && pc[i] < py_hi)
                 return i + 1;
         return n;
-    }
-    if (unwind_backtrace == NULL)
+    case UNWINDER_LIBGCC:
+        unwind_backtrace(step, &w);
+        return w.n;
+    default:
         return backtrace((void **)pc, max);
-    unwind_backtrace(step, &w);
-    return w.n;
+    }
 }
 
 int64_t pyab__natsample_take(void *p, uint64_t n, int kind)
@@ -476,23 +488,43 @@ static void code_range(const void *addr, uintptr_t *lo, uintptr_t *hi)
     *hi = seg.hi;
 }
 
-static void load_unwinder(void)
+static void load_libgcc(void)
 {
-    void *unw = getenv("PYAB_NATIVE_UNWINDER") && strcmp(getenv("PYAB_NATIVE_UNWINDER"), "libgcc") == 0
-                    ? NULL : dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
-    void *gcc;
-
-    if (unw)
-        unw_backtrace_fn = (int (*)(void **, int))dlsym(unw, "unw_backtrace");
-    gcc = dlopen("libgcc_s.so.1", RTLD_NOW);
+    void *gcc = dlopen("libgcc_s.so.1", RTLD_NOW);
 
     if (gcc == NULL)
         return;
     unwind_getip = (_Unwind_Ptr(*)(struct _Unwind_Context *))dlsym(gcc, "_Unwind_GetIP");
     unwind_backtrace = (_Unwind_Reason_Code(*)(_Unwind_Trace_Fn, void *))dlsym(
         gcc, "_Unwind_Backtrace");
-    if (unwind_getip == NULL)
-        unwind_backtrace = NULL;
+}
+
+static void load_libunwind(void)
+{
+    void *unw = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+
+    if (unw)
+        unw_backtrace_fn = (int (*)(void **, int))dlsym(unw, "unw_backtrace");
+}
+
+/* The first unwinder that loads, from the one the environment asks for or from pyab's own. */
+static int choose_unwinder(void)
+{
+    const char *want = getenv("PYAB_NATIVE_UNWINDER");
+    int first = UNWINDER_PYAB;
+
+    for (int i = 0; want && i < UNWINDER_BACKTRACE; i++)
+        if (strcmp(want, unwinder_names[i]) == 0)
+            first = i;
+    for (int i = first; i < UNWINDER_BACKTRACE; i++) {
+        if (i == UNWINDER_PYAB && pyab__unwind_init() == 0)
+            return i;
+        if (i == UNWINDER_LIBUNWIND && (load_libunwind(), unw_backtrace_fn))
+            return i;
+        if (i == UNWINDER_LIBGCC && (load_libgcc(), unwind_backtrace && unwind_getip))
+            return i;
+    }
+    return UNWINDER_BACKTRACE;
 }
 
 /* Every table mapping, so that stats can tell how much of them is resident. */
@@ -577,12 +609,14 @@ static int api_start(double mean, const _Atomic uint64_t *counter, pyab_natsampl
         }
         pthread_atfork(NULL, NULL, after_fork_child);
     }
-    /* The first backtrace() loads libgcc_s, which allocates: not inside a
-     * hook. So does the first walk of the unwinder's own, and its lookup. */
-    backtrace(prime, 4);
-    if (unwind_backtrace == NULL && unw_backtrace_fn == NULL)
-        load_unwinder();
-    /* libunwind's first walk on a thread maps its cache: here, not in a hook. */
+    /* Loading an unwinder allocates, and so does its first walk (libunwind's
+     * maps the calling thread's cache; pyab's binds _dl_find_object): not
+     * inside a hook. The first backtrace() loads libgcc_s, which pyab's
+     * and libunwind's walks never need (128 KiB of RSS it would touch). */
+    if (unwinder < 0)
+        unwinder = choose_unwinder();
+    if (unwinder >= UNWINDER_LIBGCC)
+        backtrace(prime, 4);
     native_stack((uintptr_t *)prime, 4);
     code_range((const void *)(uintptr_t)&api_start, &own_lo, &own_hi);
     code_range(interpreter, &py_lo, &py_hi);
@@ -620,6 +654,7 @@ static void api_stats(pyab_natsample_stats *out)
     out->live = st.taken - st.freed;
     out->table_bytes = mapped_bytes;
     out->table_resident_bytes = resident_bytes();
+    out->unwinder = unwinder < 0 ? NULL : unwinder_names[unwinder];
     pthread_mutex_unlock(&lock);
 }
 

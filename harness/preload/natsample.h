@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PYAB_NATSAMPLE_VERSION 1
+#define PYAB_NATSAMPLE_VERSION 2
 /* Native frames kept per sample (after the sampler's own). */
 #define PYAB_NATSAMPLE_FRAMES 16
 /* Python frames kept per sample, innermost first. */
@@ -75,6 +75,7 @@ typedef struct pyab_natsample_stats {
     uint64_t live;     /* recorded and not freed */
     uint64_t table_bytes; /* what the tables map (reserved; touched as used) */
     uint64_t table_resident_bytes; /* of that, the pages in memory */
+    const char *unwinder; /* "pyab", "libunwind", "libgcc" or "backtrace"; NULL before start */
 } pyab_natsample_stats;
 
 typedef struct pyab_natsample_api {

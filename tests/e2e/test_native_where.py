@@ -16,6 +16,7 @@ library preloaded, no where.json), and a bad key is exit 2 naming it.
 import collections
 import json
 import pathlib
+import platform
 import re
 import shutil
 import subprocess
@@ -91,6 +92,9 @@ def test_kept_results_go_to_their_library(run, lib, sanitized):
     native = where(out, lib)
     assert native["requests"] == 7000
     assert native["sampler"]["dropped"] == 0
+    # pyab's own unwinder where it exists (x86-64, glibc 2.35+: Debian 12).
+    if platform.machine() == "x86_64":
+        assert native["sampler"]["unwinder"] == "pyab"
     top, per_request = by_object(native)[0]
     assert re.search(EXPECT[lib], top), by_object(native)[:3]
     truth = summary["arms"][lib]["slopes"]["native"]["bytes_per_request"]
