@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* _dl_find_object arrived in glibc 2.35 with this macro beside it. */
 #if defined(__x86_64__) && defined(__linux__) && defined(DLFO_EH_SEGMENT_TYPE)
@@ -246,6 +247,82 @@ static const uint8_t *find_fde(const uint8_t *hdr, uintptr_t a)
     }
     memcpy(e, table + lo * 8, 8);
     return (uintptr_t)hdr + (intptr_t)e[0] <= a ? hdr + e[1] : NULL;
+}
+
+/*
+ * A miss reads the object's unwind tables, and those reads map file pages
+ * into the process: the kernel maps up to 64 KiB around each page a read
+ * faults in, so a binary search of a large library's table holds far more
+ * than it reads. On the default scenario, which hashes in every request,
+ * 320 KiB of libcrypto's tables stayed resident with native sampling on
+ * (MADV_RANDOM does not stop that fault-around). The tables are read only
+ * on a miss, so after one the walk drops its mappings of them again
+ * (MADV_DONTNEED): the pages stay in the page cache, the next miss maps
+ * them anew, and the child's RSS does not carry them. The range is the
+ * object's .eh_frame_hdr, its table, and .eh_frame up to the end of the
+ * FDE of the table's last entry (linkers lay FDEs out in address order,
+ * so that is about the section's end). Those sections sit in a read-only
+ * segment the loader never writes, so the mapping has no private pages
+ * to lose; a read of them by the service itself (a C++ throw) faults
+ * them in again.
+ */
+#define TABLES_MAX 128
+#define PAGE ((uintptr_t)4096) /* x86-64's, the only architecture the unwinder exists on */
+
+static struct tables {
+    _Atomic(const uint8_t *) hdr;
+    _Atomic uintptr_t lo, len; /* the pages to drop; len 0 until known */
+} tables[TABLES_MAX];
+
+/* The page range an object's tables span; 0 when the header is not understood. */
+static uintptr_t table_range(const uint8_t *hdr, uintptr_t *lo)
+{
+    cursor c = {hdr + 4, hdr + 32, false};
+    uintptr_t eh, n, hi;
+    const uint8_t *table, *last;
+    int32_t e[2];
+    uint32_t len;
+
+    if (hdr[0] != 1 || hdr[3] != (PE_DATAREL | PE_SDATA4))
+        return 0;
+    eh = get_encoded(&c, hdr[1]);
+    n = get_encoded(&c, hdr[2] & 0x0f);
+    if (c.bad || n == 0)
+        return 0;
+    table = c.p;
+    memcpy(e, table + (n - 1) * 8, 8);
+    last = hdr + e[1];
+    memcpy(&len, last, 4);
+    *lo = ((uintptr_t)hdr < eh ? (uintptr_t)hdr : eh) & ~(PAGE - 1);
+    hi = (uintptr_t)(table + n * 8);
+    if (len != 0xffffffff && (uintptr_t)last + 4 + len > hi)
+        hi = (uintptr_t)last + 4 + len;
+    return ((hi + PAGE - 1) & ~(PAGE - 1)) - *lo;
+}
+
+/* Drops this process's mappings of the tables behind hdr (see above). */
+static void drop_tables(const uint8_t *hdr)
+{
+    for (int i = 0; i < TABLES_MAX; i++) {
+        const uint8_t *seen = atomic_load_explicit(&tables[i].hdr, memory_order_acquire);
+        uintptr_t lo = 0, len;
+        if (seen == NULL) {
+            if (!atomic_compare_exchange_strong(&tables[i].hdr, &seen, hdr)) {
+                i--; /* another object took the slot: look at it again */
+                continue;
+            }
+            if ((len = table_range(hdr, &lo)) == 0)
+                return;
+            atomic_store_explicit(&tables[i].lo, lo, memory_order_relaxed);
+            atomic_store_explicit(&tables[i].len, len, memory_order_release);
+        } else if (seen != hdr) {
+            continue;
+        }
+        if ((len = atomic_load_explicit(&tables[i].len, memory_order_acquire)) != 0)
+            madvise((void *)atomic_load_explicit(&tables[i].lo, memory_order_relaxed), len,
+                    MADV_DONTNEED);
+        return;
+    }
 }
 
 typedef struct cie {
@@ -484,7 +561,7 @@ static int run(program *pg, row *r)
 
 static void rule_of_row(const row *r, rule *out)
 {
-    out->kind = RULE_STOP;
+    *out = (rule){RULE_STOP, 0, 0, 0, 0};
     if (r->ra.how == HOW_UNDEFINED) {
         out->kind = RULE_END;
         return;
@@ -506,33 +583,41 @@ static void rule_of_row(const row *r, rule *out)
  * be cached: an address in no object known yet may be in one being
  * loaded, so that "cannot unwind" is not remembered.
  */
-static bool find_rule(uintptr_t a, rule *out)
+/* The rule at a from the object's tables at hdr; out stays RULE_STOP when there is none. */
+static void rule_from_tables(const uint8_t *hdr, uintptr_t a, rule *out)
 {
-    struct dl_find_object fo;
     const uint8_t *fde;
     cie ci;
     program pg;
     row r = {UINT64_MAX, 0, {HOW_SAME, 0}, {HOW_SAME, 0}}, initial;
 
-    out->kind = RULE_STOP;
-    if (_dl_find_object((void *)a, &fo) != 0 || fo.dlfo_eh_frame == NULL)
-        return false;
-    if ((fde = find_fde(fo.dlfo_eh_frame, a)) == NULL)
-        return true;
+    if ((fde = find_fde(hdr, a)) == NULL)
+        return;
     pg = (program){{NULL, NULL, false}, &ci, NULL, 0, a};
     if (parse_fde(fde, a, &ci, &pg.loc, &pg.c) != 0)
-        return true;
+        return;
     /* The CIE's program first, from the same start; its row is what DW_CFA_restore restores. */
     {
         program init = {ci.program, &ci, NULL, pg.loc, a};
         if (run(&init, &r) != 0)
-            return true;
+            return;
     }
     initial = r;
     pg.initial = &initial;
     if (run(&pg, &r) != 0)
-        return true;
+        return;
     rule_of_row(&r, out);
+}
+
+static bool find_rule(uintptr_t a, rule *out)
+{
+    struct dl_find_object fo;
+
+    *out = (rule){RULE_STOP, 0, 0, 0, 0};
+    if (_dl_find_object((void *)a, &fo) != 0 || fo.dlfo_eh_frame == NULL)
+        return false;
+    rule_from_tables(fo.dlfo_eh_frame, a, out);
+    drop_tables(fo.dlfo_eh_frame);
     return true;
 }
 
