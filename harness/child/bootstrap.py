@@ -7,6 +7,10 @@ handler, adapting a WSGI app, and formatting tracebacks. Nothing here runs
 on the per-request path except the WSGI adapter, which a WSGI service
 needs anyway.
 """
+# traceback imports ast the first time it formats a frame (its carets): here,
+# before the run, not inside it, where pyab's formatting of the service's first
+# exception read as the service's own surviving allocation (QA).
+import ast  # noqa: F401
 import importlib
 import importlib.abc
 import importlib.util
@@ -124,9 +128,9 @@ def mocks_served():
     """For the manifest: each mocked name -> the file its module came from
     after the service's import (None when it is not imported), and which
     module names the stand-ins served, proof the swap took effect."""
-    import json
     if _finder is None:
         return "null"
+    import json
     modules = {}
     for name in _finder.mapping:
         mod = sys.modules.get(name)

@@ -20,7 +20,7 @@ EXACT_REQUESTS = 2000
 R = 65536  # the default where.sample_bytes
 
 
-def run_where(pyab, tmp, name, mode, requests, gc=None):
+def run_where(pyab, tmp, name, mode, requests, gc=None, warmup=500):
     trace = tmp / "trace.jsonl"
     if not trace.exists():
         trace.write_text("".join(json.dumps({"t": i * 0.001, "route": "/r", "body": {}}) + "\n"
@@ -28,7 +28,7 @@ def run_where(pyab, tmp, name, mode, requests, gc=None):
     scenario = {
         "name": name, "app": {"path": str(HERE / (name + ".py")), "handler": "handle"},
         "trace": str(trace), "load": {"model": "closed", "users": 1, "requests": requests},
-        "workers": 1, "warmup": {"requests": 500}, "reps": 1, "where": {"mode": mode},
+        "workers": 1, "warmup": {"requests": warmup}, "reps": 1, "where": {"mode": mode},
     }
     if mode == "sampled":
         del scenario["where"]  # the default
@@ -117,6 +117,19 @@ def test_no_leak_has_no_growing_site(pyab, tmp_path):
     arm, where = run_where(pyab, tmp_path, "no_leak", "sampled", SAMPLED_REQUESTS)
     assert arm["verdict"] == "no-leak"
     assert where["bytes_per_request"] < 64, where["sites"][:3]
+
+
+def test_no_warmup_shows_only_the_services_allocations(pyab, tmp_path):
+    # With no warm-up, pyab's start-up readback imported json and its first
+    # traceback imported ast inside the window: importlib, json and ast
+    # sites "growing", and a reference-count leak of code objects (QA).
+    _, where = run_where(pyab, tmp_path, "warm0_errors", "sampled", SAMPLED_REQUESTS, warmup=0)
+    foreign = [s["site"] for s in where["sites"]
+               if any(w in s["site"] for w in ("importlib", "encoder.py", "decoder.py",
+                                               "scanner.py", "ast.py"))]
+    assert foreign == [], where["sites"][:6]
+    assert where["refcount_leaks"] == [], where["refcount_leaks"]
+    assert where["sites"][0]["site"] == "warm0_errors.py:12", where["sites"][:3]
 
 
 def test_strings_shrunk_by_realloc_are_sampled(pyab, tmp_path):
