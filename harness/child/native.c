@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callees.h"
 #include "elfsym.h"
 #include "natsample.h"
 #include "wheretally.h"
@@ -217,6 +218,7 @@ typedef struct where_to {
 typedef struct report {
     groups sites, libraries, own;
     pyab_elfsym *es;
+    pyab_callees *callees; /* names of the C functions Python calls */
 } report;
 
 /* The group of `key`, made with `desc` (stolen) when new; desc is dropped otherwise. */
@@ -349,12 +351,14 @@ static int is_library_file(const char *file)
  * library's, not an installed package's), else the innermost. *own gets
  * that frame's code entry when it is the service's own, else NULL.
  */
-static void describe_python(const pyab_natsample_stack *s, json_t *desc, char **keypart,
-                            const code_info **own, int *own_line)
+static void describe_python(const pyab_natsample_stack *s, const char *callee, json_t *desc,
+                            char **keypart, const code_info **own, int *own_line)
 {
     json_t *pystack = json_array();
     const code_info *pick = NULL;
     int line = 0;
+
+    uint32_t picked = 0;
 
     for (uint32_t i = 0; i < s->npy; i++) {
         const code_info *c = s->py[i].code < ncodes ? &codes[s->py[i].code] : NULL;
@@ -363,14 +367,19 @@ static void describe_python(const pyab_natsample_stack *s, json_t *desc, char **
         if (c && (pick == NULL || (is_library_file(pick->file) && !is_library_file(c->file)))) {
             pick = c;
             line = s->py[i].line;
+            picked = i;
         }
     }
     *own = pick && !is_library_file(pick->file) ? pick : NULL;
     *own_line = line;
     if (pick) {
-        json_object_set_new(desc, "python", json_sprintf("%s:%d in %s", base_name(pick->file),
-                                                         line, pick->func));
-        *keypart = xasprintf("%s:%d", pick->file, line);
+        json_object_set_new(desc, "python",
+                            /* The line called it itself, or through library code. */
+                            callee ? json_sprintf("%s:%d in %s (%s%s)", base_name(pick->file),
+                                                  line, pick->func, picked ? "via " : "", callee)
+                                   : json_sprintf("%s:%d in %s", base_name(pick->file), line,
+                                                  pick->func));
+        *keypart = xasprintf("%s:%d|%s", pick->file, line, callee ? callee : "");
     } else {
         json_object_set_new(desc, "python", json_null());
         *keypart = xstrdup("-");
@@ -433,12 +442,31 @@ static int attributed_frame(pyab_elfsym *es, const pyab_natsample_stack *s, int 
 }
 
 /* The groups one stack goes to (made on first sight). */
+/*
+ * The Python name of the C function the interpreter called into, from the
+ * stack's last native frame before its first libpython one: its function
+ * start (the unwind table's) is a PyMethodDef's ml_meth. NULL when the
+ * walk did not reach the interpreter or the function is not one Python
+ * can name (a type's tp_call, ctypes' call).
+ */
+static const char *entry_callee(report *rp, const pyab_natsample_stack *s)
+{
+    const pyab_elfsym_object *o;
+    uintptr_t start;
+
+    if (s->npc < 2 || api->function_start == NULL ||
+        (o = object_at(rp->es, s->pc[s->npc - 1])) == NULL || !is_python(o->name))
+        return NULL;
+    start = api->function_start(s->pc[s->npc - 2]);
+    return start ? pyab_callees_name(rp->callees, start) : NULL;
+}
+
 static where_to attribute(report *rp, const pyab_natsample_stack *s, int kind)
 {
     const pyab_elfsym_object *o;
     const code_info *own;
     json_t *desc, *chain, *wrappers = json_array();
-    const char *fn = NULL, *oname;
+    const char *fn = NULL, *oname, *callee;
     char *key, *pykey, *first;
     uint32_t i, end;
     int own_line;
@@ -461,7 +489,10 @@ static where_to attribute(report *rp, const pyab_natsample_stack *s, int kind)
     json_array_extend(chain, wrappers);
     json_decref(wrappers);
     json_object_set_new(desc, "chain", chain);
-    describe_python(s, desc, &pykey, &own, &own_line);
+    callee = entry_callee(rp, s);
+    if (callee)
+        json_object_set_new(desc, "callee", json_string(callee));
+    describe_python(s, callee, desc, &pykey, &own, &own_line);
     json_object_set_new(desc, "native_stack", native_stack(rp->es, s));
     key = xasprintf("%s|%s|%s", oname, fn ? fn : "?", pykey);
     to.site = group_get(&rp->sites, key, desc);
@@ -533,6 +564,7 @@ json_t *pyab_native_where_json(const char *point)
     sv.v = xcalloc(sv.cap, sizeof(*sv.v));
     api->foreach(collect, &sv);
     rp.es = pyab_elfsym_create();
+    rp.callees = pyab_callees_create();
     to = xmalloc(PYAB_NATSAMPLE_MAX_STACKS * sizeof(*to));
     for (size_t i = 0; i < PYAB_NATSAMPLE_MAX_STACKS; i++)
         to[i].site = LONG_MIN;
@@ -570,6 +602,7 @@ json_t *pyab_native_where_json(const char *point)
                                   "code_objects", (json_int_t)ncodes, "unwinder",
                                   st.unwinder ? st.unwinder : "none"));
     pyab_elfsym_destroy(rp.es);
+    pyab_callees_destroy(rp.callees);
     free(to);
     free(sv.v);
     return j;

@@ -658,6 +658,12 @@ static void api_stats(pyab_natsample_stats *out)
     pthread_mutex_unlock(&lock);
 }
 
+static uintptr_t api_function_start(uintptr_t return_address)
+{
+    /* A return address can be one past its function's end (a call last). */
+    return return_address ? pyab__unwind_function_start(return_address - 1) : 0;
+}
+
 EXPORT const pyab_natsample_api pyab_natsample = {
-    PYAB_NATSAMPLE_VERSION, api_start, api_stop, api_foreach, api_stats,
+    PYAB_NATSAMPLE_VERSION, api_start, api_stop, api_foreach, api_stats, api_function_start,
 };

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PYAB_NATSAMPLE_VERSION 2
+#define PYAB_NATSAMPLE_VERSION 3
 /* Native frames kept per sample (after the sampler's own). */
 #define PYAB_NATSAMPLE_FRAMES 16
 /* Python frames kept per sample, innermost first. */
@@ -100,6 +100,12 @@ typedef struct pyab_natsample_api {
     void (*foreach)(void (*fn)(void *, const pyab_natsample_live *, const pyab_natsample_stack *),
                     void *data);
     void (*stats)(pyab_natsample_stats *out);
+    /*
+     * The start of the function a return address of a stack lies in, from
+     * its object's unwind table; 0 when unknown. Not for a hook: it reads
+     * the tables each time.
+     */
+    uintptr_t (*function_start)(uintptr_t return_address);
 } pyab_natsample_api;
 
 /* The name the child looks up with dlsym(RTLD_DEFAULT, ...). */

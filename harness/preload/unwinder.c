@@ -746,6 +746,23 @@ void pyab__unwind_flush(void)
             atomic_store_explicit(&cache[i], 0, memory_order_relaxed);
 }
 
+uintptr_t pyab__unwind_function_start(uintptr_t a)
+{
+    struct dl_find_object fo;
+    const uint8_t *fde;
+    uintptr_t start = 0;
+    cursor fde_program;
+    cie ci;
+
+    if (_dl_find_object((void *)a, &fo) != 0 || fo.dlfo_eh_frame == NULL)
+        return 0;
+    if ((fde = find_fde(fo.dlfo_eh_frame, a)) == NULL ||
+        parse_fde(fde, a, &ci, &start, &fde_program) != 0)
+        start = 0;
+    drop_tables(fo.dlfo_eh_frame);
+    return start;
+}
+
 #else /* !HAVE_UNWINDER */
 
 int pyab__unwind_init(void)
@@ -760,6 +777,12 @@ int pyab__unwind(uintptr_t *pc, int max, uintptr_t stop_lo, uintptr_t stop_hi)
 
 void pyab__unwind_flush(void)
 {
+}
+
+uintptr_t pyab__unwind_function_start(uintptr_t a)
+{
+    (void)a;
+    return 0;
 }
 
 #endif

@@ -46,4 +46,11 @@ int pyab__unwind(uintptr_t *pc, int max, uintptr_t stop_lo, uintptr_t stop_hi);
  */
 void pyab__unwind_flush(void);
 
+/*
+ * The start of the function holding code address a (its FDE's initial
+ * location), 0 when no unwind table covers a. Reads the tables each time:
+ * for the end of a run, not for a walk.
+ */
+uintptr_t pyab__unwind_function_start(uintptr_t a);
+
 #endif

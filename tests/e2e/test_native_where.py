@@ -41,6 +41,13 @@ CHAIN = {"cv2": [r"^cv2\.cpython-", r"^libopencv_core\.so.*cv::Mat::create",
                  r"^_multiarray_umath"]}
 
 
+# The function the stack entered native code through: called by the line
+# itself, or "via" one its library's Python code called. ctypes' call is a
+# type's tp_call, which has no Python name.
+CALLEE = {"cv2": "cv2.imdecode", "lxml": "lxml.etree.fromstring", "numpy": "via numpy.empty",
+          "pil": "via PIL._imaging.fill", "ctypes": None}
+
+
 def site_lines():
     lines = {}
     for n, text in enumerate((HERE / "service.py").read_text().splitlines(), 1):
@@ -100,7 +107,12 @@ def test_kept_results_go_to_their_library(run, lib, sanitized):
     truth = summary["arms"][lib]["slopes"]["native"]["bytes_per_request"]
     assert abs(per_request - truth) <= 0.15 * truth, (per_request, truth)
     site = max((s for s in native["sites"] if s["object"] == top), key=lambda s: s["bytes"])
-    assert site["python"] == f"service.py:{site_lines()[lib]} in handle", site
+    assert site["python"].startswith(f"service.py:{site_lines()[lib]} in handle"), site
+    # The C function Python called into, by its Python name, where it has one.
+    want = CALLEE.get(lib)
+    assert site.get("callee") == (want and want.split(" ")[-1]), site
+    if want:
+        assert site["python"] == f"service.py:{site_lines()[lib]} in handle ({want})", site
     # Unbiased and spread over the run: both halves hold about half.
     assert 0.3 < site["early"] / site["bytes"] < 0.7, site
     assert abs(site["early"] + site["late"] - site["bytes"]) <= 1e-6 * site["bytes"]
@@ -249,6 +261,8 @@ def test_inference_names_the_model_only_under_overlapping_calls(inference, sanit
     # fakemodel's predict: that library and that line, growing.
     assert (top["object"], top["symbol"]) == ("pyab-child", "mod_native_call"), top
     assert top["python"].startswith("fakemodel/__init__.py:") and "predict" in top["python"]
+    # predict calls pyab.native_call itself: the site names it.
+    assert top["python"].endswith(" in Model.predict (pyab.native_call)"), top
     assert top["state"] == "growing"
     truth = summary["arms"]["base"]["slopes"]["native"]["bytes_per_request"]
     assert abs(top["bytes_per_request"] - truth) <= 0.25 * truth, (top, truth)
@@ -288,6 +302,6 @@ def test_report_shows_native_libraries_and_calling_lines(pyab, inference, saniti
                           (out / "report.html").as_uri()], capture_output=True, text=True,
                          timeout=120).stdout
     assert re.search(r"top native library: <code>pyab-child \(mod_native_call\)</code> called "
-                     r"from <code>fakemodel/__init__.py:\d+ in Model.predict</code>", dom), dom[-2000:]
+                     r"from <code>fakemodel/__init__.py:\d+ in Model.predict \(pyab.native_call\)</code>", dom), dom[-2000:]
     assert re.search(r"<h4>native \(sampled every 64.0 KiB\)", dom)
     assert "<code>_multiarray_umath.cpython-311-x86_64-linux-gnu.so</code>" in dom
