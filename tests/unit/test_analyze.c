@@ -274,31 +274,43 @@ static void test_bounded(void)
     json_decref(expect("step", s, 3, NULL, "no-leak", "none"));
 }
 
-/* The false-alarm budget is zero: noise alone must never be called a leak. */
-static void test_noise(void)
+/*
+ * The verdicts of 50 seeds of shape s (reps each): how many are leak and
+ * how many no-leak; the others are printed with their first reason.
+ */
+static void verdicts_of_seeds(const char *prefix, shape s, int reps, uint64_t seed_mul,
+                              int *leaks, int *no_leaks)
 {
-    int leaks = 0, no_leaks = 0;
-    shape s = base;
-    s.noise = 0.01;
+    *leaks = *no_leaks = 0;
     for (int seed = 1; seed <= 50; seed++) {
-        arm_spec arm = {"base", s, 3};
-        char name[32], *dir;
+        arm_spec arm = {"base", s, reps};
+        char name[48], *dir;
         pyab_error err = {0};
         json_t *summary, *a;
-        snprintf(name, sizeof(name), "noise-%d", seed);
-        dir = make_folder(name, &arm, 1, NULL, (uint64_t)seed * 7919);
+        snprintf(name, sizeof(name), "%s-%d", prefix, seed);
+        dir = make_folder(name, &arm, 1, NULL, (uint64_t)seed * seed_mul);
         summary = pyab_analyze_summary(dir, &err);
         CHECK(summary != NULL);
         a = json_object_get(json_object_get(summary, "arms"), "base");
-        leaks += strcmp(str(a, "verdict"), "leak") == 0;
-        no_leaks += strcmp(str(a, "verdict"), "no-leak") == 0;
+        *leaks += strcmp(str(a, "verdict"), "leak") == 0;
+        *no_leaks += strcmp(str(a, "verdict"), "no-leak") == 0;
         if (strcmp(str(a, "verdict"), "no-leak") != 0)
-            printf("noise seed %d: %s: %s\n", seed, str(a, "verdict"),
+            printf("%s seed %d: %s: %s\n", prefix, seed, str(a, "verdict"),
                    json_string_value(json_array_get(json_object_get(json_object_get(a, "evidence"),
                                                                     "reasons"), 0)));
         json_decref(summary);
         free(dir);
     }
+}
+
+/* The false-alarm budget is zero: noise alone must never be called a leak. */
+static void test_noise(void)
+{
+    int leaks, no_leaks;
+    shape s = base;
+
+    s.noise = 0.01;
+    verdicts_of_seeds("noise", s, 3, 7919, &leaks, &no_leaks);
     printf("noise: %d leak, %d no-leak of 50\n", leaks, no_leaks);
     CHECK(leaks == 0);
     CHECK(no_leaks >= 45);
@@ -508,28 +520,14 @@ static void test_under_floor(void)
 static void test_under_floor_big_heap(void)
 {
     shape s = base;
-    int no_leaks = 0, leaks = 0;
+    int no_leaks, leaks;
 
     s.py_level_mb = 220;
     s.noise = 0.0005; /* 110 KB of noise on the Python heap */
     s.py_leak = 40;
     json_decref(expect("bigheap-leak", s, 1, NULL, "inconclusive", "none"));
     s.py_leak = 0;
-    for (int seed = 1; seed <= 50; seed++) {
-        arm_spec arm = {"base", s, 1};
-        char name[32], *dir;
-        pyab_error err = {0};
-        json_t *summary, *a;
-        snprintf(name, sizeof(name), "bigheap-noise-%d", seed);
-        dir = make_folder(name, &arm, 1, NULL, (uint64_t)seed * 104729);
-        summary = pyab_analyze_summary(dir, &err);
-        CHECK(summary != NULL);
-        a = json_object_get(json_object_get(summary, "arms"), "base");
-        leaks += strcmp(str(a, "verdict"), "leak") == 0;
-        no_leaks += strcmp(str(a, "verdict"), "no-leak") == 0;
-        json_decref(summary);
-        free(dir);
-    }
+    verdicts_of_seeds("bigheap-noise", s, 1, 104729, &leaks, &no_leaks);
     printf("big heap, no leak: %d leak, %d no-leak of 50\n", leaks, no_leaks);
     CHECK(leaks == 0);
     CHECK(no_leaks >= 47);
