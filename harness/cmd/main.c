@@ -15,7 +15,7 @@ static const struct verb {
     int (*fn)(int argc, char **argv);
     const char *help;
 } verbs[] = {
-    {"run", pyab_cmd_run, "run SCENARIO [--out DIR] [--quiet] [--no-report] [--history DB|--no-history]\n"
+    {"run", pyab_cmd_run, "run SCENARIO [--out DIR] [--quiet] [--no-report] [--until-settled] [--history DB|--no-history]\n"
                           "                                      replay a scenario's arms and reps, analyse, report"},
     {"ablate", pyab_cmd_ablate, "ablate SCENARIO [--suspects a,b]     swap suspects for stand-ins, rank by growth removed"},
     {"check", pyab_cmd_check, "check SCENARIO... [--baseline DIR] [--junit F] [--shard I/N]  budgets and regressions (nightly)"},
