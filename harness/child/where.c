@@ -661,9 +661,20 @@ static void load_owners(typeinfo *ti)
         if (tr)
             tr(o, visit_referent, &v);
     }
-    /* One list of owners: the tracked objects, then those found under them. */
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v.untracked); i++)
-        PyList_Append(ti->gc_objects, PyList_GET_ITEM(v.untracked, i));
+    /*
+     * One list of owners: the tracked objects, then those found under them,
+     * and the bytearrays in the untracked dicts found there: a dict stays
+     * untracked while it holds only objects the GC does not track, so
+     * `sessions[k] = bytearray(n)` is a tracked module dict, an untracked
+     * dict, then the buffer (typed "(not an object)" before: QA). An
+     * untracked dict holds no dict, so this is the last level.
+     */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v.untracked); i++) {
+        PyObject *o = PyList_GET_ITEM(v.untracked, i);
+        PyList_Append(ti->gc_objects, o);
+        if (PyDict_Check(o))
+            Py_TYPE(o)->tp_traverse(o, visit_referent, &v);
+    }
     Py_DECREF(v.untracked);
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(ti->gc_objects); i++)
         own_storage(ti, PyList_GET_ITEM(ti->gc_objects, i), i);

@@ -162,6 +162,14 @@ def test_types_name_the_objects(pyab, tmp_path):
     # A bytearray's buffer is not an object: it is named by its owner.
     _, where = run_where(pyab, tmp_path, "two_leaks", "sampled", SAMPLED_REQUESTS)
     assert where["types"][0]["type"] == "bytearray (storage)"
+    # Also in an untracked dict's values, with the chain that holds them (QA:
+    # "(not an object)" and no holder).
+    _, where = run_where(pyab, tmp_path, "dict_buffers", "sampled", SAMPLED_REQUESTS)
+    assert where["types"][0]["type"] == "bytearray (storage)", where["types"][:2]
+    assert where["types"][0]["bytes_per_request"] == pytest.approx(3000, rel=0.15)
+    top = where["sites"][0]
+    chain = next(h["chain"] for h in where["holders"] if h["key"] == top["key"])
+    assert "attribute _reports (dict)" in chain, chain
 
 
 def test_terminal_shows_top_site_and_holder(pyab, tmp_path):
