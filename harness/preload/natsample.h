@@ -17,8 +17,9 @@
  * library pays nothing.
  *
  * Nothing on the sampling path allocates, looks up a symbol or takes a
- * lock other than the sampler's own; the tables are mapped once at
- * configuration and bounded (samples beyond them are counted as dropped).
+ * lock other than the sampler's own; the tables (sampletab.c) are bounded,
+ * their records reserved at start and their indexes grown from inside the
+ * sampler with mmap, and samples beyond them are counted as dropped.
  */
 #ifndef PYAB_NATSAMPLE_H
 #define PYAB_NATSAMPLE_H
