@@ -37,12 +37,11 @@ _Atomic(pyab__natsample_filter_t *) pyab__natsample_filter;
 _Atomic uint32_t pyab__natsample_mmaps;
 
 static pyab_natsample_live *recs; /* addr 0: unused */
-static uint32_t *free_recs, nfree, nrecs, nlive;
+static uint32_t *free_recs, nfree, nrecs;
 static pyab_natsample_stack *stacks; /* hash 0: unused */
 static uint32_t *stack_refs, *free_stacks, nfree_stacks, nstacks;
 static uint32_t mmap_recs[MAX_MMAPS];
-static size_t mapped_bytes;
-static uint64_t taken, freed, dropped;
+static uint64_t taken, freed, dropped; /* live: taken - freed */
 
 /* Every table mapping, so that stats can tell how much of them is resident. */
 static struct mapping {
@@ -61,7 +60,6 @@ static void *map_table(size_t bytes)
     if (p == MAP_FAILED)
         return NULL;
     maps[nmaps++] = (struct mapping){p, bytes};
-    mapped_bytes += bytes;
     return p;
 }
 
@@ -73,7 +71,15 @@ static void unmap_table(void *p, size_t bytes)
             break;
         }
     munmap(p, bytes);
-    mapped_bytes -= bytes;
+}
+
+static uint64_t mapped_bytes(void)
+{
+    uint64_t total = 0;
+
+    for (int i = 0; i < nmaps; i++)
+        total += maps[i].bytes;
+    return total;
 }
 
 /* The tables' pages in memory (mincore), not what they reserve. */
@@ -316,7 +322,6 @@ static void forget_locked(uint16_t *slot)
     stack_release(recs[idx].stack);
     recs[idx].addr = 0;
     free_recs[nfree++] = idx;
-    nlive--;
     freed++;
     index_delete(&live, slot, live_home);
 }
@@ -352,16 +357,15 @@ void pyab__tab_record(uintptr_t p, uint64_t n, int kind, const uintptr_t *pc, in
         forget_locked(slot);
     if ((kind == PYAB_NATSAMPLE_MMAP && pyab__natsample_mmaps == MAX_MMAPS) ||
         (nfree == 0 && nrecs == PYAB_NATSAMPLE_MAX_LIVE) ||
-        index_reserve(&live, nlive, LIVE_SLOTS, live_home) < 0 ||
+        index_reserve(&live, (uint32_t)(taken - freed), LIVE_SLOTS, live_home) < 0 ||
         (stack = stack_intern(pc, npc, py, npy)) == UINT32_MAX) {
         dropped++;
         return;
     }
-    filter_reserve(nlive + 1);
+    filter_reserve((uint32_t)(taken - freed) + 1);
     idx = nfree ? free_recs[--nfree] : nrecs++;
     recs[idx] = (pyab_natsample_live){p, n, dispatched, stack, (uint32_t)kind};
     *live_find(p) = (uint16_t)(idx + 1);
-    nlive++;
     filter_add(p, +1);
     if (kind == PYAB_NATSAMPLE_MMAP)
         mmap_recs[atomic_fetch_add(&pyab__natsample_mmaps, 1)] = idx;
@@ -402,6 +406,6 @@ void pyab__tab_stats(pyab_natsample_stats *out)
     out->freed = freed;
     out->dropped = dropped;
     out->live = taken - freed;
-    out->table_bytes = mapped_bytes;
+    out->table_bytes = mapped_bytes();
     out->table_resident_bytes = resident_bytes();
 }

@@ -583,8 +583,9 @@ static void rule_of_row(const row *r, rule *out)
  * be cached: an address in no object known yet may be in one being
  * loaded, so that "cannot unwind" is not remembered.
  */
-/* The rule at a from the object's tables at hdr; out stays RULE_STOP when there is none. */
-static void rule_from_tables(const uint8_t *hdr, uintptr_t a, rule *out)
+/* The rule at a from the object's tables at hdr; out stays RULE_STOP when
+ * there is none. *start gets the function's start when an FDE covers a. */
+static void rule_from_tables(const uint8_t *hdr, uintptr_t a, rule *out, uintptr_t *start)
 {
     const uint8_t *fde;
     cie ci;
@@ -596,6 +597,7 @@ static void rule_from_tables(const uint8_t *hdr, uintptr_t a, rule *out)
     pg = (program){{NULL, NULL, false}, &ci, NULL, 0, a};
     if (parse_fde(fde, a, &ci, &pg.loc, &pg.c) != 0)
         return;
+    *start = pg.loc;
     /* The CIE's program first, from the same start; its row is what DW_CFA_restore restores. */
     {
         program init = {ci.program, &ci, NULL, pg.loc, a};
@@ -609,14 +611,15 @@ static void rule_from_tables(const uint8_t *hdr, uintptr_t a, rule *out)
     rule_of_row(&r, out);
 }
 
-static bool find_rule(uintptr_t a, rule *out)
+static bool find_rule(uintptr_t a, rule *out, uintptr_t *start)
 {
     struct dl_find_object fo;
 
     *out = (rule){RULE_STOP, 0, 0, 0, 0};
+    *start = 0;
     if (_dl_find_object((void *)a, &fo) != 0 || fo.dlfo_eh_frame == NULL)
         return false;
-    rule_from_tables(fo.dlfo_eh_frame, a, out);
+    rule_from_tables(fo.dlfo_eh_frame, a, out, start);
     drop_tables(fo.dlfo_eh_frame);
     return true;
 }
@@ -640,11 +643,12 @@ typedef struct frame {
 static bool uncommon_frame(uintptr_t a, uintptr_t sp, uintptr_t bp, uintptr_t hi, frame *f)
 {
     uint64_t e = atomic_load_explicit(&cache[slot_of(a)], memory_order_relaxed);
+    uintptr_t start;
     rule r;
 
     if ((e & KEY_MASK) == a >> CACHE_BITS && a >> CACHE_BITS <= KEY_MASK)
         return false; /* cached, and not ordinary: the end, or a frame it cannot unwind */
-    if (find_rule(a, &r))
+    if (find_rule(a, &r, &start))
         cache_put(a, &r);
     if (r.kind != RULE_FRAME)
         return false;
@@ -748,18 +752,10 @@ void pyab__unwind_flush(void)
 
 uintptr_t pyab__unwind_function_start(uintptr_t a)
 {
-    struct dl_find_object fo;
-    const uint8_t *fde;
-    uintptr_t start = 0;
-    cursor fde_program;
-    cie ci;
+    uintptr_t start;
+    rule r;
 
-    if (_dl_find_object((void *)a, &fo) != 0 || fo.dlfo_eh_frame == NULL)
-        return 0;
-    if ((fde = find_fde(fo.dlfo_eh_frame, a)) == NULL ||
-        parse_fde(fde, a, &ci, &start, &fde_program) != 0)
-        start = 0;
-    drop_tables(fo.dlfo_eh_frame);
+    find_rule(a, &r, &start);
     return start;
 }
 
